@@ -1,0 +1,116 @@
+"""A seeded synthetic instance-segmentation dataset in COCO format.
+
+Images of ``image_size`` x ``image_size`` RGB: a random uniform background
+colour plus Gaussian pixel noise (sigma 12), and 1 to 6 shapes, each a circle,
+a square or an upright triangle (3 classes) of radius 10 to 64 px (half the
+side of the square, circumradius of the triangle), centred anywhere in the
+image, in a random colour. Later shapes occlude earlier ones: masks are the
+visible parts, and fragments under 20 px are dropped.
+"""
+import json
+import os
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+CLASSES = ('circle', 'square', 'triangle')
+
+
+def draw_shape(kind: int, center: Tuple[float, float], radius: float,
+               size: int) -> np.ndarray:
+    """(size, size) bool mask of one shape (0 circle, 1 square, 2
+    triangle)."""
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    cx, cy = center
+    if kind == 0:
+        cv2.circle(canvas, (int(round(cx)), int(round(cy))),
+                   int(round(radius)), 1, -1)
+    elif kind == 1:
+        cv2.rectangle(canvas, (int(round(cx - radius)), int(round(cy - radius))),
+                      (int(round(cx + radius)), int(round(cy + radius))), 1, -1)
+    else:
+        angles = np.deg2rad([-90, 30, 150])
+        points = np.stack([cx + radius * np.cos(angles),
+                           cy + radius * np.sin(angles)], 1)
+        cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
+    return canvas.astype(bool)
+
+
+def make_image(rng: np.random.Generator, size: int = 256,
+               min_shapes: int = 1, max_shapes: int = 6,
+               min_fragment: int = 20) -> Tuple[np.ndarray, List[dict]]:
+    """One image (H, W, 3) uint8 BGR and its instances (``category_id``
+    0-based, ``mask`` bool)."""
+    background = rng.integers(0, 256, size=3)
+    image = np.broadcast_to(background, (size, size, 3)).astype(np.float32)
+    shapes = []
+    for _ in range(rng.integers(min_shapes, max_shapes + 1)):
+        kind = int(rng.integers(0, 3))
+        radius = float(rng.uniform(10, 64))
+        center = (float(rng.uniform(0, size)), float(rng.uniform(0, size)))
+        colour = rng.integers(0, 256, size=3)
+        mask = draw_shape(kind, center, radius, size)
+        image[mask] = colour
+        shapes.append((kind, mask))
+    image += rng.normal(0, 12, size=image.shape)
+    image = np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+    instances = []
+    covered = np.zeros((size, size), dtype=bool)
+    for kind, mask in reversed(shapes):  # the last drawn is fully visible
+        visible = mask & ~covered
+        covered |= mask
+        if visible.sum() >= min_fragment:
+            instances.append(dict(category_id=kind, mask=visible))
+    return image, instances[::-1]
+
+
+def instance_annotation(mask: np.ndarray, category_id: int, ann_id: int,
+                        image_id: int) -> dict:
+    """COCO annotation of one mask (compressed RLE, tight box)."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    ys, xs = np.nonzero(mask)
+    x0, y0 = int(xs.min()), int(ys.min())
+    return dict(
+        id=ann_id,
+        image_id=image_id,
+        category_id=category_id,
+        segmentation=rle,
+        area=int(mask.sum()),
+        bbox=[x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0],
+        iscrowd=0)
+
+
+def write_split(out_dir: str, split: str, num_images: int, seed: int,
+                size: int = 256) -> str:
+    """Write ``out_dir/<split>/*.png`` and ``out_dir/annotations/
+    instances_<split>.json``; returns the annotation path."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.join(out_dir, split), exist_ok=True)
+    os.makedirs(os.path.join(out_dir, 'annotations'), exist_ok=True)
+    images, annotations = [], []
+    for image_id in range(1, num_images + 1):
+        image, instances = make_image(rng, size)
+        file_name = f'{image_id:06d}.png'
+        cv2.imwrite(os.path.join(out_dir, split, file_name), image)
+        images.append(
+            dict(id=image_id, file_name=file_name, height=size, width=size))
+        for inst in instances:
+            annotations.append(
+                instance_annotation(inst['mask'], inst['category_id'] + 1,
+                                    len(annotations) + 1, image_id))
+    coco: Dict[str, list] = dict(
+        images=images,
+        annotations=annotations,
+        categories=[
+            dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)
+        ])
+    ann_path = os.path.join(out_dir, 'annotations', f'instances_{split}.json')
+    tmp_path = ann_path + '.tmp'
+    with open(tmp_path, 'w') as f:
+        json.dump(coco, f)
+    os.replace(tmp_path, ann_path)
+    return ann_path

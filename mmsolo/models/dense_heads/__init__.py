@@ -1,0 +1,3 @@
+from .solov2_head import SOLOv2Head
+
+__all__ = ['SOLOv2Head']

@@ -1,0 +1,495 @@
+"""The SOLOv2 head: category and dynamic-kernel branches over S x S grids."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import get_box_tensor
+from mmdet.utils import InstanceList
+from mmengine.config import ConfigDict
+from mmengine.model import BaseModule
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmsolo.registry import MODELS, TASK_UTILS
+from ..layers import concat_coords, masks_to_boxes, matrix_nms
+
+DEFAULT_TEST_CFG = dict(
+    nms_pre=500,
+    score_thr=0.1,
+    mask_thr=0.5,
+    filter_thr=0.05,
+    kernel='gaussian',
+    sigma=2.0,
+    max_per_img=100)
+
+
+@MODELS.register_module()
+class SOLOv2Head(BaseModule):
+    """SOLOv2 head (Wang et al., NeurIPS 2020).
+
+    Each FPN level is resized to an S x S grid. There, a *category branch*
+    predicts C class scores per cell, and a *kernel branch* (CoordConv: x/y
+    coordinates appended to its input) predicts D = E * k * k weights per
+    cell: a dynamic k x k conv that turns the E-channel mask features of the
+    mask-feature neck into that cell's instance mask. The branches share
+    their weights across levels.
+
+    Args:
+        num_classes (int): Number of foreground classes C.
+        in_channels (int): Channels of the FPN levels. Defaults to 256.
+        feat_channels (int): Channels of the branches. Defaults to 512.
+        stacked_convs (int): 3x3 convs in each branch. Defaults to 4.
+        strides (Sequence[int]): Stride of each level; also the smallest
+            mask area a candidate of that level may have at test time.
+        scale_ranges (Sequence[tuple]): ``(low, high)`` of ``sqrt(w * h)``
+            of the ground-truth boxes assigned to each level.
+        pos_scale (float): Centre-region half-size relative to the box.
+        num_grids (Sequence[int]): S of each level.
+        cls_down_index (int): Category convs run at the level's own
+            resolution before its features are resized to S x S; 0 resizes
+            before the first conv, as SOLOv2 does. Defaults to 0.
+        mask_feat_channels (int): Channels E of the mask features. Defaults
+            to 256; the detector sets it from its mask-feature neck.
+        mask_stride (int): Stride of the mask features. Defaults to 4; the
+            detector sets it from its mask-feature neck.
+        dynamic_conv_size (int): k of the dynamic k x k mask kernels.
+            Defaults to 1.
+        with_coord (bool): Append coordinates to the kernel branch input.
+            Defaults to True.
+        dcn_cfg (dict, optional): Conv config (e.g. DCNv2) used in the branch
+            convs. Defaults to None.
+        dcn_apply_to_all_conv (bool): Use ``dcn_cfg`` in every branch conv,
+            or only in the last one (the light-weight models). Defaults to
+            True.
+        norm_cfg (dict): Norm of the branch convs. Defaults to GN, 32 groups.
+        loss_mask (dict): Mask loss. Defaults to Dice loss, weight 3.
+        loss_cls (dict): Category loss. Defaults to Focal loss.
+        train_cfg (dict, optional): Unused, kept for mmdet's interface.
+        test_cfg (dict, optional): ``nms_pre``, ``score_thr``, ``mask_thr``,
+            ``filter_thr``, ``kernel``, ``sigma``, ``max_per_img``.
+        init_cfg (dict or list[dict], optional): Initialization.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 256,
+        feat_channels: int = 512,
+        stacked_convs: int = 4,
+        strides: Sequence[int] = (8, 8, 16, 32, 32),
+        scale_ranges: Sequence[Tuple[float, float]] = ((1, 96), (48, 192),
+                                                        (96, 384), (192, 768),
+                                                        (384, 2048)),
+        pos_scale: float = 0.2,
+        num_grids: Sequence[int] = (40, 36, 24, 16, 12),
+        cls_down_index: int = 0,
+        mask_feat_channels: int = 256,
+        mask_stride: int = 4,
+        dynamic_conv_size: int = 1,
+        with_coord: bool = True,
+        dcn_cfg: Optional[dict] = None,
+        dcn_apply_to_all_conv: bool = True,
+        norm_cfg: dict = dict(type='GN', num_groups=32, requires_grad=True),
+        loss_mask: dict = dict(
+            type='DiceLoss', use_sigmoid=True, loss_weight=3.0),
+        loss_cls: dict = dict(
+            type='FocalLoss',
+            use_sigmoid=True,
+            gamma=2.0,
+            alpha=0.25,
+            loss_weight=1.0),
+        train_cfg: Optional[dict] = None,
+        test_cfg: Optional[dict] = None,
+        init_cfg: Optional[List[dict]] = [
+            dict(type='Normal', layer='Conv2d', std=0.01),
+            dict(
+                type='Normal',
+                std=0.01,
+                bias_prob=0.01,
+                override=dict(name='conv_cls'))
+        ]
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        lengths = dict(
+            num_grids=len(num_grids),
+            strides=len(strides),
+            scale_ranges=len(scale_ranges))
+        if len(set(lengths.values())) != 1:
+            raise ValueError(
+                'SOLOv2Head: num_grids, strides and scale_ranges must have one '
+                f'entry per level, got lengths {lengths}; fix '
+                'model.mask_head.{num_grids,strides,scale_ranges}')
+        if not 0 <= cls_down_index <= stacked_convs:
+            raise ValueError(
+                f'SOLOv2Head: cls_down_index={cls_down_index} must be in '
+                f'[0, stacked_convs={stacked_convs}]')
+        if dynamic_conv_size < 1 or dynamic_conv_size % 2 == 0:
+            raise ValueError('SOLOv2Head: dynamic_conv_size must be odd and '
+                             f'positive, got {dynamic_conv_size}')
+        self.num_classes = num_classes
+        self.cls_out_channels = num_classes
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.stacked_convs = stacked_convs
+        self.strides = list(strides)
+        self.num_grids = list(num_grids)
+        self.scale_ranges = [tuple(r) for r in scale_ranges]
+        self.num_levels = len(num_grids)
+        self.pos_scale = pos_scale
+        self.cls_down_index = cls_down_index
+        self.mask_feat_channels = mask_feat_channels
+        self.mask_stride = mask_stride
+        self.dynamic_conv_size = dynamic_conv_size
+        self.kernel_out_channels = mask_feat_channels * dynamic_conv_size**2
+        self.with_coord = with_coord
+        self.dcn_cfg = dcn_cfg
+        self.dcn_apply_to_all_conv = dcn_apply_to_all_conv
+        self.norm_cfg = norm_cfg
+        self.train_cfg = train_cfg
+        self.test_cfg = ConfigDict(test_cfg if test_cfg is not None else
+                                   DEFAULT_TEST_CFG)
+        self.loss_mask = MODELS.build(loss_mask)
+        self.loss_cls = MODELS.build(loss_cls)
+        self.assigner = TASK_UTILS.build(
+            dict(
+                type='CenterRegionGridAssigner',
+                num_classes=num_classes,
+                num_grids=self.num_grids,
+                scale_ranges=self.scale_ranges,
+                pos_scale=pos_scale,
+                mask_stride=mask_stride))
+        self._init_layers()
+
+    def _branch_conv(self, index: int, channels_in: int) -> ConvModule:
+        use_dcn = self.dcn_cfg is not None and (
+            self.dcn_apply_to_all_conv or index == self.stacked_convs - 1)
+        return ConvModule(
+            channels_in,
+            self.feat_channels,
+            3,
+            padding=1,
+            conv_cfg=self.dcn_cfg if use_dcn else None,
+            norm_cfg=self.norm_cfg,
+            bias=self.norm_cfg is None)
+
+    def _init_layers(self) -> None:
+        coord_channels = 2 if self.with_coord else 0
+        self.kernel_convs = nn.ModuleList([
+            self._branch_conv(
+                i, self.in_channels + coord_channels if i == 0 else
+                self.feat_channels) for i in range(self.stacked_convs)
+        ])
+        self.cls_convs = nn.ModuleList([
+            self._branch_conv(
+                i, self.in_channels if i == 0 else self.feat_channels)
+            for i in range(self.stacked_convs)
+        ])
+        self.conv_kernel = nn.Conv2d(
+            self.feat_channels, self.kernel_out_channels, 3, padding=1)
+        self.conv_cls = nn.Conv2d(
+            self.feat_channels, self.cls_out_channels, 3, padding=1)
+
+    # ------------------------------------------------------------------ forward
+    def _level_inputs(self, feats: Sequence[Tensor]) -> List[Tensor]:
+        """FPN levels as the grids see them: the finest one halved, the
+        coarsest one brought to the size of the level above it."""
+        if len(feats) != self.num_levels:
+            raise ValueError(
+                f'SOLOv2Head has {self.num_levels} levels (len(num_grids)) but '
+                f'got {len(feats)} feature maps: make the FPN num_outs equal '
+                'to len(model.mask_head.num_grids)')
+        inputs = list(feats)
+        inputs[0] = F.interpolate(feats[0], scale_factor=0.5, mode='bilinear')
+        inputs[-1] = F.interpolate(
+            feats[-1], size=feats[-2].shape[-2:], mode='bilinear')
+        return inputs
+
+    def forward(self, feats: Sequence[Tensor]) -> Tuple[List[Tensor], ...]:
+        """Kernel and category predictions of every level.
+
+        Args:
+            feats (Sequence[Tensor]): FPN levels, each (N, in_channels, h, w).
+
+        Returns:
+            tuple[list[Tensor], list[Tensor]]:
+
+            - kernel_preds: per level (N, D, S, S) dynamic kernels,
+              D = E * k * k.
+            - cls_preds: per level (N, C, S, S) category logits.
+        """
+        kernel_preds, cls_preds = [], []
+        for level_feat, num_grid in zip(self._level_inputs(feats),
+                                        self.num_grids):
+            kernel_feat = concat_coords(level_feat) if self.with_coord \
+                else level_feat
+            kernel_feat = F.interpolate(
+                kernel_feat,
+                size=num_grid,
+                mode='bilinear',
+                align_corners=False)
+            if self.cls_down_index == 0:
+                cls_feat = kernel_feat[:, :self.in_channels].contiguous()
+            else:
+                cls_feat = level_feat
+            for conv in self.kernel_convs:
+                kernel_feat = conv(kernel_feat)
+            for index, conv in enumerate(self.cls_convs):
+                if index == self.cls_down_index and index > 0:
+                    cls_feat = F.interpolate(
+                        cls_feat,
+                        size=num_grid,
+                        mode='bilinear',
+                        align_corners=False)
+                cls_feat = conv(cls_feat)
+            if self.cls_down_index == self.stacked_convs > 0:
+                cls_feat = F.interpolate(
+                    cls_feat, size=num_grid, mode='bilinear',
+                    align_corners=False)
+            kernel_preds.append(self.conv_kernel(kernel_feat))
+            cls_preds.append(self.conv_cls(cls_feat))
+        return kernel_preds, cls_preds
+
+    def dynamic_masks(self, mask_feats: Tensor, kernels: Tensor) -> Tensor:
+        """Mask logits of dynamic kernels on one image's mask features.
+
+        Args:
+            mask_feats (Tensor): (E, h, w) mask features.
+            kernels (Tensor): (K, D) kernels, D = E * k * k.
+
+        Returns:
+            Tensor: (K, h, w) mask logits.
+        """
+        k = self.dynamic_conv_size
+        weight = kernels.view(len(kernels), -1, k, k)
+        return F.conv2d(mask_feats[None], weight, padding=k // 2)[0]
+
+    # --------------------------------------------------------------------- loss
+    def loss(self, feats: Sequence[Tensor], mask_feats: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses of a batch.
+
+        Args:
+            feats (Sequence[Tensor]): FPN levels.
+            mask_feats (Tensor): (N, E, h, w) mask features.
+            batch_data_samples (list[DetDataSample]): With ``gt_instances``
+                (``bboxes``, ``labels``, ``masks``) and ``metainfo``.
+
+        Returns:
+            dict[str, Tensor]: ``loss_mask`` and ``loss_cls``.
+        """
+        kernel_preds, cls_preds = self(feats)
+        return self.loss_by_feat(
+            kernel_preds, cls_preds, mask_feats,
+            [sample.gt_instances for sample in batch_data_samples],
+            [sample.metainfo for sample in batch_data_samples])
+
+    def loss_by_feat(self, kernel_preds: List[Tensor],
+                     cls_preds: List[Tensor], mask_feats: Tensor,
+                     batch_gt_instances: InstanceList,
+                     batch_img_metas: List[dict]) -> Dict[str, Tensor]:
+        """Losses from head outputs (shapes as returned by :meth:`forward`).
+
+        ``loss_mask`` sums the Dice loss of every positive (cell, instance)
+        sample and divides by the number of distinct positive cells;
+        ``loss_cls`` is the Focal loss over all cells averaged over that
+        number plus one.
+        """
+        featmap_size = tuple(mask_feats.shape[-2:])
+        targets = [
+            self.assigner.assign(
+                get_box_tensor(gt.bboxes), gt.labels,
+                gt.masks.to_tensor(dtype=torch.bool, device=mask_feats.device),
+                featmap_size) for gt in batch_gt_instances
+        ]
+        num_pos = sum(target.num_pos_cells for target in targets)
+
+        mask_preds, mask_targets = [], []
+        for img_id, target in enumerate(targets):
+            kernels = torch.cat([
+                level_kernels[img_id].flatten(1)[:, cells].t()
+                for level_kernels, cells in zip(kernel_preds, target.pos_cells)
+            ])
+            if len(kernels):
+                mask_preds.append(
+                    self.dynamic_masks(mask_feats[img_id], kernels))
+                mask_targets.append(torch.cat(target.mask_targets))
+        if num_pos > 0:
+            loss_mask = self.loss_mask(
+                torch.cat(mask_preds),
+                torch.cat(mask_targets),
+                reduction_override='none').sum() / num_pos
+        else:
+            loss_mask = mask_feats.sum() * 0
+
+        flat_labels = torch.cat([
+            target.labels[level] for level in range(self.num_levels)
+            for target in targets
+        ])
+        flat_cls_preds = torch.cat([
+            level_preds.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
+            for level_preds in cls_preds
+        ])
+        loss_cls = self.loss_cls(
+            flat_cls_preds, flat_labels, avg_factor=num_pos + 1)
+        return dict(loss_mask=loss_mask, loss_cls=loss_cls)
+
+    # ------------------------------------------------------------------ predict
+    def predict(self,
+                feats: Sequence[Tensor],
+                mask_feats: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> InstanceList:
+        """Instances of each image of a batch (see :meth:`predict_by_feat`)."""
+        kernel_preds, cls_preds = self(feats)
+        return self.predict_by_feat(
+            kernel_preds,
+            cls_preds,
+            mask_feats,
+            [sample.metainfo for sample in batch_data_samples],
+            rescale=rescale)
+
+    def predict_by_feat(self,
+                        kernel_preds: List[Tensor],
+                        cls_preds: List[Tensor],
+                        mask_feats: Tensor,
+                        batch_img_metas: List[dict],
+                        rescale: bool = True,
+                        cfg: Optional[dict] = None) -> InstanceList:
+        """Instances from head outputs.
+
+        Args:
+            kernel_preds (list[Tensor]): Per level (N, D, S, S).
+            cls_preds (list[Tensor]): Per level (N, C, S, S) logits.
+            mask_feats (Tensor): (N, E, h, w) mask features.
+            batch_img_metas (list[dict]): ``img_shape``, ``ori_shape``.
+            rescale (bool): Masks at ``ori_shape`` if True, else at
+                ``img_shape``. Defaults to True.
+            cfg (dict, optional): Test config; ``self.test_cfg`` if None.
+
+        Returns:
+            list[InstanceData]: Per image ``scores`` (n,), ``labels`` (n,),
+            ``masks`` (n, H, W) bool and ``bboxes`` (n, 4), the tight boxes
+            of the masks.
+        """
+        cfg = self.test_cfg if cfg is None else ConfigDict(cfg)
+        scores = [self._point_nms(level.sigmoid()) for level in cls_preds]
+        cell_strides = torch.cat([
+            mask_feats.new_full((num_grid**2, ), stride)
+            for num_grid, stride in zip(self.num_grids, self.strides)
+        ])
+        results = []
+        for img_id, img_meta in enumerate(batch_img_metas):
+            img_scores = torch.cat([
+                level[img_id].permute(1, 2, 0).reshape(-1,
+                                                       self.cls_out_channels)
+                for level in scores
+            ])
+            img_kernels = torch.cat([
+                level[img_id].permute(1, 2, 0).reshape(
+                    -1, self.kernel_out_channels) for level in kernel_preds
+            ])
+            results.append(
+                self._predict_single(img_kernels, img_scores, cell_strides,
+                                     mask_feats[img_id], img_meta, cfg,
+                                     rescale))
+        return results
+
+    @staticmethod
+    def _point_nms(scores: Tensor) -> Tensor:
+        """Zero every score that is not the maximum of its 2x2 window (the
+        cell, its left, upper and upper-left neighbours).
+
+        Args:
+            scores (Tensor): (N, C, S, S) probabilities.
+        """
+        window_max = F.max_pool2d(scores, 2, stride=1, padding=1)
+        return scores * (window_max[:, :, :-1, :-1] == scores)
+
+    def _predict_single(self, kernels: Tensor, cls_scores: Tensor,
+                        cell_strides: Tensor, mask_feats: Tensor,
+                        img_meta: dict, cfg: ConfigDict,
+                        rescale: bool) -> InstanceData:
+        """Instances of one image.
+
+        Args:
+            kernels (Tensor): (num_cells, D) kernels of all cells.
+            cls_scores (Tensor): (num_cells, C) scores after point NMS.
+            cell_strides (Tensor): (num_cells,) stride of each cell's level.
+            mask_feats (Tensor): (E, h, w) mask features.
+            img_meta (dict): ``img_shape`` and ``ori_shape``.
+            cfg (ConfigDict): Test config.
+            rescale (bool): Output at ``ori_shape`` (else ``img_shape``).
+        """
+        out_shape = img_meta['ori_shape'][:2] if rescale \
+            else img_meta['img_shape'][:2]
+        is_candidate = cls_scores > cfg.score_thr
+        scores = cls_scores[is_candidate]
+        if len(scores) == 0:
+            return self._empty_result(mask_feats, out_shape)
+        cells, labels = is_candidate.nonzero().unbind(1)
+
+        mask_probs = self.dynamic_masks(mask_feats, kernels[cells]).sigmoid()
+        masks = mask_probs > cfg.mask_thr
+        areas = masks.sum((1, 2)).float()
+        # A mask must cover more pixels than its level's stride.
+        keep = areas > cell_strides[cells]
+        if not keep.any():
+            return self._empty_result(mask_feats, out_shape)
+        mask_probs, masks, areas = mask_probs[keep], masks[keep], areas[keep]
+        scores, labels = scores[keep], labels[keep]
+        # Maskness: mean probability inside the mask rescales the score.
+        scores = scores * ((mask_probs * masks).sum((1, 2)) / areas)
+
+        scores, labels, _, kept = matrix_nms(
+            masks,
+            labels,
+            scores,
+            mask_area=areas,
+            nms_pre=cfg.nms_pre,
+            max_num=cfg.max_per_img,
+            kernel=cfg.kernel,
+            sigma=cfg.sigma,
+            filter_thr=cfg.filter_thr)
+        if len(kept) == 0:
+            return self._empty_result(mask_feats, out_shape)
+        final_masks = self._resize_masks(mask_probs[kept], img_meta,
+                                         rescale) > cfg.mask_thr
+        results = InstanceData()
+        results.masks = final_masks
+        results.labels = labels
+        results.scores = scores
+        results.bboxes = masks_to_boxes(final_masks)
+        return results
+
+    def _resize_masks(self, mask_probs: Tensor, img_meta: dict,
+                      rescale: bool) -> Tensor:
+        """Mask probabilities (n, h, w) brought to the input's padded size,
+        cropped to ``img_shape`` and, if ``rescale``, resized to
+        ``ori_shape``."""
+        feat_h, feat_w = mask_probs.shape[-2:]
+        img_h, img_w = img_meta['img_shape'][:2]
+        probs = F.interpolate(
+            mask_probs[None],
+            size=(feat_h * self.mask_stride, feat_w * self.mask_stride),
+            mode='bilinear',
+            align_corners=False)[:, :, :img_h, :img_w]
+        if rescale:
+            probs = F.interpolate(
+                probs,
+                size=img_meta['ori_shape'][:2],
+                mode='bilinear',
+                align_corners=False)
+        return probs[0]
+
+    @staticmethod
+    def _empty_result(mask_feats: Tensor, out_shape: Tuple[int,
+                                                           int]) -> InstanceData:
+        results = InstanceData()
+        results.scores = mask_feats.new_zeros(0)
+        results.labels = mask_feats.new_zeros(0, dtype=torch.long)
+        results.masks = mask_feats.new_zeros((0, *out_shape), dtype=torch.bool)
+        results.bboxes = mask_feats.new_zeros(0, 4)
+        return results

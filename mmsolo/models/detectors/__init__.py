@@ -1,0 +1,3 @@
+from .solov2 import SOLOv2
+
+__all__ = ['SOLOv2']

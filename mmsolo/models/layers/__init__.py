@@ -1,0 +1,8 @@
+from .coord import concat_coords, coord_features
+from .mask_boxes import masks_to_boxes
+from .matrix_nms import mask_iou_matrix, matrix_nms, matrix_nms_decay
+
+__all__ = [
+    'coord_features', 'concat_coords', 'masks_to_boxes', 'mask_iou_matrix',
+    'matrix_nms', 'matrix_nms_decay'
+]

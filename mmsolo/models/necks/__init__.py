@@ -1,0 +1,3 @@
+from .mask_feature_neck import MaskFeatureNeck
+
+__all__ = ['MaskFeatureNeck']

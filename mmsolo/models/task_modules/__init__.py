@@ -1,0 +1,3 @@
+from .grid_assigner import CenterRegionGridAssigner, GridTargets
+
+__all__ = ['CenterRegionGridAssigner', 'GridTargets']

@@ -1,0 +1,212 @@
+"""Centre-region grid assignment of SOLO (sections 3.1 and 3.2 of SOLO).
+
+Each ground-truth instance is assigned to the pyramid levels whose scale
+range holds ``sqrt(w * h)`` of its box. On such a level, whose image is cut
+into an S x S grid, the instance's positive cells are those whose cell
+overlaps the *centre region*: the box of half-size ``pos_scale * (w/2,
+h/2)`` around the mask's centre of mass, clipped to the 3 x 3 cells around
+the cell of the centre itself. A positive cell takes the instance's class
+and must predict its mask, downsampled to the mask-feature scale.
+
+Each (cell, instance) pair is one positive sample: when centre regions of two
+instances share a cell, the cell's class is that of the later instance, and
+the cell is asked for both masks, as in the SOLO authors' and MMDetection's
+implementations. ``num_pos`` counts distinct positive cells.
+"""
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from mmsolo.registry import TASK_UTILS
+
+
+@dataclass
+class GridTargets:
+    """Targets of one image.
+
+    Attributes:
+        labels (list[Tensor]): Per level, (S*S,) class of each cell, background
+            is ``num_classes``.
+        pos_cells (list[Tensor]): Per level, (P,) flat index ``row * S + col``
+            of each positive sample (a cell may repeat, once per instance).
+        mask_targets (list[Tensor]): Per level, (P, h, w) uint8 mask of each
+            positive sample at the mask-feature scale.
+        num_pos_cells (int): Distinct positive cells over all levels.
+    """
+    labels: List[Tensor]
+    pos_cells: List[Tensor]
+    mask_targets: List[Tensor]
+    num_pos_cells: int
+
+
+def downsample_masks(masks: np.ndarray, stride: int,
+                     out_size: Tuple[int, int]) -> np.ndarray:
+    """Bilinearly downsample uint8 masks by ``stride`` (OpenCV, like
+    ``mmcv.imrescale``) into the top-left corner of zeros of ``out_size``.
+
+    Args:
+        masks (np.ndarray): (n, H, W) uint8 masks.
+        stride (int): Downsampling factor.
+        out_size (tuple[int, int]): (h, w) of the result.
+
+    Returns:
+        np.ndarray: (n, h, w) uint8 masks.
+    """
+    n, height, width = masks.shape
+    new_w, new_h = int(width / stride + 0.5), int(height / stride + 0.5)
+    out = np.zeros((n, *out_size), dtype=np.uint8)
+    crop_h, crop_w = min(new_h, out_size[0]), min(new_w, out_size[1])
+    # OpenCV resizes up to 512 channels at once: masks go in as channels.
+    for start in range(0, n, 512):
+        chunk = np.ascontiguousarray(masks[start:start + 512].transpose(1, 2, 0))
+        small = cv2.resize(chunk, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        small = small.reshape(new_h, new_w, -1).transpose(2, 0, 1)
+        out[start:start + 512, :crop_h, :crop_w] = small[:, :crop_h, :crop_w]
+    return out
+
+
+def centers_of_mass(masks: Tensor) -> Tuple[Tensor, Tensor]:
+    """(row, column) centre of mass of each mask.
+
+    Args:
+        masks (Tensor): (n, H, W) bool masks.
+
+    Returns:
+        tuple[Tensor, Tensor]: (n,) float32 rows and columns.
+    """
+    n, h, w = masks.shape
+    area = masks.sum(dim=(1, 2)).float().clamp(min=1e-6)
+    row_sums = (masks.sum(dim=2) * torch.arange(h, device=masks.device)).sum(1)
+    col_sums = (masks.sum(dim=1) * torch.arange(w, device=masks.device)).sum(1)
+    return row_sums / area, col_sums / area
+
+
+@TASK_UTILS.register_module()
+class CenterRegionGridAssigner:
+    """Assigns instances to S x S grid cells of each level.
+
+    Args:
+        num_classes (int): Number of foreground classes.
+        num_grids (Sequence[int]): S of each level.
+        scale_ranges (Sequence[tuple]): (low, high) of ``sqrt(w * h)`` of the
+            boxes each level takes, both ends included.
+        pos_scale (float): Half-size of the centre region relative to the
+            half-size of the box. Defaults to 0.2.
+        mask_stride (int): Stride of the mask features. Defaults to 4.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 num_grids: Sequence[int],
+                 scale_ranges: Sequence[Tuple[float, float]],
+                 pos_scale: float = 0.2,
+                 mask_stride: int = 4) -> None:
+        if len(num_grids) != len(scale_ranges):
+            raise ValueError(
+                f'num_grids has {len(num_grids)} levels but scale_ranges has '
+                f'{len(scale_ranges)}: give one entry per level in both')
+        self.num_classes = num_classes
+        self.num_grids = list(num_grids)
+        self.scale_ranges = [tuple(r) for r in scale_ranges]
+        self.pos_scale = pos_scale
+        self.mask_stride = mask_stride
+
+    def assign(self, gt_bboxes: Tensor, gt_labels: Tensor, gt_masks: Tensor,
+               featmap_size: Tuple[int, int]) -> GridTargets:
+        """Targets of one image.
+
+        Args:
+            gt_bboxes (Tensor): (n, 4) boxes (x1, y1, x2, y2) in pixels of the
+                padded input.
+            gt_labels (Tensor): (n,) classes.
+            gt_masks (Tensor): (n, H, W) bool masks on the padded input.
+            featmap_size (tuple[int, int]): (h, w) of the mask features.
+
+        Returns:
+            GridTargets: labels, positive cells and mask targets per level.
+        """
+        device = gt_labels.device
+        feat_h, feat_w = featmap_size
+        image_h = feat_h * self.mask_stride
+        image_w = feat_w * self.mask_stride
+        scales = torch.sqrt((gt_bboxes[:, 2] - gt_bboxes[:, 0]) *
+                            (gt_bboxes[:, 3] - gt_bboxes[:, 1]))
+        has_pixels = gt_masks.flatten(1).any(dim=1) if len(gt_masks) else \
+            gt_labels.new_zeros(0, dtype=torch.bool)
+        used = [((scales >= low) & (scales <= high) & has_pixels)
+                for low, high in self.scale_ranges]
+        any_used = torch.stack(used).any(0) if len(gt_labels) else has_pixels
+        used_ids = any_used.nonzero().flatten().tolist()
+
+        # Work shared by all levels, only for the instances some level uses.
+        small_masks = {}
+        if used_ids:
+            sub_masks = gt_masks[used_ids]
+            center_h, center_w = centers_of_mass(sub_masks)
+            small = torch.from_numpy(
+                downsample_masks(sub_masks.to(torch.uint8).cpu().numpy(),
+                                 self.mask_stride, (feat_h, feat_w)))
+            small_masks = {gt: small[k] for k, gt in enumerate(used_ids)}
+            centers = {
+                gt: (center_h[k], center_w[k])
+                for k, gt in enumerate(used_ids)
+            }
+            half_w = 0.5 * (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * self.pos_scale
+            half_h = 0.5 * (gt_bboxes[:, 3] - gt_bboxes[:, 1]) * self.pos_scale
+
+        labels, pos_cells, mask_targets = [], [], []
+        num_pos_cells = 0
+        for level_used, num_grid in zip(used, self.num_grids):
+            level_labels = torch.full((num_grid, num_grid),
+                                      self.num_classes,
+                                      dtype=torch.long,
+                                      device=device)
+            cells: List[Tensor] = []
+            targets: List[Tensor] = []
+            cell_size = 1. / num_grid
+            for gt in level_used.nonzero().flatten().tolist():
+                cy, cx = centers[gt]
+                top, down = self._cell_span(cy, half_h[gt], image_h,
+                                            cell_size, num_grid)
+                left, right = self._cell_span(cx, half_w[gt], image_w,
+                                              cell_size, num_grid)
+                level_labels[top:down + 1, left:right + 1] = gt_labels[gt]
+                rows = torch.arange(top, down + 1, device=device)
+                cols = torch.arange(left, right + 1, device=device)
+                gt_cells = (rows[:, None] * num_grid + cols[None, :]).flatten()
+                cells.append(gt_cells)
+                targets.append(small_masks[gt].to(device)[None].expand(
+                    len(gt_cells), -1, -1))
+            if cells:
+                level_cells = torch.cat(cells)
+                num_pos_cells += len(torch.unique(level_cells))
+                level_targets = torch.cat(targets)
+            else:
+                level_cells = torch.zeros(0, dtype=torch.long, device=device)
+                level_targets = torch.zeros((0, feat_h, feat_w),
+                                            dtype=torch.uint8,
+                                            device=device)
+            labels.append(level_labels.flatten())
+            pos_cells.append(level_cells)
+            mask_targets.append(level_targets)
+        return GridTargets(labels, pos_cells, mask_targets, num_pos_cells)
+
+    @staticmethod
+    def _cell_span(center: Tensor, half_range: Tensor, image_len: int,
+                   cell_size: float, num_grid: int) -> Tuple[int, int]:
+        """First and last cell (inclusive) of the centre region on one axis:
+        the cells the region overlaps, within one cell of the centre's."""
+
+        def cell_of(position: Tensor) -> int:
+            return int(
+                torch.div(position / image_len, cell_size,
+                          rounding_mode='trunc'))
+
+        center_cell = cell_of(center)
+        first = max(0, cell_of(center - half_range), center_cell - 1)
+        last = min(num_grid - 1, cell_of(center + half_range), center_cell + 1)
+        return first, last

@@ -1,0 +1,142 @@
+"""MMDetection's SOLOv2 as a reference: the same weights in ours and theirs.
+
+Used by the parity tests and the benchmarks.
+"""
+import copy
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MMSOLO_R50_CONFIG = os.path.join(REPO_ROOT, 'configs', 'solov2',
+                                 'solov2_r50_fpn_1x_coco.py')
+
+
+def mmdet_config_path(name: str = 'solov2_r50_fpn_1x_coco.py') -> str:
+    """Path of one of the SOLOv2 configs installed with mmdet."""
+    import mmdet
+    path = os.path.join(
+        os.path.dirname(mmdet.__file__), '.mim', 'configs', 'solov2', name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'mmdet config not found: {path}')
+    return path
+
+
+def _model_cfg(config_path: str, test_cfg: Optional[dict]) -> Config:
+    model_cfg = copy.deepcopy(Config.fromfile(config_path).model)
+    model_cfg.backbone.init_cfg = None  # no download of pretrained weights
+    if test_cfg:
+        model_cfg.test_cfg.update(test_cfg)
+    return model_cfg
+
+
+def build_paired_solov2(
+        test_cfg: Optional[dict] = None,
+        seed: int = 0,
+        mmdet_config: str = 'solov2_r50_fpn_1x_coco.py',
+        mmsolo_config: str = MMSOLO_R50_CONFIG,
+        kernel_scale: float = 1.0) -> Tuple[torch.nn.Module, torch.nn.Module]:
+    """mmdet's SOLOv2 with seeded random weights, and mmsolo's with the same
+    weights through the checkpoint converter. Both in eval mode.
+
+    Args:
+        test_cfg (dict, optional): Overrides of both test configs.
+        seed (int): Seed of the weight initialization.
+        mmdet_config (str): Name of the mmdet SOLOv2 config.
+        mmsolo_config (str): Path of the equivalent mmsolo config.
+        kernel_scale (float): Multiplies the dynamic-kernel predictor's
+            weights, spreading the random masks' probabilities.
+
+    Returns:
+        tuple: ``(reference, ours)``.
+    """
+    from mmdet.registry import MODELS as MMDET_MODELS
+
+    from mmsolo.checkpoint import convert_mmdet_state_dict
+    from mmsolo.registry import MODELS
+    from mmsolo.utils import register_all_modules
+
+    register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        reference = MMDET_MODELS.build(
+            _model_cfg(mmdet_config_path(mmdet_config), test_cfg))
+    torch.manual_seed(seed)
+    reference.init_weights()
+    with torch.no_grad():
+        reference.mask_head.conv_kernel.weight.mul_(kernel_scale)
+    with DefaultScope.overwrite_default_scope('mmsolo'):
+        ours = MODELS.build(_model_cfg(mmsolo_config, test_cfg))
+    ours.load_state_dict(
+        convert_mmdet_state_dict(reference.state_dict()), strict=True)
+    return reference.eval(), ours.eval()
+
+
+def demo_batch(
+    img_shapes: Sequence[Tuple[int, int]],
+    ori_shapes: Optional[Sequence[Tuple[int, int]]] = None,
+    gt_instances: Optional[List[dict]] = None,
+    pad_divisor: int = 32,
+    seed: int = 0
+) -> Tuple[torch.Tensor, List[DetDataSample]]:
+    """A normalized random batch and its data samples.
+
+    Args:
+        img_shapes: (h, w) of each image after resizing.
+        ori_shapes: (h, w) of each original image; ``img_shapes`` if None.
+        gt_instances: per image a dict of ``boxes`` (n, 4) xyxy and
+            ``labels`` (n,) whose masks are the boxes' ellipses, or None.
+        pad_divisor: Inputs are padded to a multiple of it.
+        seed: Seed of the image noise.
+
+    Returns:
+        tuple: ``(inputs (N, 3, H, W), data_samples)``.
+    """
+    ori_shapes = ori_shapes or img_shapes
+    pad_h = int(np.ceil(max(s[0] for s in img_shapes) / pad_divisor)) * \
+        pad_divisor
+    pad_w = int(np.ceil(max(s[1] for s in img_shapes) / pad_divisor)) * \
+        pad_divisor
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.zeros(len(img_shapes), 3, pad_h, pad_w)
+    samples = []
+    for i, (img_shape, ori_shape) in enumerate(zip(img_shapes, ori_shapes)):
+        h, w = img_shape
+        smooth = torch.randn(1, 3, h // 8 + 1, w // 8 + 1, generator=generator)
+        inputs[i, :, :h, :w] = torch.nn.functional.interpolate(
+            smooth, size=(h, w), mode='bilinear', align_corners=False)[0]
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=tuple(img_shape),
+                ori_shape=tuple(ori_shape),
+                pad_shape=(pad_h, pad_w),
+                batch_input_shape=(pad_h, pad_w),
+                scale_factor=(w / ori_shape[1], h / ori_shape[0])))
+        if gt_instances is not None:
+            sample.gt_instances = _ellipse_instances(gt_instances[i],
+                                                     (pad_h, pad_w))
+        samples.append(sample)
+    return inputs, samples
+
+
+def _ellipse_instances(spec: dict, pad_shape: Tuple[int, int]) -> InstanceData:
+    boxes = torch.as_tensor(spec['boxes'], dtype=torch.float32).reshape(-1, 4)
+    masks = np.zeros((len(boxes), *pad_shape), dtype=np.uint8)
+    ys, xs = np.mgrid[:pad_shape[0], :pad_shape[1]] + 0.5
+    for k, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+        cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, \
+            (y2 - y1) / 2
+        masks[k] = ((xs - cx) / max(rx, 0.5))**2 + (
+            (ys - cy) / max(ry, 0.5))**2 <= 1
+    instances = InstanceData()
+    instances.bboxes = boxes  # as DetDataPreprocessor(boxtype2tensor=True)
+    instances.labels = torch.as_tensor(spec['labels'], dtype=torch.long)
+    instances.masks = BitmapMasks(masks, *pad_shape)
+    return instances

@@ -1,0 +1,151 @@
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmsolo.registry import MODELS
+from mmsolo.testing import MMSOLO_R50_CONFIG, demo_batch
+
+
+def small_head_cfg(**overrides):
+    cfg = dict(
+        type='SOLOv2Head',
+        num_classes=4,
+        in_channels=32,
+        feat_channels=32,
+        stacked_convs=2,
+        strides=[8, 8, 16, 32, 32],
+        scale_ranges=((1, 96), (48, 192), (96, 384), (192, 768), (384,
+                                                                  2048)),
+        num_grids=[12, 10, 8, 6, 4],
+        mask_feat_channels=16,
+        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True),
+        test_cfg=dict(
+            nms_pre=100,
+            score_thr=0.0,
+            mask_thr=0.5,
+            filter_thr=-1,
+            kernel='gaussian',
+            sigma=2.0,
+            max_per_img=20))
+    cfg.update(overrides)
+    return cfg
+
+
+def fpn_feats(batch=2, size=(64, 96), channels=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    h, w = size[0] // 4, size[1] // 4
+    return [
+        torch.randn(batch, channels, h // 2**i, w // 2**i, generator=g)
+        for i in range(5)
+    ]
+
+
+def test_empty_ground_truth_gives_finite_losses_and_gradients():
+    head = MODELS.build(small_head_cfg())
+    feats = [f.requires_grad_() for f in fpn_feats()]
+    mask_feats = torch.randn(2, 16, 16, 24, requires_grad=True)
+    _, samples = demo_batch([(64, 96), (64, 96)],
+                            gt_instances=[
+                                dict(boxes=torch.zeros(0, 4), labels=[]),
+                                dict(boxes=torch.zeros(0, 4), labels=[])
+                            ])
+    losses = head.loss(feats, mask_feats, samples)
+    assert losses['loss_mask'].item() == 0
+    assert losses['loss_cls'].item() > 0
+    total = sum(losses.values())
+    total.backward()
+    grads = [p.grad for p in head.parameters() if p.grad is not None]
+    grads += [mask_feats.grad] + [f.grad for f in feats]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert mask_feats.grad is not None
+
+
+def test_loss_with_objects_has_mask_gradient():
+    head = MODELS.build(small_head_cfg())
+    mask_feats = torch.randn(1, 16, 16, 24, requires_grad=True)
+    _, samples = demo_batch(
+        [(64, 96)],
+        gt_instances=[dict(boxes=[[10, 10, 40, 50]], labels=[2])])
+    losses = head.loss(fpn_feats(batch=1), mask_feats, samples)
+    assert losses['loss_mask'].item() > 0
+    losses['loss_mask'].backward()
+    assert mask_feats.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('field,value', [
+    ('num_grids', [12, 10, 8, 6]),
+    ('strides', [8, 8, 16, 32]),
+    ('scale_ranges', ((1, 96), (48, 192))),
+])
+def test_level_lengths_must_agree(field, value):
+    with pytest.raises(ValueError, match='num_grids, strides and scale_ranges'):
+        MODELS.build(small_head_cfg(**{field: value}))
+
+
+def test_wrong_number_of_levels_is_explained():
+    head = MODELS.build(small_head_cfg())
+    with pytest.raises(ValueError, match='num_outs'):
+        head(fpn_feats()[:4])
+
+
+@pytest.mark.parametrize('cls_down_index', [0, 1, 2])
+@pytest.mark.parametrize('dynamic_conv_size', [1, 3])
+def test_variants_predict_with_boxes_of_their_masks(cls_down_index,
+                                                    dynamic_conv_size):
+    head = MODELS.build(
+        small_head_cfg(
+            cls_down_index=cls_down_index,
+            dynamic_conv_size=dynamic_conv_size)).eval()
+    kernel_preds, cls_preds = head(fpn_feats())
+    assert [k.shape[1] for k in kernel_preds] == [16 * dynamic_conv_size**2] * 5
+    assert [c.shape[-1] for c in cls_preds] == [12, 10, 8, 6, 4]
+    _, samples = demo_batch([(64, 96), (50, 70)], [(64, 96), (100, 140)])
+    mask_feats = torch.randn(2, 16, 16, 24)
+    with torch.no_grad():
+        results = head.predict_by_feat(kernel_preds, cls_preds, mask_feats,
+                                       [s.metainfo for s in samples])
+    assert results[1].masks.shape[1:] == (100, 140)
+    for result in results:
+        assert len(result) > 0
+        assert result.masks.dtype == torch.bool
+        assert result.labels.dtype == torch.long
+        # Every box is the tight box of its mask.
+        for mask, box in zip(result.masks, result.bboxes):
+            ys, xs = torch.nonzero(mask, as_tuple=True)
+            assert box.tolist() == [
+                xs.min().item(), ys.min().item(), xs.max().item() + 1,
+                ys.max().item() + 1
+            ]
+
+
+def test_no_candidates_gives_empty_typed_results():
+    head = MODELS.build(small_head_cfg()).eval()
+    kernel_preds, cls_preds = head(fpn_feats())
+    _, samples = demo_batch([(64, 96), (64, 96)], [(64, 96), (128, 192)])
+    with torch.no_grad():
+        results = head.predict_by_feat(
+            kernel_preds, cls_preds, torch.randn(2, 16, 16, 24),
+            [s.metainfo for s in samples],
+            cfg=dict(head.test_cfg, score_thr=1.1))
+    for result, shape in zip(results, [(64, 96), (128, 192)]):
+        assert result.masks.shape == (0, *shape)
+        assert result.masks.dtype == torch.bool
+        assert result.labels.dtype == torch.long
+        assert result.bboxes.shape == (0, 4)
+        assert result.scores.shape == (0, )
+
+
+def test_detector_fills_and_checks_mask_feature_settings():
+    model_cfg = copy.deepcopy(Config.fromfile(MMSOLO_R50_CONFIG).model)
+    model_cfg.backbone.init_cfg = None
+    model_cfg.backbone.depth = 18
+    model_cfg.neck.in_channels = [64, 128, 256, 512]
+    model_cfg.mask_feature_neck.out_channels = 64
+    model = MODELS.build(model_cfg)
+    assert model.mask_head.mask_feat_channels == 64
+    assert model.mask_head.conv_kernel.out_channels == 64
+    model_cfg.mask_head.mask_feat_channels = 128
+    with pytest.raises(ValueError, match='mask_head.mask_feat_channels=128'):
+        MODELS.build(model_cfg)

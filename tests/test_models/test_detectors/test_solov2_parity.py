@@ -1,0 +1,139 @@
+"""mmsolo's SOLOv2 against MMDetection 3.3's, on the same weights."""
+import copy
+from unittest import mock
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.models.dense_heads import solov2_head as mmdet_solov2_head
+
+import mmsolo.models.dense_heads.solov2_head as our_head_module
+from mmsolo.testing import build_paired_solov2, demo_batch
+
+MASK_THR = 0.5
+# Image A is a multiple of 32; image B is not and was resized from a larger
+# original, so cropping and rescaling are exercised.
+IMG_SHAPES = [(288, 384), (301, 425)]
+ORI_SHAPES = [(288, 384), (602, 850)]
+
+
+class _InterpolateSpy:
+    """Stands for ``torch.nn.functional`` in mmdet's head module and keeps
+    the output of each ``interpolate`` call (the last of an image is its
+    final mask probabilities)."""
+
+    def __init__(self):
+        self.outputs = []
+
+    def __getattr__(self, name):
+        return getattr(F, name)
+
+    def interpolate(self, *args, **kwargs):
+        out = F.interpolate(*args, **kwargs)
+        self.outputs.append(out)
+        return out
+
+
+class _NmsCounter:
+
+    def __init__(self, fn):
+        self.fn, self.sizes = fn, []
+
+    def __call__(self, masks, *args, **kwargs):
+        self.sizes.append(len(masks))
+        return self.fn(masks, *args, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def batch():
+    return demo_batch(IMG_SHAPES, ORI_SHAPES, seed=1)
+
+
+def _models(test_cfg):
+    reference, ours = build_paired_solov2(
+        test_cfg=test_cfg, seed=0, kernel_scale=20)
+    # Spread the classes' scores so that a few hundred candidates pass.
+    generator = torch.Generator().manual_seed(1)
+    bias = torch.randn(80, generator=generator) * 1.5 - 4.5
+    with torch.no_grad():
+        reference.mask_head.conv_cls.bias.copy_(bias)
+        ours.mask_head.conv_cls.bias.copy_(bias)
+    return reference, ours
+
+
+@pytest.mark.parametrize('kernel,nms_pre', [('gaussian', 1000),
+                                            ('linear', 1000),
+                                            ('gaussian', 200)])
+def test_predict_matches_mmdet(batch, kernel, nms_pre):
+    test_cfg = dict(
+        score_thr=0.35,
+        mask_thr=MASK_THR,
+        nms_pre=nms_pre,
+        max_per_img=150,
+        filter_thr=0.05,
+        kernel=kernel,
+        sigma=2.0)
+    reference, ours = _models(test_cfg)
+    inputs, samples = batch
+    spy = _InterpolateSpy()
+    nms_counter = _NmsCounter(our_head_module.matrix_nms)
+    with torch.no_grad(), mock.patch.object(mmdet_solov2_head, 'F', spy):
+        ref_results = reference.predict(inputs, copy.deepcopy(samples))
+    with torch.no_grad(), mock.patch.object(our_head_module, 'matrix_nms',
+                                            nms_counter):
+        our_results = ours.predict(inputs, copy.deepcopy(samples))
+
+    # Hundreds of candidates reach Matrix NMS in every image.
+    assert all(size >= 200 for size in nms_counter.sizes), nms_counter.sizes
+    # mmdet's last resize of an image's masks gives its final probabilities.
+    final_probs = [[out for out in spy.outputs if out.shape[-2:] == shape][-1]
+                   for shape in ORI_SHAPES]
+    near_threshold_mismatches = 0
+    for ref, ours_, probs, ori_shape in zip(ref_results, our_results,
+                                            final_probs, ORI_SHAPES):
+        ref, ours_ = ref.pred_instances, ours_.pred_instances
+        probs = probs[0]
+        assert len(ref) == len(ours_) > 10
+        assert torch.equal(ref.labels.long(), ours_.labels)
+        score_diff = (ref.scores - ours_.scores).abs().max().item()
+        assert score_diff <= 1e-5, score_diff
+        assert ours_.masks.shape == (len(ref), *ori_shape)
+        mismatch = ref.masks != ours_.masks
+        near = (probs - MASK_THR).abs() <= 1e-5
+        assert not (mismatch & ~near).any()
+        near_threshold_mismatches += int(mismatch.sum())
+    print(f'\nkernel={kernel} nms_pre={nms_pre}: NMS inputs '
+          f'{nms_counter.sizes}, mask mismatches within 1e-5 of mask_thr: '
+          f'{near_threshold_mismatches}')
+
+
+def _loss_batch():
+    gts = [
+        dict(
+            boxes=[
+                [10, 12, 16, 18],  # tiny: 6 x 6 px
+                [20, 30, 380, 280],  # large
+                [100, 80, 190, 170],  # these two overlap
+                [140, 110, 230, 200],
+                [300, 40, 340, 100],
+            ],
+            labels=[3, 0, 7, 7, 79]),
+        dict(boxes=torch.zeros(0, 4), labels=[]),  # no objects
+    ]
+    return demo_batch([(288, 384), (270, 400)], gt_instances=gts, seed=2)
+
+
+def test_loss_matches_mmdet():
+    reference, ours = build_paired_solov2(seed=3, kernel_scale=5)
+    reference.train()
+    ours.train()
+    inputs, samples = _loss_batch()
+    ref_losses = reference.loss(inputs, copy.deepcopy(samples))
+    our_losses = ours.loss(inputs, copy.deepcopy(samples))
+    assert set(ref_losses) == set(our_losses) == {'loss_mask', 'loss_cls'}
+    for name, ref_value in ref_losses.items():
+        ref_value = ref_value.item()
+        our_value = our_losses[name].item()
+        assert ref_value > 0
+        assert abs(our_value - ref_value) <= 1e-4 * abs(ref_value), (
+            name, our_value, ref_value)
