@@ -135,28 +135,20 @@ class CenterRegionGridAssigner:
         image_w = feat_w * self.mask_stride
         scales = torch.sqrt((gt_bboxes[:, 2] - gt_bboxes[:, 0]) *
                             (gt_bboxes[:, 3] - gt_bboxes[:, 1]))
-        has_pixels = gt_masks.flatten(1).any(dim=1) if len(gt_masks) else \
-            gt_labels.new_zeros(0, dtype=torch.bool)
+        has_pixels = gt_masks.flatten(1).any(dim=1)
         used = [((scales >= low) & (scales <= high) & has_pixels)
                 for low, high in self.scale_ranges]
-        any_used = torch.stack(used).any(0) if len(gt_labels) else has_pixels
-        used_ids = any_used.nonzero().flatten().tolist()
+        used_ids = torch.stack(used).any(0).nonzero().flatten().tolist()
 
-        # Work shared by all levels, only for the instances some level uses.
-        small_masks = {}
-        if used_ids:
-            sub_masks = gt_masks[used_ids]
-            center_h, center_w = centers_of_mass(sub_masks)
-            small = torch.from_numpy(
-                downsample_masks(sub_masks.to(torch.uint8).cpu().numpy(),
-                                 self.mask_stride, (feat_h, feat_w)))
-            small_masks = {gt: small[k] for k, gt in enumerate(used_ids)}
-            centers = {
-                gt: (center_h[k], center_w[k])
-                for k, gt in enumerate(used_ids)
-            }
-            half_w = 0.5 * (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * self.pos_scale
-            half_h = 0.5 * (gt_bboxes[:, 3] - gt_bboxes[:, 1]) * self.pos_scale
+        # Work shared by all levels, only for the instances some level uses;
+        # row[gt] is the row of instance gt in these per-instance tensors.
+        row = {gt: k for k, gt in enumerate(used_ids)}
+        center_h, center_w = centers_of_mass(gt_masks[used_ids])
+        small_masks = torch.from_numpy(
+            downsample_masks(gt_masks[used_ids].to(torch.uint8).cpu().numpy(),
+                             self.mask_stride, (feat_h, feat_w))).to(device)
+        half_w = 0.5 * (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * self.pos_scale
+        half_h = 0.5 * (gt_bboxes[:, 3] - gt_bboxes[:, 1]) * self.pos_scale
 
         labels, pos_cells, mask_targets = [], [], []
         num_pos_cells = 0
@@ -169,17 +161,16 @@ class CenterRegionGridAssigner:
             targets: List[Tensor] = []
             cell_size = 1. / num_grid
             for gt in level_used.nonzero().flatten().tolist():
-                cy, cx = centers[gt]
-                top, down = self._cell_span(cy, half_h[gt], image_h,
-                                            cell_size, num_grid)
-                left, right = self._cell_span(cx, half_w[gt], image_w,
-                                              cell_size, num_grid)
+                top, down = self._cell_span(center_h[row[gt]], half_h[gt],
+                                            image_h, cell_size, num_grid)
+                left, right = self._cell_span(center_w[row[gt]], half_w[gt],
+                                              image_w, cell_size, num_grid)
                 level_labels[top:down + 1, left:right + 1] = gt_labels[gt]
                 rows = torch.arange(top, down + 1, device=device)
                 cols = torch.arange(left, right + 1, device=device)
                 gt_cells = (rows[:, None] * num_grid + cols[None, :]).flatten()
                 cells.append(gt_cells)
-                targets.append(small_masks[gt].to(device)[None].expand(
+                targets.append(small_masks[row[gt]][None].expand(
                     len(gt_cells), -1, -1))
             if cells:
                 level_cells = torch.cat(cells)
