@@ -1,17 +1,23 @@
 # Set-up and main commands of mmsolo on a CPU machine (Python 3.11).
-#   make demo   builds .venv (torch CPU, mmcv 2.1.0 with ops, mmdet, mmsolo)
-#               and runs a SOLOv2-R50 inference that writes outputs/demo.png
-#   make test   builds .venv and runs the test suite
+#   make quickstart  builds .venv (torch CPU, mmcv 2.1.0 with ops, mmdet,
+#                    mmsolo), generates the synthetic shapes set, trains a
+#                    light SOLOv2 on it, evaluates mask/box AP and writes
+#                    outputs/quickstart/{predictions,loss_curve}.png
+#   make test        builds .venv and runs the test suite
+#   make demo        an untrained SOLOv2-R50 on one image: outputs/demo.png
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmsolo-installed
 
-.PHONY: install demo test
+.PHONY: install quickstart demo test
 
 install: $(STAMP)
 
 $(STAMP): tools/setup_env.sh setup.cfg setup.py requirements/*.txt
 	VENV=$(VENV) bash tools/setup_env.sh
+
+quickstart: $(STAMP)
+	$(PY) tools/quickstart.py
 
 demo: $(STAMP)
 	$(PY) tools/misc/generate_shapes.py outputs/shapes --train 0 --val 1

@@ -25,7 +25,8 @@ MODEL_WRAPPERS = _child('model_wrapper', 'MODEL_WRAPPERS')
 WEIGHT_INITIALIZERS = _child('weight initializer', 'WEIGHT_INITIALIZERS')
 # Optimizers, optimizer wrappers, their constructors and lr schedulers.
 OPTIMIZERS = _child('optimizer', 'OPTIMIZERS')
-OPTIM_WRAPPERS = _child('optim_wrapper', 'OPTIM_WRAPPERS')
+OPTIM_WRAPPERS = _child(
+    'optim_wrapper', 'OPTIM_WRAPPERS', locations=['mmsolo.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     'OPTIM_WRAPPER_CONSTRUCTORS')
 PARAM_SCHEDULERS = _child('parameter scheduler', 'PARAM_SCHEDULERS')
@@ -44,9 +45,9 @@ TASK_UTILS = _child('task util', 'TASK_UTILS', locations=['mmsolo.models'])
 # Plain callables usable from a config, e.g. ``matrix_nms``.
 FUNCTIONS = Registry(
     'function', parent=MMENGINE_FUNCTIONS, locations=['mmsolo.models'])
-# Evaluation metrics.
-METRICS = _child('metric', 'METRICS')
+# Evaluation metrics (mmdet's; mmsolo.evaluation makes lvis run on NumPy 2).
+METRICS = _child('metric', 'METRICS', locations=['mmsolo.evaluation'])
 # Training hooks.
-HOOKS = _child('hook', 'HOOKS')
+HOOKS = _child('hook', 'HOOKS', locations=['mmsolo.engine'])
 # Visualizers.
 VISUALIZERS = _child('visualizer', 'VISUALIZERS')

@@ -5,7 +5,8 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmsolo.utils import load_run_config
+from mmsolo.utils import (cpu_process_group, load_run_config,
+                          trusted_local_checkpoints)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,14 +43,18 @@ def main() -> None:
         hook = cfg.default_hooks.visualization
         hook.draw = True
         hook.test_out_dir = args.show_dir
-    runner = Runner.from_cfg(cfg)
-    if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out must be a .pkl file, got {args.out}')
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
-    runner.test()
+    # A distributed run without CUDA tests in its gloo process group. The
+    # checkpoint is unpickled fully, as before torch 2.6 (see
+    # mmsolo/utils/trusted_checkpoints.py).
+    with cpu_process_group(cfg), trusted_local_checkpoints():
+        runner = Runner.from_cfg(cfg)
+        if args.out is not None:
+            if not args.out.endswith(('.pkl', '.pickle')):
+                raise ValueError(f'--out must be a .pkl file, got {args.out}')
+            from mmdet.evaluation import DumpDetResults
+            runner.test_evaluator.metrics.append(
+                DumpDetResults(out_file_path=args.out))
+        runner.test()
 
 
 if __name__ == '__main__':

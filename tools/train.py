@@ -2,10 +2,12 @@
 import argparse
 import os
 
+import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmsolo.utils import load_run_config
+from mmsolo.utils import (cpu_process_group, load_run_config,
+                          trusted_local_checkpoints)
 
 
 def parse_args() -> argparse.Namespace:
@@ -13,7 +15,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision: float16 with loss scaling on CUDA, '
+        'bfloat16 (BF16OptimWrapper) on CPU')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -45,9 +50,12 @@ def main() -> None:
     args = parse_args()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
-    if args.amp:
+    if args.amp and torch.cuda.is_available():
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    elif args.amp:  # mmengine's AmpOptimWrapper needs a GPU
+        cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        cfg.optim_wrapper.device_type = 'cpu'
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
@@ -56,8 +64,12 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    # A distributed run without CUDA trains in its gloo process group.
+    # Checkpoints named by the user (--resume, load_from) are unpickled
+    # fully, as before torch 2.6 (see mmsolo/utils/trusted_checkpoints.py).
+    with cpu_process_group(cfg), trusted_local_checkpoints():
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

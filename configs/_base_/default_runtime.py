@@ -8,6 +8,11 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
+# Stops a run whose model.*.num_classes differs from the dataset's classes
+# before its first step. A config that sets its own custom_hooks keeps it by
+# listing it again.
+custom_hooks = [dict(type='NumClassesCheckHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -16,6 +16,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 CLASSES = ('circle', 'square', 'triangle')
+# Bump when the images or annotations it writes change.
+GENERATOR_VERSION = 1
 
 
 def draw_shape(kind: int, center: Tuple[float, float], radius: float,
@@ -114,3 +116,25 @@ def write_split(out_dir: str, split: str, num_images: int, seed: int,
         json.dump(coco, f)
     os.replace(tmp_path, ann_path)
     return ann_path
+
+
+def ensure_shapes_dataset(data_root: str, num_train: int = 1000,
+                          num_val: int = 100, seed: int = 0) -> str:
+    """Generate the shapes set under ``data_root`` unless the one there was
+    made with the same generator, counts and seed (``manifest.json``); a set
+    made otherwise is regenerated, never reused. Returns ``data_root`` with
+    a trailing slash, as configs write it."""
+    manifest = dict(generator=GENERATOR_VERSION, num_train=num_train,
+                    num_val=num_val, seed=seed)
+    manifest_path = os.path.join(data_root, 'manifest.json')
+    if os.path.isfile(manifest_path):
+        with open(manifest_path) as f:
+            if json.load(f) == manifest:
+                return os.path.join(data_root, '')
+        os.remove(manifest_path)
+    for split, count, split_seed in (('train', num_train, seed),
+                                     ('val', num_val, seed + 1)):
+        write_split(data_root, split, count, split_seed)
+    with open(manifest_path, 'w') as f:
+        json.dump(manifest, f)
+    return os.path.join(data_root, '')

@@ -2,18 +2,24 @@
 scores drawn (mmdet's DetLocalVisualizer).
 
     python tools/demo/image_demo.py IMAGE CONFIG [--weights CKPT]
-        [--out-file OUT.png] [--score-thr 0.3] [--device cpu]
+        [--out-file OUT.png] [--score-thr 0.3] [--device cpu] [--seed 0]
+
+Without ``--weights`` the model gets random initial weights drawn with
+``--seed`` and the class names of the config's test set. ``--seed`` also
+seeds the visualizer's mask colours, so runs repeat.
 """
 import argparse
 import os
 import time
 
 import mmcv
+import numpy as np
+import torch
 from mmdet.apis import inference_detector, init_detector
 from mmengine.config import DictAction
 
-from mmsolo.registry import VISUALIZERS
-from mmsolo.utils import register_all_modules
+from mmsolo.registry import DATASETS, VISUALIZERS
+from mmsolo.utils import register_all_modules, trusted_local_checkpoints
 
 
 def main() -> None:
@@ -23,9 +29,19 @@ def main() -> None:
     parser.add_argument(
         '--weights', help='checkpoint file; without it the weights are random')
     parser.add_argument('--out-file', default='outputs/demo.png')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='draw instances scoring at least this')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='draw instances scoring at least this (the model keeps only '
+        'those above its test_cfg.score_thr)')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seed of the random weights used without --weights, and of '
+        'the jitter of mask colours')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     if not os.path.isfile(args.img):
@@ -34,24 +50,40 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg_options = dict(args.cfg_options or {})
     if args.weights is None:
-        print('no --weights given: the model gets its random initial '
-              'weights, so it finds nothing meaningful')
+        print('no --weights given: the model gets random initial weights '
+              f'(--seed {args.seed}), so it finds nothing meaningful')
         # Initialize without downloading pretrained backbone weights.
         cfg_options['model.backbone.init_cfg'] = None
-    model = init_detector(args.config, args.weights, device=args.device,
-                          cfg_options=cfg_options)
+        torch.manual_seed(args.seed)  # weights drawn at build and init
+    with trusted_local_checkpoints():  # a training checkpoint loads too
+        model = init_detector(
+            args.config,
+            args.weights,
+            device=args.device,
+            cfg_options=cfg_options)
     if args.weights is None:
         model.init_weights()
+        # init_detector gives a model without weights COCO's class names.
+        test_set = dict(model.cfg.test_dataloader.dataset, lazy_init=True)
+        model.dataset_meta = dict(
+            model.dataset_meta,
+            classes=DATASETS.build(test_set).metainfo['classes'])
     start = time.perf_counter()
     result = inference_detector(model, args.img)
     elapsed = time.perf_counter() - start
 
     visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    np.random.seed(args.seed)  # the visualizer jitters mask colours
     visualizer.dataset_meta = model.dataset_meta
     image = mmcv.imread(args.img, channel_order='rgb')
     visualizer.add_datasample(
-        'result', image, data_sample=result, draw_gt=False, show=False,
-        pred_score_thr=args.score_thr, out_file=args.out_file)
+        'result',
+        image,
+        data_sample=result,
+        draw_gt=False,
+        show=False,
+        pred_score_thr=args.score_thr,
+        out_file=args.out_file)
     kept = (result.pred_instances.scores >= args.score_thr).sum().item()
     print(f'{len(result.pred_instances)} instances predicted in '
           f'{elapsed:.2f} s, {kept} drawn (score >= {args.score_thr}); '

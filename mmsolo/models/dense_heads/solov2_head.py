@@ -1,5 +1,5 @@
 """The SOLOv2 head: category and dynamic-kernel branches over S x S grids."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -14,7 +14,20 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsolo.registry import MODELS, TASK_UTILS
-from ..layers import concat_coords, masks_to_boxes, matrix_nms
+from ..layers import (concat_coords, fast_mask_nms, hard_mask_nms,
+                      masks_to_boxes, matrix_nms, soft_mask_nms)
+
+# Mask features: one (N, E, h, w) map shared by all levels (MaskFeatureNeck),
+# or a list with one such map per level (SeparateMaskFeatureNeck).
+MaskFeats = Union[Tensor, List[Tensor]]
+
+# test_cfg.nms_type -> the test_cfg keys that NMS reads besides nms_pre,
+# max_per_img and filter_thr.
+NMS_TYPE_KEYS = dict(
+    matrix=('kernel', 'sigma'),
+    hard=('iou_thr', ),
+    soft=('sigma', ),
+    fast=('iou_thr', ))
 
 DEFAULT_TEST_CFG = dict(
     nms_pre=500,
@@ -24,6 +37,21 @@ DEFAULT_TEST_CFG = dict(
     kernel='gaussian',
     sigma=2.0,
     max_per_img=100)
+
+
+def check_nms_cfg(test_cfg: dict) -> None:
+    """Raise a ValueError naming ``model.test_cfg`` if its mask NMS settings
+    are unknown or incomplete."""
+    nms_type = test_cfg.get('nms_type', 'matrix')
+    if nms_type not in NMS_TYPE_KEYS:
+        raise ValueError(
+            f'model.test_cfg.nms_type={nms_type!r} is not a mask NMS; use one '
+            f'of {tuple(NMS_TYPE_KEYS)}')
+    missing = [key for key in NMS_TYPE_KEYS[nms_type] if key not in test_cfg]
+    if missing:
+        raise ValueError(
+            f'model.test_cfg.nms_type={nms_type!r} needs model.test_cfg keys '
+            f'{missing}')
 
 
 @MODELS.register_module()
@@ -69,7 +97,10 @@ class SOLOv2Head(BaseModule):
         loss_cls (dict): Category loss. Defaults to Focal loss.
         train_cfg (dict, optional): Unused, kept for mmdet's interface.
         test_cfg (dict, optional): ``nms_pre``, ``score_thr``, ``mask_thr``,
-            ``filter_thr``, ``kernel``, ``sigma``, ``max_per_img``.
+            ``filter_thr``, ``max_per_img`` and the mask NMS: ``nms_type``
+            ``'matrix'`` (the default when absent; ``kernel``, ``sigma``),
+            ``'hard'`` or ``'fast'`` (``iou_thr``), or ``'soft'``
+            (``sigma`` of the gaussian penalty ``exp(-iou**2 / sigma)``).
         init_cfg (dict or list[dict], optional): Initialization.
     """
 
@@ -151,6 +182,7 @@ class SOLOv2Head(BaseModule):
         self.train_cfg = train_cfg
         self.test_cfg = ConfigDict(test_cfg if test_cfg is not None else
                                    DEFAULT_TEST_CFG)
+        check_nms_cfg(self.test_cfg)
         self.loss_mask = MODELS.build(loss_mask)
         self.loss_cls = MODELS.build(loss_cls)
         self.assigner = TASK_UTILS.build(
@@ -266,14 +298,29 @@ class SOLOv2Head(BaseModule):
         weight = kernels.view(len(kernels), -1, k, k)
         return F.conv2d(mask_feats[None], weight, padding=k // 2)[0]
 
+    def _first_mask_feats(self, mask_feats: MaskFeats) -> Tensor:
+        """The mask features, or the first level's if given per level (all
+        levels share one size); checks that a list has one map per level."""
+        if isinstance(mask_feats, Tensor):
+            return mask_feats
+        if len(mask_feats) != self.num_levels:
+            raise ValueError(
+                f'SOLOv2Head has {self.num_levels} levels but got '
+                f'{len(mask_feats)} per-level mask feature maps: make '
+                'model.mask_feature_neck.num_levels equal to '
+                'len(model.mask_head.num_grids)')
+        return mask_feats[0]
+
     # --------------------------------------------------------------------- loss
-    def loss(self, feats: Sequence[Tensor], mask_feats: Tensor,
+    def loss(self, feats: Sequence[Tensor], mask_feats: MaskFeats,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses of a batch.
 
         Args:
             feats (Sequence[Tensor]): FPN levels.
-            mask_feats (Tensor): (N, E, h, w) mask features.
+            mask_feats (Tensor or list[Tensor]): (N, E, h, w) mask features,
+                or a list of them, one per level (level ``i``'s kernels
+                convolve level ``i``'s features).
             batch_data_samples (list[DetDataSample]): With ``gt_instances``
                 (``bboxes``, ``labels``, ``masks``) and ``metainfo``.
 
@@ -287,7 +334,7 @@ class SOLOv2Head(BaseModule):
             [sample.metainfo for sample in batch_data_samples])
 
     def loss_by_feat(self, kernel_preds: List[Tensor],
-                     cls_preds: List[Tensor], mask_feats: Tensor,
+                     cls_preds: List[Tensor], mask_feats: MaskFeats,
                      batch_gt_instances: InstanceList,
                      batch_img_metas: List[dict]) -> Dict[str, Tensor]:
         """Losses from head outputs (shapes as returned by :meth:`forward`).
@@ -297,32 +344,45 @@ class SOLOv2Head(BaseModule):
         ``loss_cls`` is the Focal loss over all cells averaged over that
         number plus one.
         """
-        featmap_size = tuple(mask_feats.shape[-2:])
+        first_feats = self._first_mask_feats(mask_feats)
+        featmap_size = tuple(first_feats.shape[-2:])
         targets = [
             self.assigner.assign(
                 get_box_tensor(gt.bboxes), gt.labels,
-                gt.masks.to_tensor(dtype=torch.bool, device=mask_feats.device),
-                featmap_size) for gt in batch_gt_instances
+                gt.masks.to_tensor(dtype=torch.bool,
+                                   device=first_feats.device), featmap_size)
+            for gt in batch_gt_instances
         ]
         num_pos = sum(target.num_pos_cells for target in targets)
 
         mask_preds, mask_targets = [], []
         for img_id, target in enumerate(targets):
-            kernels = torch.cat([
+            pos_kernels = [
                 level_kernels[img_id].flatten(1)[:, cells].t()
                 for level_kernels, cells in zip(kernel_preds, target.pos_cells)
-            ])
-            if len(kernels):
+            ]
+            kernels = torch.cat(pos_kernels)
+            if not len(kernels):
+                continue
+            if isinstance(mask_feats, Tensor):
                 mask_preds.append(
                     self.dynamic_masks(mask_feats[img_id], kernels))
-                mask_targets.append(torch.cat(target.mask_targets))
+            else:
+                mask_preds.extend(
+                    self.dynamic_masks(level_feats[img_id], level_kernels)
+                    for level_feats, level_kernels in zip(
+                        mask_feats, pos_kernels) if len(level_kernels))
+            mask_targets.append(torch.cat(target.mask_targets))
+        # Losses in float32, also when the forward ran under bf16 autocast.
         if num_pos > 0:
             loss_mask = self.loss_mask(
-                torch.cat(mask_preds),
+                torch.cat(mask_preds).float(),
                 torch.cat(mask_targets),
                 reduction_override='none').sum() / num_pos
         else:
-            loss_mask = mask_feats.sum() * 0
+            levels = [mask_feats] if isinstance(mask_feats,
+                                                Tensor) else mask_feats
+            loss_mask = sum(level.sum() for level in levels) * 0
 
         flat_labels = torch.cat([
             target.labels[level] for level in range(self.num_levels)
@@ -333,13 +393,13 @@ class SOLOv2Head(BaseModule):
             for level_preds in cls_preds
         ])
         loss_cls = self.loss_cls(
-            flat_cls_preds, flat_labels, avg_factor=num_pos + 1)
+            flat_cls_preds.float(), flat_labels, avg_factor=num_pos + 1)
         return dict(loss_mask=loss_mask, loss_cls=loss_cls)
 
     # ------------------------------------------------------------------ predict
     def predict(self,
                 feats: Sequence[Tensor],
-                mask_feats: Tensor,
+                mask_feats: MaskFeats,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> InstanceList:
         """Instances of each image of a batch (see :meth:`predict_by_feat`)."""
@@ -354,7 +414,7 @@ class SOLOv2Head(BaseModule):
     def predict_by_feat(self,
                         kernel_preds: List[Tensor],
                         cls_preds: List[Tensor],
-                        mask_feats: Tensor,
+                        mask_feats: MaskFeats,
                         batch_img_metas: List[dict],
                         rescale: bool = True,
                         cfg: Optional[dict] = None) -> InstanceList:
@@ -363,7 +423,8 @@ class SOLOv2Head(BaseModule):
         Args:
             kernel_preds (list[Tensor]): Per level (N, D, S, S).
             cls_preds (list[Tensor]): Per level (N, C, S, S) logits.
-            mask_feats (Tensor): (N, E, h, w) mask features.
+            mask_feats (Tensor or list[Tensor]): (N, E, h, w) mask features,
+                or one such map per level.
             batch_img_metas (list[dict]): ``img_shape``, ``ori_shape``.
             rescale (bool): Masks at ``ori_shape`` if True, else at
                 ``img_shape``. Defaults to True.
@@ -374,11 +435,20 @@ class SOLOv2Head(BaseModule):
             ``masks`` (n, H, W) bool and ``bboxes`` (n, 4), the tight boxes
             of the masks.
         """
-        cfg = self.test_cfg if cfg is None else ConfigDict(cfg)
+        if cfg is None:
+            cfg = self.test_cfg
+        else:
+            cfg = ConfigDict(cfg)
+            check_nms_cfg(cfg)
         scores = [self._point_nms(level.sigmoid()) for level in cls_preds]
+        first_feats = self._first_mask_feats(mask_feats)
         cell_strides = torch.cat([
-            mask_feats.new_full((num_grid**2, ), stride)
+            first_feats.new_full((num_grid**2, ), stride)
             for num_grid, stride in zip(self.num_grids, self.strides)
+        ])
+        cell_levels = torch.cat([
+            first_feats.new_full((num_grid**2, ), level, dtype=torch.long)
+            for level, num_grid in enumerate(self.num_grids)
         ])
         results = []
         for img_id, img_meta in enumerate(batch_img_metas):
@@ -391,10 +461,14 @@ class SOLOv2Head(BaseModule):
                 level[img_id].permute(1, 2, 0).reshape(
                     -1, self.kernel_out_channels) for level in kernel_preds
             ])
+            if isinstance(mask_feats, Tensor):
+                img_mask_feats = mask_feats[img_id]
+            else:
+                img_mask_feats = [level[img_id] for level in mask_feats]
             results.append(
                 self._predict_single(img_kernels, img_scores, cell_strides,
-                                     mask_feats[img_id], img_meta, cfg,
-                                     rescale))
+                                     cell_levels, img_mask_feats, img_meta,
+                                     cfg, rescale))
         return results
 
     @staticmethod
@@ -409,8 +483,9 @@ class SOLOv2Head(BaseModule):
         return scores * (window_max[:, :, :-1, :-1] == scores)
 
     def _predict_single(self, kernels: Tensor, cls_scores: Tensor,
-                        cell_strides: Tensor, mask_feats: Tensor,
-                        img_meta: dict, cfg: ConfigDict,
+                        cell_strides: Tensor, cell_levels: Tensor,
+                        mask_feats: MaskFeats, img_meta: dict,
+                        cfg: ConfigDict,
                         rescale: bool) -> InstanceData:
         """Instances of one image.
 
@@ -418,7 +493,9 @@ class SOLOv2Head(BaseModule):
             kernels (Tensor): (num_cells, D) kernels of all cells.
             cls_scores (Tensor): (num_cells, C) scores after point NMS.
             cell_strides (Tensor): (num_cells,) stride of each cell's level.
-            mask_feats (Tensor): (E, h, w) mask features.
+            cell_levels (Tensor): (num_cells,) level of each cell.
+            mask_feats (Tensor or list[Tensor]): (E, h, w) mask features, or
+                one such map per level.
             img_meta (dict): ``img_shape`` and ``ori_shape``.
             cfg (ConfigDict): Test config.
             rescale (bool): Output at ``ori_shape`` (else ``img_shape``).
@@ -428,33 +505,26 @@ class SOLOv2Head(BaseModule):
         is_candidate = cls_scores > cfg.score_thr
         scores = cls_scores[is_candidate]
         if len(scores) == 0:
-            return self._empty_result(mask_feats, out_shape)
+            return self._empty_result(kernels, out_shape)
         cells, labels = is_candidate.nonzero().unbind(1)
 
-        mask_probs = self.dynamic_masks(mask_feats, kernels[cells]).sigmoid()
+        mask_probs = self._candidate_masks(mask_feats, kernels[cells],
+                                           cell_levels[cells]).sigmoid()
         masks = mask_probs > cfg.mask_thr
         areas = masks.sum((1, 2)).float()
         # A mask must cover more pixels than its level's stride.
         keep = areas > cell_strides[cells]
         if not keep.any():
-            return self._empty_result(mask_feats, out_shape)
+            return self._empty_result(kernels, out_shape)
         mask_probs, masks, areas = mask_probs[keep], masks[keep], areas[keep]
         scores, labels = scores[keep], labels[keep]
         # Maskness: mean probability inside the mask rescales the score.
         scores = scores * ((mask_probs * masks).sum((1, 2)) / areas)
 
-        scores, labels, _, kept = matrix_nms(
-            masks,
-            labels,
-            scores,
-            mask_area=areas,
-            nms_pre=cfg.nms_pre,
-            max_num=cfg.max_per_img,
-            kernel=cfg.kernel,
-            sigma=cfg.sigma,
-            filter_thr=cfg.filter_thr)
+        scores, labels, _, kept = self._mask_nms(masks, labels, scores,
+                                                 areas, cfg)
         if len(kept) == 0:
-            return self._empty_result(mask_feats, out_shape)
+            return self._empty_result(kernels, out_shape)
         final_masks = self._resize_masks(mask_probs[kept], img_meta,
                                          rescale) > cfg.mask_thr
         results = InstanceData()
@@ -463,6 +533,50 @@ class SOLOv2Head(BaseModule):
         results.scores = scores
         results.bboxes = masks_to_boxes(final_masks)
         return results
+
+    def _candidate_masks(self, mask_feats: MaskFeats, kernels: Tensor,
+                         levels: Tensor) -> Tensor:
+        """Mask logits (K, h, w) of one image's candidate kernels (K, D)
+        from cells of the given levels (K,); per-level mask features
+        (a list) are convolved by their own level's kernels only."""
+        if isinstance(mask_feats, Tensor):
+            return self.dynamic_masks(mask_feats, kernels)
+        logits = kernels.new_empty(len(kernels), *mask_feats[0].shape[-2:])
+        for level, level_feats in enumerate(mask_feats):
+            in_level = levels == level
+            if in_level.any():
+                logits[in_level] = self.dynamic_masks(level_feats,
+                                                      kernels[in_level])
+        return logits
+
+    @staticmethod
+    def _mask_nms(masks: Tensor, labels: Tensor, scores: Tensor,
+                  areas: Tensor,
+                  cfg: ConfigDict) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The NMS that ``cfg.nms_type`` names (Matrix NMS if absent) on
+        masks (n, h, w) with their labels, scores and areas (n,); returns
+        ``(scores, labels, masks, keep_inds)`` of the kept masks."""
+        nms_type = cfg.get('nms_type', 'matrix')
+        common = dict(
+            mask_area=areas,
+            nms_pre=cfg.nms_pre,
+            max_num=cfg.max_per_img,
+            filter_thr=cfg.filter_thr)
+        if nms_type == 'matrix':
+            return matrix_nms(
+                masks,
+                labels,
+                scores,
+                kernel=cfg.kernel,
+                sigma=cfg.sigma,
+                **common)
+        if nms_type == 'hard':
+            return hard_mask_nms(
+                masks, labels, scores, iou_thr=cfg.iou_thr, **common)
+        if nms_type == 'fast':
+            return fast_mask_nms(
+                masks, labels, scores, iou_thr=cfg.iou_thr, **common)
+        return soft_mask_nms(masks, labels, scores, sigma=cfg.sigma, **common)
 
     def _resize_masks(self, mask_probs: Tensor, img_meta: dict,
                       rescale: bool) -> Tensor:
@@ -485,11 +599,12 @@ class SOLOv2Head(BaseModule):
         return probs[0]
 
     @staticmethod
-    def _empty_result(mask_feats: Tensor, out_shape: Tuple[int,
-                                                           int]) -> InstanceData:
+    def _empty_result(like: Tensor, out_shape: Tuple[int,
+                                                     int]) -> InstanceData:
+        """No instances; ``like`` gives the device and float dtype."""
         results = InstanceData()
-        results.scores = mask_feats.new_zeros(0)
-        results.labels = mask_feats.new_zeros(0, dtype=torch.long)
-        results.masks = mask_feats.new_zeros((0, *out_shape), dtype=torch.bool)
-        results.bboxes = mask_feats.new_zeros(0, 4)
+        results.scores = like.new_zeros(0)
+        results.labels = like.new_zeros(0, dtype=torch.long)
+        results.masks = like.new_zeros((0, *out_shape), dtype=torch.bool)
+        results.bboxes = like.new_zeros(0, 4)
         return results

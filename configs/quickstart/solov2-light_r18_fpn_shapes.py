@@ -1,0 +1,144 @@
+# The CPU quick start: a light SOLOv2 trained from scratch on the synthetic
+# shapes set (tools/misc/generate_shapes.py: 256x256 images, 3 classes,
+# objects of 20-128 px) in under 15 minutes on 2 CPU cores.
+_base_ = ['../_base_/default_runtime.py']
+
+data_root = 'data/shapes/'
+classes = ('circle', 'square', 'triangle')
+image_size = 256
+
+model = dict(
+    type='SOLOv2',
+    data_preprocessor=dict(
+        type='DetDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_mask=True,
+        pad_size_divisor=32),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        base_channels=32,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch',
+        init_cfg=None),
+    neck=dict(
+        type='FPN',
+        in_channels=[32, 64, 128, 256],
+        out_channels=64,
+        start_level=0,
+        num_outs=4),
+    mask_feature_neck=dict(
+        type='MaskFeatureNeck',
+        in_channels=64,
+        feat_channels=64,
+        start_level=0,
+        end_level=3,
+        out_channels=64,
+        mask_stride=4,
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)),
+    mask_head=dict(
+        type='SOLOv2Head',
+        num_classes=len(classes),
+        in_channels=64,
+        feat_channels=128,
+        stacked_convs=2,
+        strides=[8, 8, 16, 32],
+        scale_ranges=((1, 32), (16, 64), (32, 128), (64, 2048)),
+        pos_scale=0.2,
+        num_grids=[32, 20, 12, 8],
+        cls_down_index=0,
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        loss_mask=dict(type='DiceLoss', use_sigmoid=True, loss_weight=3.0),
+        loss_cls=dict(
+            type='FocalLoss',
+            use_sigmoid=True,
+            gamma=2.0,
+            alpha=0.25,
+            loss_weight=1.0)),
+    test_cfg=dict(
+        nms_pre=500,
+        score_thr=0.05,
+        mask_thr=0.5,
+        filter_thr=0.05,
+        kernel='gaussian',
+        sigma=2.0,
+        max_per_img=100))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='CocoDataset',
+        data_root=data_root,
+        metainfo=dict(classes=classes),
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        filter_cfg=dict(filter_empty_gt=True),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=1,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CocoDataset',
+        data_root=data_root,
+        metainfo=dict(classes=classes),
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='CocoMetric',
+    ann_file=data_root + 'annotations/instances_val.json',
+    metric=['bbox', 'segm'])
+test_evaluator = val_evaluator
+
+max_iters = 2500
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+# bfloat16 autocast: about 1.5x faster steps on CPUs with AVX512-BF16.
+optim_wrapper = dict(
+    type='BF16OptimWrapper',
+    device_type='cpu',
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=35, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=100),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters,
+         eta_min=1e-5)
+]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                    interval=max_iters, max_keep_ckpts=1))
+log_processor = dict(window_size=20, by_epoch=False)
+randomness = dict(seed=0)

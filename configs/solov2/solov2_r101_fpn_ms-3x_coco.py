@@ -1,0 +1,6 @@
+# SOLOv2 R101, ms 3x: mmdet model zoo 39.1 mask AP (val2017).
+_base_ = './solov2_r50_fpn_ms-3x_coco.py'
+
+model = dict(
+    backbone=dict(
+        depth=101, init_cfg=dict(checkpoint='torchvision://resnet101')))

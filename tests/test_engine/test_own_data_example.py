@@ -1,0 +1,130 @@
+"""README "Train on your own data": its config is the repository's, its
+commands train and test on data laid out as it says, and the num_classes
+error it shows is the one a run prints."""
+import json
+import os
+import shlex
+import subprocess
+
+import pytest
+
+from mmsolo.datasets import write_split
+
+EXAMPLE = 'configs/quickstart/solov2-light_r18_fpn_balloon.py'
+# Keep the runs short: one iteration, no worker processes.
+FAST = ('train_cfg.max_iters=1 train_dataloader.batch_size=2 '
+        'train_dataloader.num_workers=0 '
+        'train_dataloader.persistent_workers=False '
+        'val_dataloader.num_workers=0 default_hooks.logger.interval=1')
+
+
+@pytest.fixture(scope='module')
+def readme_section(repo_root) -> str:
+    with open(os.path.join(repo_root, 'README.md')) as f:
+        text = f.read()
+    start = text.index('\n## Train on your own data\n')
+    end = text.find('\n## ', start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def code_blocks(section: str, language: str) -> list:
+    """The text of each fenced block of ``language`` ('' for none)."""
+    blocks, current, current_language = [], None, None
+    for line in section.splitlines(keepends=True):
+        if not line.startswith('```'):
+            if current is not None:
+                current.append(line)
+        elif current is None:
+            current, current_language = [], line[3:].strip()
+        else:
+            if current_language == language:
+                blocks.append(''.join(current))
+            current = None
+    return blocks
+
+
+@pytest.fixture(scope='module')
+def balloon_cwd(tmp_path_factory):
+    """A working directory with data/balloon/{train,val}/ as the README
+    lays it out: synthetic shapes whose circles are the 'balloon's."""
+    cwd = tmp_path_factory.mktemp('own_data')
+    root = cwd / 'data' / 'balloon'
+    for split, num_images, seed in (('train', 6, 11), ('val', 2, 12)):
+        coco_file = write_split(str(root), split, num_images, seed)
+        with open(coco_file) as f:
+            coco = json.load(f)
+        coco['annotations'] = [
+            a for a in coco['annotations'] if a['category_id'] == 1
+        ]
+        assert coco['annotations'], 'the seed should draw some circles'
+        coco['categories'] = [dict(id=1, name='balloon')]
+        with open(root / split / 'annotation_coco.json', 'w') as f:
+            json.dump(coco, f)
+    return cwd
+
+
+def readme_commands(section: str, repo_root: str, python: str) -> list:
+    """The README's train and test commands, run from another directory."""
+    commands = []
+    for line in code_blocks(section, 'bash')[0].splitlines():
+        assert line.startswith('.venv/bin/python tools/'), line
+        line = line.replace('.venv/bin/python', shlex.quote(python), 1)
+        line = line.replace(' tools/', f' {repo_root}/tools/', 1)
+        line = line.replace(' configs/', f' {repo_root}/configs/', 1)
+        commands.append(line)
+    return commands
+
+
+def test_readme_config_is_the_example_config(readme_section, repo_root):
+    with open(os.path.join(repo_root, EXAMPLE)) as f:
+        assert code_blocks(readme_section, 'python') == [f.read()]
+
+
+def test_readme_commands_train_and_test(readme_section, repo_root, python,
+                                        balloon_cwd):
+    train, test = readme_commands(readme_section, repo_root, python)
+    assert EXAMPLE in train and EXAMPLE in test
+    done = subprocess.run(
+        f'{train} --cfg-options {FAST}',
+        shell=True,
+        cwd=balloon_cwd,
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'Iter(train) [1/1]' in done.stdout + done.stderr
+    # After one iteration no score passes the config's threshold: keep all.
+    done = subprocess.run(
+        f'{test} --cfg-options test_dataloader.num_workers=0 '
+        'model.test_cfg.score_thr=0.0 model.test_cfg.filter_thr=-1',
+        shell=True,
+        cwd=balloon_cwd,
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    checkpoint = balloon_cwd / 'work_dirs' / 'solov2-light_r18_fpn_balloon'
+    assert f'Load checkpoint from {checkpoint}/iter_1.pth' in log, log[-3000:]
+    assert 'coco/segm_mAP' in log, log[-3000:]
+
+
+def test_readme_num_classes_error_is_what_train_prints(readme_section,
+                                                       repo_root, python,
+                                                       balloon_cwd):
+    error = next(
+        line for line in code_blocks(readme_section, '')[-1].splitlines()
+        if line.startswith('ValueError: '))
+    option = 'model.mask_head.num_classes=3'
+    assert f'`--cfg-options {option}`' in readme_section
+    train = readme_commands(readme_section, repo_root, python)[0]
+    done = subprocess.run(
+        f'{train} --cfg-options {FAST} {option}',
+        shell=True,
+        cwd=balloon_cwd,
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert done.returncode != 0
+    assert error in done.stderr.splitlines(), done.stderr[-3000:]
+    assert 'Iter(train)' not in done.stdout + done.stderr
