@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/solov2_r50_fpn.py',
     '../_base_/datasets/lvis_v0.5_instance.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_3x.py', '../_base_/default_runtime.py'
 ]
 model = dict(
     mask_head=dict(num_classes=1230),
@@ -14,17 +14,5 @@ model = dict(
     test_cfg=dict(
         nms_pre=2000, score_thr=0.05, filter_thr=0.0025, max_per_img=300))
 
-# 3x: 36 epochs, lr steps at epochs 27 and 33.
-max_epochs = 36
-train_cfg = dict(max_epochs=max_epochs, val_interval=12)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[27, 33],
-        gamma=0.1)
-]
+# 3x (36 epochs, steps at 27 and 33); validate every 12 epochs.
+train_cfg = dict(val_interval=12)

@@ -1,8 +1,8 @@
-# 36 epochs, SGD lr 0.01 for 16 images per batch, steps at epochs 27 and 33.
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=36, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# 36 epochs, SGD lr 0.01 for 16 images per batch, steps at epochs 27 and 33;
+# optimizer, warm-up and gradient clipping as in the 1x schedule.
+_base_ = './schedule_1x.py'
 
+train_cfg = dict(max_epochs=36)
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
@@ -14,11 +14,3 @@ param_scheduler = [
         milestones=[27, 33],
         gamma=0.1)
 ]
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
-    clip_grad=dict(max_norm=35, norm_type=2))
-
-# lr is for 16 images per batch (8 GPUs x 2): `--auto-scale-lr` scales it.
-auto_scale_lr = dict(enable=False, base_batch_size=16)
