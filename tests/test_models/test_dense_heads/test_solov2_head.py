@@ -149,3 +149,38 @@ def test_detector_fills_and_checks_mask_feature_settings():
     model_cfg.mask_head.mask_feat_channels = 128
     with pytest.raises(ValueError, match='mask_head.mask_feat_channels=128'):
         MODELS.build(model_cfg)
+
+
+def test_post_processing_computes_masks_for_nms_pre_candidates_only():
+    """More than 50,000 candidates above score_thr: masks are computed for
+    the nms_pre best (by category score) only, so predict time and memory
+    stay bounded; with fewer candidates than nms_pre all of them are
+    kept."""
+    grids = [40, 36, 24, 16, 12]  # 3872 cells x 80 classes
+    head = MODELS.build(small_head_cfg(num_classes=80, num_grids=grids))
+    head.eval()
+    feats = fpn_feats(batch=1, size=(128, 160))
+    mask_feats = torch.randn(1, 16, 32, 40)
+    img_metas = [s.metainfo for s in demo_batch([(128, 160)])[1]]
+    seen = []
+    original = head._candidate_masks
+
+    def spy(mask_feats, kernels, levels):
+        seen.append(len(kernels))
+        return original(mask_feats, kernels, levels)
+
+    head._candidate_masks = spy
+    with torch.no_grad():
+        kernel_preds, cls_preds = head(feats)
+        scores = torch.cat([
+            head._point_nms(level.sigmoid()).flatten() for level in cls_preds
+        ])
+        few_thr = scores.topk(301).values[-1].item()  # 300 candidates
+        for nms_pre, score_thr in ((500, 0.0), (500, few_thr)):
+            cfg = dict(head.test_cfg, nms_pre=nms_pre, score_thr=score_thr,
+                       max_per_img=50)
+            results = head.predict_by_feat(kernel_preds, cls_preds,
+                                           mask_feats, img_metas, cfg=cfg)
+            assert len(results[0]) > 0
+    assert (scores > 0).sum() > 50000
+    assert seen == [500, 300]

@@ -1,0 +1,52 @@
+"""Timing helpers shared by the benchmarks: medians of repeated runs, with
+the contenders interleaved so that both see the same machine load."""
+import logging
+import time
+from typing import Callable, Dict, List, Sequence
+
+import torch
+from mmengine.logging import MMLogger
+
+
+def quiet_init_logs() -> None:
+    """Silence mmengine's per-parameter ``init_weights`` report (printed
+    when no 'mmengine' logger exists), so that only the tables show."""
+    MMLogger.get_instance('mmengine', log_level=logging.WARNING)
+
+
+def median_ms(times: Sequence[float]) -> float:
+    """Median of times in seconds, in milliseconds."""
+    ordered = sorted(times)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid] * 1e3
+    return (ordered[mid - 1] + ordered[mid]) / 2 * 1e3
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]],
+                     repeats: int = 7,
+                     warmup: int = 1) -> Dict[str, float]:
+    """Median wall time in ms of each function of ``fns``, calling them in
+    turn ``repeats`` times (after ``warmup`` untimed rounds)."""
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    with torch.no_grad():
+        for round_ in range(warmup + repeats):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                elapsed = time.perf_counter() - start
+                if round_ >= warmup:
+                    times[name].append(elapsed)
+    return {name: median_ms(values) for name, values in times.items()}
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """A markdown table, numbers with 2 decimals (ratios get an ``x``)."""
+
+    def cell(value) -> str:
+        return f'{value:.2f}' if isinstance(value, float) else str(value)
+
+    print('| ' + ' | '.join(header) + ' |')
+    print('|' + '---|' * len(header))
+    for row in rows:
+        print('| ' + ' | '.join(cell(v) for v in row) + ' |')
