@@ -1,15 +1,25 @@
 """Matrix NMS (SOLOv2, section 3.3.2): soft-NMS of masks done in one pass.
 
 Every candidate ``j`` is decayed by the masks of its own class that score
-higher than it. With ``iou[i, j]`` the mask IoU of a higher-scored ``i`` with
-``j`` and ``comp[i]`` the largest IoU of ``i`` with any mask of its class scoring
-higher than ``i`` (how much ``i`` itself is suppressed), the decay of ``j`` is::
+higher than it. With ``iou[i, j]`` the mask IoU of a higher-scored ``i``
+with ``j`` and ``comp[i]`` the largest IoU of ``i`` with any mask of its
+class scoring higher than ``i`` (how much ``i`` itself is suppressed), the
+decay of ``j`` is::
 
     decay[j] = min(1, min_i f(iou[i, j]) / f(comp[i]))
     gaussian: f(x) = exp(-sigma * x**2)        linear: f(x) = 1 - x
 
 All decays come from a few matrix operations over the (n, n) IoU matrix, so
 nothing is sequential.
+
+Only same-class pairs that overlap matter (any other pair has IoU 0 and
+cannot decay anything), so 0/1 masks take a sparse path: candidates are
+linked when they share a class and their bounding boxes overlap, and the
+IoU is only computed inside each connected group, by small matmuls
+cropped to the boxes where the masks can meet. Intersections of 0/1 masks
+are integers that float32 holds exactly (below 2**24), so the result is
+bit-identical to the dense (n, H*W) x (H*W, n) product. Float masks with
+other values use the dense path.
 """
 from typing import Optional, Tuple
 
@@ -19,6 +29,8 @@ from torch import Tensor
 from mmsolo.registry import FUNCTIONS
 
 DECAY_KERNELS = ('gaussian', 'linear')
+# Masks per matmul block of an overlap group (see _group_pair_ious).
+GROUP_CHUNK = 16
 
 
 def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
@@ -73,6 +85,225 @@ def matrix_nms_decay(iou: Tensor,
     return ratio.min(dim=0).values.clamp(max=1.0)
 
 
+def _is_binary(masks: Tensor) -> bool:
+    """Whether every value of ``masks`` is 0 or 1 (always true for bool)."""
+    if masks.dtype == torch.bool:
+        return True
+    return bool(((masks == 0) | (masks == 1)).all())
+
+
+def _words_ok(masks: Tensor) -> bool:
+    """Whether (n, H, W) byte masks can be viewed as (n, H, W / 8) int64."""
+    return (masks.dtype in (torch.bool, torch.uint8)
+            and masks.shape[2] % 8 == 0 and masks.is_contiguous()
+            and masks.storage_offset() % 8 == 0)
+
+
+def _mask_boxes(masks: Tensor) -> Tensor:
+    """Bounding boxes of 0/1 masks.
+
+    Args:
+        masks (Tensor): (n, H, W) 0/1 masks.
+
+    Returns:
+        Tensor: (n, 4) long ``(y0, x0, y1, x1)``, end exclusive, all 0 for
+        an empty mask.
+    """
+    values = masks.view(torch.uint8) if masks.dtype == torch.bool else masks
+    # Maxima are far cheaper than sums; a row of 0/1 bytes is read 8 bytes
+    # at a time as int64 words (nonzero, and positive, iff any byte is 1).
+    if _words_ok(values):
+        words = values.view(torch.int64)
+        rows = words.amax(2) > 0  # (n, H)
+        if values.shape[1] < 256:
+            # Per byte lane the sum over H counts the 1s of that column; it
+            # stays below 256, so no lane carries into the next.
+            cols = words.sum(1).view(torch.uint8) > 0  # (n, W)
+        else:
+            cols = values.amax(1) > 0
+    else:
+        rows = values.amax(2) > 0
+        cols = values.amax(1) > 0
+    height, width = rows.shape[1], cols.shape[1]
+    y0 = rows.byte().argmax(1)
+    y1 = height - rows.flip(1).byte().argmax(1)
+    x0 = cols.byte().argmax(1)
+    x1 = width - cols.flip(1).byte().argmax(1)
+    boxes = torch.stack([y0, x0, y1, x1], 1)
+    return boxes * rows.any(1, keepdim=True)
+
+
+def _overlap_groups(boxes: Tensor, labels: Tensor) -> Tensor:
+    """Connected groups of masks linked by same class and overlapping boxes.
+
+    Args:
+        boxes (Tensor): (n, 4) ``(y0, x0, y1, x1)`` boxes, all 0 if empty.
+        labels (Tensor): (n,) classes.
+
+    Returns:
+        Tensor: (n,) group id of each mask; ids are arbitrary, equal for
+        masks of one group. An empty mask is a group of its own.
+    """
+    y0, x0, y1, x1 = boxes.unbind(1)
+    linked = ((labels[:, None] == labels[None, :])
+              & (y0[:, None] < y1[None, :]) & (y0[None, :] < y1[:, None])
+              & (x0[:, None] < x1[None, :]) & (x0[None, :] < x1[:, None]))
+    group = torch.arange(len(boxes), device=boxes.device)
+    big = len(boxes)
+    while True:  # propagate the smallest index through each group
+        spread = torch.where(linked, group[None, :], big).amin(1)
+        new_group = torch.minimum(group, spread)
+        if torch.equal(new_group, group):
+            return group
+        group = new_group
+
+
+def _crop_rows(masks: Tensor, ids: Tensor, box: list) -> Tensor:
+    """(len(ids), h * w) float crops of ``masks[ids]`` to ``box``.
+
+    Byte masks whose width is a multiple of 8 are gathered 8 pixels at a
+    time as int64 words, the box widened to whole words: the extra pixels
+    lie outside every mask of the block or are counted for all of them
+    alike, so intersections do not change.
+    """
+    y0, x0, y1, x1 = box
+    if _words_ok(masks):
+        words = masks.view(torch.uint8).view(torch.int64)
+        crop = words[:, y0:y1,
+                     x0 // 8:(x1 + 7) // 8].index_select(0,
+                                                         ids).view(torch.uint8)
+    else:
+        crop = masks[:, y0:y1, x0:x1].index_select(0, ids)
+    return crop.reshape(len(ids), -1).float()
+
+
+def _group_pair_ious(
+        masks: Tensor,
+        order: Tensor,
+        boxes: Tensor,
+        idx: Tensor,
+        given_areas: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+    """IoU of every pair of one overlap group.
+
+    The group is cut into chunks of at most ``GROUP_CHUNK`` masks, ordered
+    left to right; two chunks only meet inside the intersection of their
+    union boxes, so each pair of chunks is one matmul over that box, and
+    chunks whose union boxes miss each other are skipped (IoU 0).
+
+    Args:
+        masks (Tensor): (N, H, W) 0/1 masks.
+        order (Tensor): (n,) indices in ``masks`` of the sorted candidates.
+        boxes (Tensor): (n, 4) boxes of the sorted candidates.
+        idx (Tensor): (m,) sorted positions of the group's members.
+        given_areas (Tensor, optional): (n,) areas of the sorted candidates;
+            taken from the matmuls' diagonals when not given.
+
+    Returns:
+        tuple[Tensor]: ``(src, dst, iou)``, each (p,): every pair once as
+        sorted positions ``src < dst`` and their IoU.
+    """
+    idx = idx[torch.argsort(boxes[idx, 1] + boxes[idx, 3], stable=True)]
+    chunks = idx.split(GROUP_CHUNK)
+    chunk_boxes = [
+        boxes[c, :2].amin(0).tolist() + boxes[c, 2:].amax(0).tolist()
+        for c in chunks
+    ]
+    areas, blocks = [], []
+    for chunk, box in zip(chunks, chunk_boxes):
+        flat = _crop_rows(masks, order[chunk], box)
+        inter = flat @ flat.t()
+        areas.append(inter.diagonal())
+        i, j = torch.triu_indices(
+            len(chunk), len(chunk), 1, device=masks.device)
+        blocks.append((chunk[i], chunk[j], inter[i, j]))
+    for a in range(len(chunks)):
+        for b in range(a + 1, len(chunks)):
+            box_a, box_b = chunk_boxes[a], chunk_boxes[b]
+            box = [
+                max(box_a[0], box_b[0]),
+                max(box_a[1], box_b[1]),
+                min(box_a[2], box_b[2]),
+                min(box_a[3], box_b[3])
+            ]
+            if box[0] >= box[2] or box[1] >= box[3]:
+                continue
+            inter = (
+                _crop_rows(masks, order[chunks[a]], box) @ _crop_rows(
+                    masks, order[chunks[b]], box).t())
+            blocks.append((chunks[a][:, None].expand_as(inter).reshape(-1),
+                           chunks[b][None, :].expand_as(inter).reshape(-1),
+                           inter.reshape(-1)))
+    first, second, inter = (torch.cat(t) for t in zip(*blocks))
+    if given_areas is None:
+        area = torch.zeros(len(boxes), device=masks.device)
+        area[torch.cat(chunks)] = torch.cat(areas)
+    else:
+        area = given_areas
+    iou = inter / (area[first] + area[second] - inter)
+    return (torch.minimum(first, second), torch.maximum(first, second), iou)
+
+
+def sparse_matrix_nms_decay(masks: Tensor,
+                            labels: Tensor,
+                            order: Optional[Tensor] = None,
+                            areas: Optional[Tensor] = None,
+                            kernel: str = 'gaussian',
+                            sigma: float = 2.0) -> Tensor:
+    """:func:`matrix_nms_decay` of 0/1 masks without the dense IoU matrix.
+
+    Gives bit-identical decays to ``matrix_nms_decay(mask_iou_matrix(
+    masks[order], areas), labels[order], kernel, sigma)`` but only computes
+    the IoU of same-class masks in one overlap group (see
+    :func:`_overlap_groups`), by matmuls cropped to where they can meet
+    (see :func:`_group_pair_ious`).
+
+    Args:
+        masks (Tensor): (N, H, W) bool or 0/1 float masks.
+        labels (Tensor): (N,) class of each mask.
+        order (Tensor, optional): (n,) indices of the candidates in
+            ``masks`` by descending score; all N in their order if not given.
+        areas (Tensor, optional): (n,) areas of ``masks[order]``; computed
+            when not given.
+        kernel (str): ``'gaussian'`` or ``'linear'``.
+        sigma (float): Width of the gaussian kernel.
+
+    Returns:
+        Tensor: (n,) decay of each candidate of ``order``, in (0, 1].
+    """
+    if order is None:
+        order = torch.arange(len(masks), device=masks.device)
+    n = len(order)
+    areas = None if areas is None else areas.float()
+    boxes = _mask_boxes(masks)[order]
+    group = _overlap_groups(boxes, labels[order])
+    group_sorted, members = torch.sort(group, stable=True)
+    sizes = torch.unique_consecutive(group_sorted, return_counts=True)[1]
+    sources, targets, pair_ious = [], [], []
+    start = 0
+    for size in sizes.tolist():
+        if size > 1:
+            group_pairs = _group_pair_ious(masks, order, boxes,
+                                           members[start:start + size], areas)
+            sources.append(group_pairs[0])
+            targets.append(group_pairs[1])
+            pair_ious.append(group_pairs[2])
+        start += size
+    decay = torch.ones(n, device=masks.device)
+    if not sources:
+        return decay
+    src, dst = torch.cat(sources), torch.cat(targets)
+    pair_iou = torch.cat(pair_ious)
+    comp = decay.new_zeros(n).scatter_reduce(0, dst, pair_iou, 'amax')
+    if kernel == 'gaussian':
+        ratio = (
+            torch.exp(-sigma * pair_iou**2) / torch.exp(-sigma * comp[src]**2))
+    else:
+        ratio = (1 - pair_iou) / (1 - comp[src])
+    # Same 0/0 rule as matrix_nms_decay: an exact duplicate is skipped.
+    ratio = torch.where(ratio.isnan(), ratio.new_full((), float('inf')), ratio)
+    return decay.scatter_reduce(0, dst, ratio, 'amin')
+
+
 def _empty_result(masks: Tensor, labels: Tensor,
                   scores: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return (scores.new_zeros(0), labels.new_zeros(0),
@@ -80,16 +311,17 @@ def _empty_result(masks: Tensor, labels: Tensor,
 
 
 @FUNCTIONS.register_module()
-def matrix_nms(masks: Tensor,
-               labels: Tensor,
-               scores: Tensor,
-               filter_thr: float = -1,
-               nms_pre: int = -1,
-               max_num: int = -1,
-               kernel: str = 'gaussian',
-               sigma: float = 2.0,
-               mask_area: Optional[Tensor] = None
-               ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def matrix_nms(
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    filter_thr: float = -1,
+    nms_pre: int = -1,
+    max_num: int = -1,
+    kernel: str = 'gaussian',
+    sigma: float = 2.0,
+    mask_area: Optional[Tensor] = None
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """Class-aware Matrix NMS of masks.
 
     The arguments and results follow ``mmdet.models.layers.mask_matrix_nms``,
@@ -132,9 +364,13 @@ def matrix_nms(masks: Tensor,
     if 0 < nms_pre < len(order):
         sorted_scores, order = sorted_scores[:nms_pre], order[:nms_pre]
     areas = None if mask_area is None else mask_area[order].float()
-    iou = mask_iou_matrix(masks[order], areas)
-    decayed = sorted_scores * matrix_nms_decay(iou, labels[order], kernel,
-                                               sigma)
+    if _is_binary(masks):
+        decay = sparse_matrix_nms_decay(masks, labels, order, areas, kernel,
+                                        sigma)
+    else:
+        iou = mask_iou_matrix(masks[order], areas)
+        decay = matrix_nms_decay(iou, labels[order], kernel, sigma)
+    decayed = sorted_scores * decay
 
     if filter_thr > 0:
         keep = decayed >= filter_thr

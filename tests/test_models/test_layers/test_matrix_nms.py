@@ -6,13 +6,16 @@ from mmsolo.models.layers import matrix_nms
 from mmsolo.registry import FUNCTIONS
 
 
-def overlapping_masks(num: int, size=(48, 64), num_classes=4, seed=0,
+def overlapping_masks(num: int,
+                      size=(48, 64),
+                      num_classes=4,
+                      seed=0,
                       tied=False):
     """Random boxes-as-masks around a few centres: many near-duplicates."""
     g = torch.Generator().manual_seed(seed)
     h, w = size
-    centres = torch.rand(max(num // 6, 1), 2, generator=g) * torch.tensor(
-        [h, w])
+    centres = torch.rand(
+        max(num // 6, 1), 2, generator=g) * torch.tensor([h, w])
     masks = torch.zeros(num, h, w, dtype=torch.bool)
     for i in range(num):
         cy, cx = centres[i % len(centres)] + torch.randn(2, generator=g) * 3
@@ -44,7 +47,10 @@ def assert_same(ours, ref):
 def test_matches_mmdet(kernel, filter_thr, num, tied):
     masks, labels, scores = overlapping_masks(num, seed=num, tied=tied)
     kwargs = dict(
-        filter_thr=filter_thr, nms_pre=150, max_num=100, kernel=kernel,
+        filter_thr=filter_thr,
+        nms_pre=150,
+        max_num=100,
+        kernel=kernel,
         sigma=2.0)
     ref = mask_matrix_nms(masks, labels, scores, **kwargs)
     ours = matrix_nms(masks, labels, scores, **kwargs)
@@ -60,8 +66,8 @@ def test_float_masks_and_given_area_match_mmdet(kernel):
     area = masks.sum((1, 2)).float()
     ref = mask_matrix_nms(
         float_masks, labels, scores, kernel=kernel, mask_area=area)
-    ours = matrix_nms(float_masks, labels, scores, kernel=kernel,
-                      mask_area=area)
+    ours = matrix_nms(
+        float_masks, labels, scores, kernel=kernel, mask_area=area)
     assert_same(ours, ref)
 
 
@@ -78,8 +84,8 @@ def test_class_aware_and_exact_decay():
     assert keep.tolist() == [0, 2, 1]
     assert out_labels.tolist() == [0, 1, 0]
     torch.testing.assert_close(out_scores, torch.tensor([0.9, 0.7, 0.4]))
-    out_scores, *_ = matrix_nms(masks, labels, scores, kernel='gaussian',
-                                sigma=2.0)
+    out_scores, *_ = matrix_nms(
+        masks, labels, scores, kernel='gaussian', sigma=2.0)
     expected = 0.8 * torch.exp(torch.tensor(-2.0 * 0.25))
     torch.testing.assert_close(out_scores[2], expected)
 
@@ -87,8 +93,11 @@ def test_class_aware_and_exact_decay():
 def test_duplicates_with_linear_kernel_stay_finite():
     masks = torch.zeros(3, 4, 4, dtype=torch.bool)
     masks[:, 1:3, 1:3] = True
-    out_scores, *_ = matrix_nms(masks, torch.zeros(3, dtype=torch.long),
-                                torch.tensor([0.9, 0.8, 0.7]), kernel='linear')
+    out_scores, *_ = matrix_nms(
+        masks,
+        torch.zeros(3, dtype=torch.long),
+        torch.tensor([0.9, 0.8, 0.7]),
+        kernel='linear')
     assert torch.isfinite(out_scores).all()
     torch.testing.assert_close(out_scores, torch.tensor([0.9, 0.0, 0.0]))
 
@@ -117,3 +126,124 @@ def test_bad_arguments_are_named():
 
 def test_registered_as_function():
     assert FUNCTIONS.get('matrix_nms') is matrix_nms
+
+
+def _module():
+    import importlib
+    return importlib.import_module('mmsolo.models.layers.matrix_nms')
+
+
+@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
+@pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.uint8])
+@pytest.mark.parametrize('given_area', [False, True])
+@pytest.mark.parametrize('chunk', [2, 16])
+def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
+                                                chunk, monkeypatch):
+    """With chunks of 2 every group is cut into many blocks (some pairs of
+    chunks meet, some are skipped); with 16 most groups are one block."""
+    module = _module()
+    monkeypatch.setattr(module, 'GROUP_CHUNK', chunk)
+    masks, labels, scores = overlapping_masks(120, num_classes=3, seed=7)
+    masks = masks.to(dtype)
+    order = torch.sort(scores, descending=True)[1][:100]
+    area = masks.float().sum((1, 2))[order] if given_area else None
+    dense = module.matrix_nms_decay(
+        module.mask_iou_matrix(masks[order], area), labels[order], kernel)
+    sparse = module.sparse_matrix_nms_decay(masks, labels, order, area, kernel)
+    assert (dense < 1).sum() > 10, 'nothing was decayed'
+    assert torch.equal(sparse, dense)
+
+
+def test_group_matmul_gives_exact_integer_counts():
+    """The per-group float32 intersections are the exact integer counts."""
+    masks = torch.rand(
+        6, 200, 304, generator=torch.Generator().manual_seed(
+            0)) > 0.3  # about 42,000 px each, so counts well above 2**8
+    flat = masks.reshape(6, -1)
+    exact = (flat[:, None, :] & flat[None, :, :]).sum(-1)
+    iou = _module().mask_iou_matrix(masks)
+    areas = flat.sum(1)
+    expected = exact.double() / (areas[:, None] + areas[None, :] - exact)
+    assert torch.equal(iou, expected.float())
+    labels = torch.zeros(6, dtype=torch.long)
+    dense = _module().matrix_nms_decay(iou, labels)
+    assert torch.equal(_module().sparse_matrix_nms_decay(masks, labels), dense)
+
+
+def test_same_class_masks_that_do_not_touch_are_not_decayed():
+    masks = torch.zeros(4, 20, 20, dtype=torch.bool)
+    masks[0, :5, :5] = True
+    masks[1, :5, 6:11] = True  # boxes of 0 and 1 do not overlap
+    masks[2, 10:, 10:] = True
+    masks[3, 10:19, 10:19] = True  # inside mask 2: decayed by it only
+    masks[0, 4, 4] = False
+    labels = torch.zeros(4, dtype=torch.long)
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    ref = mask_matrix_nms(masks, labels, scores, kernel='linear')
+    out = matrix_nms(masks, labels, scores, kernel='linear')
+    assert_same(out, ref)
+    torch.testing.assert_close(out[0][:3], scores[:3])
+    torch.testing.assert_close(out[0][3], torch.tensor(0.6 * (1 - 81 / 100)))
+
+
+def test_one_mask_per_class_is_not_decayed():
+    masks = torch.ones(5, 8, 8, dtype=torch.bool)  # all identical
+    labels = torch.arange(5)
+    scores = torch.tensor([0.5, 0.9, 0.1, 0.7, 0.3])
+    out = matrix_nms(masks, labels, scores)
+    assert_same(out, mask_matrix_nms(masks, labels, scores))
+    assert out[3].tolist() == [1, 3, 0, 4, 2]
+    assert torch.equal(out[0], scores[out[3]])
+
+
+def test_empty_class_masks_and_unused_labels():
+    masks, labels, scores = overlapping_masks(40, num_classes=2, seed=5)
+    labels = labels * 7  # classes 0 and 7; 1..6 have no candidates
+    masks[labels == 7] = False  # class 7: only empty masks
+    out = matrix_nms(masks, labels, scores)
+    assert torch.isfinite(out[0]).all()
+    empty = out[1] == 7
+    assert torch.equal(out[0][empty], scores[out[3][empty]])
+    assert (out[0][~empty] < scores[out[3][~empty]]).any()
+
+
+@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
+def test_soft_float_masks_take_the_dense_path(kernel, monkeypatch):
+    masks, labels, scores = overlapping_masks(50, seed=2)
+    soft = masks.float() * torch.rand(
+        masks.shape, generator=torch.Generator().manual_seed(1))
+    module = _module()
+
+    def fail(*args, **kwargs):
+        raise AssertionError('soft masks must not take the sparse path')
+
+    monkeypatch.setattr(module, 'sparse_matrix_nms_decay', fail)
+    ref = mask_matrix_nms(soft, labels, scores, kernel=kernel)
+    assert_same(matrix_nms(soft, labels, scores, kernel=kernel), ref)
+
+
+@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
+def test_realistic_full_size_candidates_match_mmdet_exactly(kernel):
+    """Near-duplicates of many objects on a 200x304 canvas, several
+    classes, tied scores included: scores equal bit for bit."""
+    masks, labels, scores = overlapping_masks(
+        300, size=(200, 304), num_classes=6, seed=11)
+    scores[::7] = scores[1::7][:len(scores[::7])]  # ties across classes
+    ref = mask_matrix_nms(masks, labels, scores, kernel=kernel)
+    ours = matrix_nms(masks, labels, scores, kernel=kernel)
+    assert_same(ours, ref)
+    assert torch.equal(ours[0], ref[0])
+
+
+@pytest.mark.parametrize('start', [0, 1, 8])
+def test_byte_masks_at_any_memory_offset(start):
+    """Byte masks are read as int64 words only where the memory allows it;
+    views at odd offsets and widths not a multiple of 8 still match."""
+    masks, labels, scores = overlapping_masks(60, size=(40, 64), seed=4)
+    storage = torch.cat([masks.reshape(-1), masks.reshape(-1)])
+    shifted = storage[start:start + masks.numel()].view(masks.shape)
+    if start == 0:
+        shifted = shifted[..., :60]  # not contiguous, width 60
+    masks = shifted
+    ref = mask_matrix_nms(masks, labels, scores)
+    assert_same(matrix_nms(masks, labels, scores), ref)
