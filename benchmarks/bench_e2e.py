@@ -23,7 +23,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import print_table, quiet_init_logs, time_interleaved  # noqa: E402,E501
 
 import mmsolo.models.dense_heads.solov2_head as our_head_module  # noqa: E402
-from mmsolo.testing import build_paired_solov2, demo_batch  # noqa: E402
+from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
+                            spread_class_scores)
 
 IMG_SHAPE = (800, 1333)
 TEST_CFG = dict(nms_pre=500, score_thr=0.1, mask_thr=0.5, filter_thr=0.05,
@@ -33,11 +34,7 @@ TEST_CFG = dict(nms_pre=500, score_thr=0.1, mask_thr=0.5, filter_thr=0.05,
 def paired_models():
     reference, ours = build_paired_solov2(test_cfg=TEST_CFG, seed=0,
                                           kernel_scale=20)
-    generator = torch.Generator().manual_seed(1)
-    bias = torch.randn(80, generator=generator) * 1.5 - 5.5
-    with torch.no_grad():
-        reference.mask_head.conv_cls.bias.copy_(bias)
-        ours.mask_head.conv_cls.bias.copy_(bias)
+    spread_class_scores([reference, ours], mean=-5.5)
     return reference, ours
 
 

@@ -79,6 +79,20 @@ def build_paired_solov2(
     return reference.eval(), ours.eval()
 
 
+def spread_class_scores(models: Sequence[torch.nn.Module],
+                        mean: float,
+                        seed: int = 1) -> None:
+    """Give the category convs of ``models`` the same seeded biases, normal
+    with std 1.5 around ``mean``, so that some classes score high and a few
+    hundred candidates pass ``score_thr``, as with a trained model."""
+    generator = torch.Generator().manual_seed(seed)
+    num_classes = models[0].mask_head.conv_cls.bias.numel()
+    bias = torch.randn(num_classes, generator=generator) * 1.5 + mean
+    with torch.no_grad():
+        for model in models:
+            model.mask_head.conv_cls.bias.copy_(bias)
+
+
 def demo_batch(
     img_shapes: Sequence[Tuple[int, int]],
     ori_shapes: Optional[Sequence[Tuple[int, int]]] = None,

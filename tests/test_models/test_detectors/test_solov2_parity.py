@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from mmdet.models.dense_heads import solov2_head as mmdet_solov2_head
 
 import mmsolo.models.dense_heads.solov2_head as our_head_module
-from mmsolo.testing import build_paired_solov2, demo_batch
+from mmsolo.testing import (build_paired_solov2, demo_batch,
+                            spread_class_scores)
 
 MASK_THR = 0.5
 # Image A is a multiple of 32; image B is not and was resized from a larger
@@ -53,11 +54,7 @@ def _models(test_cfg):
     reference, ours = build_paired_solov2(
         test_cfg=test_cfg, seed=0, kernel_scale=20)
     # Spread the classes' scores so that a few hundred candidates pass.
-    generator = torch.Generator().manual_seed(1)
-    bias = torch.randn(80, generator=generator) * 1.5 - 4.5
-    with torch.no_grad():
-        reference.mask_head.conv_cls.bias.copy_(bias)
-        ours.mask_head.conv_cls.bias.copy_(bias)
+    spread_class_scores([reference, ours], mean=-4.5)
     return reference, ours
 
 
