@@ -25,11 +25,13 @@ def median_ms(times: Sequence[float]) -> float:
 
 def time_interleaved(fns: Dict[str, Callable[[], object]],
                      repeats: int = 7,
-                     warmup: int = 1) -> Dict[str, float]:
+                     warmup: int = 1,
+                     grad: bool = False) -> Dict[str, float]:
     """Median wall time in ms of each function of ``fns``, calling them in
-    turn ``repeats`` times (after ``warmup`` untimed rounds)."""
+    turn ``repeats`` times (after ``warmup`` untimed rounds), with autograd
+    off unless ``grad``."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         for round_ in range(warmup + repeats):
             for name, fn in fns.items():
                 start = time.perf_counter()
@@ -38,6 +40,20 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
                 if round_ >= warmup:
                     times[name].append(elapsed)
     return {name: median_ms(values) for name, values in times.items()}
+
+
+def time_blocks(fns: Dict[str, Callable[[], object]],
+                repeats: int = 7,
+                warmup: int = 1,
+                grad: bool = False) -> Dict[str, float]:
+    """Like :func:`time_interleaved`, but each function runs all its rounds
+    before the next one starts: the check that interleaving (one
+    contender's allocations followed by the other's) does not favour
+    either."""
+    return {
+        name: time_interleaved({name: fn}, repeats, warmup, grad)[name]
+        for name, fn in fns.items()
+    }
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence]) -> None:

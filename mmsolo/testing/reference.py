@@ -140,6 +140,32 @@ def demo_batch(
     return inputs, samples
 
 
+def random_gt_boxes(num_images: int,
+                    num_objects: int,
+                    img_shape: Tuple[int, int],
+                    num_classes: int,
+                    min_side: float = 8,
+                    max_side: float = 600,
+                    seed: int = 0) -> List[dict]:
+    """Ground truth for :func:`demo_batch`: per image ``num_objects`` boxes
+    (their ellipses become the masks) with sides log-uniform between
+    ``min_side`` and ``max_side`` px inside ``img_shape``, random classes."""
+    rng = np.random.default_rng(seed)
+    gts = []
+    for _ in range(num_images):
+        sides = np.exp(
+            rng.uniform(np.log(min_side), np.log(max_side), (num_objects, 2)))
+        sides = np.minimum(sides, np.array(img_shape[::-1]) - 1)
+        x1 = rng.uniform(0, img_shape[1] - sides[:, 0])
+        y1 = rng.uniform(0, img_shape[0] - sides[:, 1])
+        boxes = np.stack([x1, y1, x1 + sides[:, 0], y1 + sides[:, 1]], 1)
+        gts.append(
+            dict(
+                boxes=boxes.round(),
+                labels=rng.integers(0, num_classes, num_objects)))
+    return gts
+
+
 def _ellipse_instances(spec: dict, pad_shape: Tuple[int, int]) -> InstanceData:
     boxes = torch.as_tensor(spec['boxes'], dtype=torch.float32).reshape(-1, 4)
     masks = np.zeros((len(boxes), *pad_shape), dtype=np.uint8)

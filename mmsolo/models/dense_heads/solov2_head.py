@@ -104,6 +104,10 @@ class SOLOv2Head(BaseModule):
         init_cfg (dict or list[dict], optional): Initialization.
     """
 
+    # Positive samples whose mask loss is computed at once (see
+    # loss_by_feat).
+    LOSS_CHUNK = 32
+
     def __init__(
         self,
         num_classes: int,
@@ -349,36 +353,46 @@ class SOLOv2Head(BaseModule):
         targets = [
             self.assigner.assign(
                 get_box_tensor(gt.bboxes), gt.labels,
-                gt.masks.to_tensor(dtype=torch.bool,
-                                   device=first_feats.device), featmap_size)
+                gt.masks if isinstance(gt.masks, Tensor) else
+                gt.masks.to_ndarray(), featmap_size)
             for gt in batch_gt_instances
         ]
         num_pos = sum(target.num_pos_cells for target in targets)
 
-        mask_preds, mask_targets = [], []
+        # Dice loss image by image (level by level for per-level mask
+        # features), in float32 also when the forward ran under bf16
+        # autocast, and in chunks of samples: the (P, h, w) logits and
+        # targets of a whole batch would be copied and traversed at memory
+        # speed several times, a chunk (7.8 MB at 200x304) is traversed in
+        # cache. Targets are gathered per chunk from one float copy of each
+        # instance's mask.
+        loss_mask = 0
         for img_id, target in enumerate(targets):
             pos_kernels = [
                 level_kernels[img_id].flatten(1)[:, cells].t()
                 for level_kernels, cells in zip(kernel_preds, target.pos_cells)
             ]
-            kernels = torch.cat(pos_kernels)
-            if not len(kernels):
-                continue
+            instance_masks = target.instance_masks.float()
             if isinstance(mask_feats, Tensor):
-                mask_preds.append(
-                    self.dynamic_masks(mask_feats[img_id], kernels))
+                pairs = [(mask_feats[img_id], torch.cat(pos_kernels),
+                          torch.cat(target.pos_instances))]
             else:
-                mask_preds.extend(
-                    self.dynamic_masks(level_feats[img_id], level_kernels)
-                    for level_feats, level_kernels in zip(
-                        mask_feats, pos_kernels) if len(level_kernels))
-            mask_targets.append(torch.cat(target.mask_targets))
-        # Losses in float32, also when the forward ran under bf16 autocast.
+                pairs = list(
+                    zip([level_feats[img_id] for level_feats in mask_feats],
+                        pos_kernels, target.pos_instances))
+            for feats, kernels, rows in pairs:
+                if not len(kernels):
+                    continue
+                logits = self.dynamic_masks(feats, kernels).float()
+                for chunk_logits, chunk_rows in zip(
+                        logits.split(self.LOSS_CHUNK),
+                        rows.split(self.LOSS_CHUNK)):
+                    loss_mask = loss_mask + self.loss_mask(
+                        chunk_logits,
+                        instance_masks[chunk_rows],
+                        reduction_override='none').sum()
         if num_pos > 0:
-            loss_mask = self.loss_mask(
-                torch.cat(mask_preds).float(),
-                torch.cat(mask_targets),
-                reduction_override='none').sum() / num_pos
+            loss_mask = loss_mask / num_pos
         else:
             levels = [mask_feats] if isinstance(mask_feats,
                                                 Tensor) else mask_feats

@@ -14,7 +14,7 @@ the cell is asked for both masks, as in the SOLO authors' and MMDetection's
 implementations. ``num_pos`` counts distinct positive cells.
 """
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -33,20 +33,29 @@ class GridTargets:
             is ``num_classes``.
         pos_cells (list[Tensor]): Per level, (P,) flat index ``row * S + col``
             of each positive sample (a cell may repeat, once per instance).
-        mask_targets (list[Tensor]): Per level, (P, h, w) uint8 mask of each
-            positive sample at the mask-feature scale.
+        pos_instances (list[Tensor]): Per level, (P,) row of each positive
+            sample's mask in ``instance_masks``.
+        instance_masks (Tensor): (m, h, w) uint8 mask at the mask-feature
+            scale of each instance that some level uses.
         num_pos_cells (int): Distinct positive cells over all levels.
     """
     labels: List[Tensor]
     pos_cells: List[Tensor]
-    mask_targets: List[Tensor]
+    pos_instances: List[Tensor]
+    instance_masks: Tensor
     num_pos_cells: int
+
+    @property
+    def mask_targets(self) -> List[Tensor]:
+        """Per level, (P, h, w) uint8 mask of each positive sample."""
+        return [self.instance_masks[rows] for rows in self.pos_instances]
 
 
 def downsample_masks(masks: np.ndarray, stride: int,
                      out_size: Tuple[int, int]) -> np.ndarray:
-    """Bilinearly downsample uint8 masks by ``stride`` (OpenCV, like
-    ``mmcv.imrescale``) into the top-left corner of zeros of ``out_size``.
+    """Bilinearly downsample uint8 masks by ``stride`` (OpenCV, one mask at
+    a time, as ``mmcv.imrescale``) into the top-left corner of zeros of
+    ``out_size``.
 
     Args:
         masks (np.ndarray): (n, H, W) uint8 masks.
@@ -60,29 +69,58 @@ def downsample_masks(masks: np.ndarray, stride: int,
     new_w, new_h = int(width / stride + 0.5), int(height / stride + 0.5)
     out = np.zeros((n, *out_size), dtype=np.uint8)
     crop_h, crop_w = min(new_h, out_size[0]), min(new_w, out_size[1])
-    # OpenCV resizes up to 512 channels at once: masks go in as channels.
-    for start in range(0, n, 512):
-        chunk = np.ascontiguousarray(masks[start:start + 512].transpose(1, 2, 0))
-        small = cv2.resize(chunk, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        small = small.reshape(new_h, new_w, -1).transpose(2, 0, 1)
-        out[start:start + 512, :crop_h, :crop_w] = small[:, :crop_h, :crop_w]
+    # One 2-D resize per mask: batching masks as channels needs a transposed
+    # copy of all of them, which costs 30x more than the resizes.
+    for k in range(n):
+        small = cv2.resize(masks[k], (new_w, new_h),
+                           interpolation=cv2.INTER_LINEAR)
+        out[k, :crop_h, :crop_w] = small[:crop_h, :crop_w]
     return out
 
 
-def centers_of_mass(masks: Tensor) -> Tuple[Tensor, Tensor]:
-    """(row, column) centre of mass of each mask.
+def mask_moments(masks: np.ndarray,
+                 boxes: Optional[np.ndarray] = None
+                 ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Area and (row, column) centre of mass of each mask.
+
+    The sums are exact integers; the division is float32 in torch, as in
+    MMDetection's ``center_of_mass``. With ``boxes``, a mask whose pixels
+    all lie in its box (checked by counting them) is summed over the box
+    only, which for objects much smaller than the image is most of the
+    cost saved.
 
     Args:
-        masks (Tensor): (n, H, W) bool masks.
+        masks (np.ndarray): (n, H, W) uint8 0/1 masks.
+        boxes (np.ndarray, optional): (n, 4) boxes (x1, y1, x2, y2).
 
     Returns:
-        tuple[Tensor, Tensor]: (n,) float32 rows and columns.
+        tuple[Tensor, Tensor, Tensor]: (n,) int64 areas, float32 rows and
+        float32 columns (0 for an empty mask).
     """
-    n, h, w = masks.shape
-    area = masks.sum(dim=(1, 2)).float().clamp(min=1e-6)
-    row_sums = (masks.sum(dim=2) * torch.arange(h, device=masks.device)).sum(1)
-    col_sums = (masks.sum(dim=1) * torch.arange(w, device=masks.device)).sum(1)
-    return row_sums / area, col_sums / area
+    n, height, width = masks.shape
+    area = np.zeros(n, dtype=np.int64)
+    row_sums = np.zeros(n, dtype=np.int64)
+    col_sums = np.zeros(n, dtype=np.int64)
+    for k in range(n):
+        top, left, mask = 0, 0, masks[k]
+        area[k] = np.count_nonzero(mask)
+        if boxes is not None:
+            x1, y1, x2, y2 = boxes[k]
+            top, left = max(0, int(np.floor(y1))), max(0, int(np.floor(x1)))
+            crop = masks[k, top:max(top, int(np.ceil(y2))),
+                         left:max(left, int(np.ceil(x2)))]
+            if np.count_nonzero(crop) == area[k]:
+                mask = crop
+            else:
+                top, left = 0, 0
+        rows = np.arange(top, top + mask.shape[0], dtype=np.int64)
+        cols = np.arange(left, left + mask.shape[1], dtype=np.int64)
+        row_sums[k] = mask.sum(axis=1, dtype=np.int64) @ rows
+        col_sums[k] = mask.sum(axis=0, dtype=np.int64) @ cols
+    area = torch.from_numpy(area)
+    normalizer = area.float().clamp(min=1e-6)
+    return (area, torch.from_numpy(row_sums) / normalizer,
+            torch.from_numpy(col_sums) / normalizer)
 
 
 @TASK_UTILS.register_module()
@@ -115,7 +153,8 @@ class CenterRegionGridAssigner:
         self.pos_scale = pos_scale
         self.mask_stride = mask_stride
 
-    def assign(self, gt_bboxes: Tensor, gt_labels: Tensor, gt_masks: Tensor,
+    def assign(self, gt_bboxes: Tensor, gt_labels: Tensor,
+               gt_masks: Union[np.ndarray, Tensor],
                featmap_size: Tuple[int, int]) -> GridTargets:
         """Targets of one image.
 
@@ -123,7 +162,9 @@ class CenterRegionGridAssigner:
             gt_bboxes (Tensor): (n, 4) boxes (x1, y1, x2, y2) in pixels of the
                 padded input.
             gt_labels (Tensor): (n,) classes.
-            gt_masks (Tensor): (n, H, W) bool masks on the padded input.
+            gt_masks (np.ndarray or Tensor): (n, H, W) 0/1 masks on the
+                padded input (``BitmapMasks.masks``; a tensor is copied to
+                a uint8 array, as the resizing runs in OpenCV).
             featmap_size (tuple[int, int]): (h, w) of the mask features.
 
         Returns:
@@ -133,24 +174,29 @@ class CenterRegionGridAssigner:
         feat_h, feat_w = featmap_size
         image_h = feat_h * self.mask_stride
         image_w = feat_w * self.mask_stride
+        if isinstance(gt_masks, Tensor):
+            gt_masks = gt_masks.to(torch.uint8).cpu().numpy()
+        gt_masks = np.asarray(gt_masks, dtype=np.uint8)
         scales = torch.sqrt((gt_bboxes[:, 2] - gt_bboxes[:, 0]) *
                             (gt_bboxes[:, 3] - gt_bboxes[:, 1]))
-        has_pixels = gt_masks.flatten(1).any(dim=1)
+        area, center_h, center_w = mask_moments(
+            gt_masks, gt_bboxes.detach().cpu().numpy())
+        has_pixels = (area > 0).to(device)
+        center_h, center_w = center_h.to(device), center_w.to(device)
         used = [((scales >= low) & (scales <= high) & has_pixels)
                 for low, high in self.scale_ranges]
         used_ids = torch.stack(used).any(0).nonzero().flatten().tolist()
 
-        # Work shared by all levels, only for the instances some level uses;
-        # row[gt] is the row of instance gt in these per-instance tensors.
+        # Mask targets only for the instances some level uses; row[gt] is
+        # the row of instance gt in instance_masks.
         row = {gt: k for k, gt in enumerate(used_ids)}
-        center_h, center_w = centers_of_mass(gt_masks[used_ids])
-        small_masks = torch.from_numpy(
-            downsample_masks(gt_masks[used_ids].to(torch.uint8).cpu().numpy(),
-                             self.mask_stride, (feat_h, feat_w))).to(device)
+        instance_masks = torch.from_numpy(
+            downsample_masks(gt_masks[used_ids], self.mask_stride,
+                             (feat_h, feat_w))).to(device)
         half_w = 0.5 * (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * self.pos_scale
         half_h = 0.5 * (gt_bboxes[:, 3] - gt_bboxes[:, 1]) * self.pos_scale
 
-        labels, pos_cells, mask_targets = [], [], []
+        labels, pos_cells, pos_instances = [], [], []
         num_pos_cells = 0
         for level_used, num_grid in zip(used, self.num_grids):
             level_labels = torch.full((num_grid, num_grid),
@@ -158,33 +204,30 @@ class CenterRegionGridAssigner:
                                       dtype=torch.long,
                                       device=device)
             cells: List[Tensor] = []
-            targets: List[Tensor] = []
+            instances: List[int] = []
             cell_size = 1. / num_grid
             for gt in level_used.nonzero().flatten().tolist():
-                top, down = self._cell_span(center_h[row[gt]], half_h[gt],
+                top, down = self._cell_span(center_h[gt], half_h[gt],
                                             image_h, cell_size, num_grid)
-                left, right = self._cell_span(center_w[row[gt]], half_w[gt],
+                left, right = self._cell_span(center_w[gt], half_w[gt],
                                               image_w, cell_size, num_grid)
                 level_labels[top:down + 1, left:right + 1] = gt_labels[gt]
                 rows = torch.arange(top, down + 1, device=device)
                 cols = torch.arange(left, right + 1, device=device)
                 gt_cells = (rows[:, None] * num_grid + cols[None, :]).flatten()
                 cells.append(gt_cells)
-                targets.append(small_masks[row[gt]][None].expand(
-                    len(gt_cells), -1, -1))
+                instances.extend([row[gt]] * len(gt_cells))
             if cells:
                 level_cells = torch.cat(cells)
                 num_pos_cells += len(torch.unique(level_cells))
-                level_targets = torch.cat(targets)
             else:
                 level_cells = torch.zeros(0, dtype=torch.long, device=device)
-                level_targets = torch.zeros((0, feat_h, feat_w),
-                                            dtype=torch.uint8,
-                                            device=device)
             labels.append(level_labels.flatten())
             pos_cells.append(level_cells)
-            mask_targets.append(level_targets)
-        return GridTargets(labels, pos_cells, mask_targets, num_pos_cells)
+            pos_instances.append(
+                torch.tensor(instances, dtype=torch.long, device=device))
+        return GridTargets(labels, pos_cells, pos_instances, instance_masks,
+                           num_pos_cells)
 
     @staticmethod
     def _cell_span(center: Tensor, half_range: Tensor, image_len: int,

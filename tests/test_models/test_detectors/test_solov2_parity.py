@@ -9,7 +9,7 @@ from mmdet.models.dense_heads import solov2_head as mmdet_solov2_head
 
 import mmsolo.models.dense_heads.solov2_head as our_head_module
 from mmsolo.testing import (build_paired_solov2, demo_batch,
-                            spread_class_scores)
+                            random_gt_boxes, spread_class_scores)
 
 MASK_THR = 0.5
 # Image A is a multiple of 32; image B is not and was resized from a larger
@@ -156,6 +156,26 @@ def test_loss_matches_mmdet():
     ref_losses = reference.loss(inputs, copy.deepcopy(samples))
     our_losses = ours.loss(inputs, copy.deepcopy(samples))
     assert set(ref_losses) == set(our_losses) == {'loss_mask', 'loss_cls'}
+    for name, ref_value in ref_losses.items():
+        ref_value = ref_value.item()
+        our_value = our_losses[name].item()
+        assert ref_value > 0
+        assert abs(our_value - ref_value) <= 1e-4 * abs(ref_value), (
+            name, our_value, ref_value)
+
+
+def test_loss_matches_mmdet_with_50_objects_per_image():
+    """The batch of issue 4's targets benchmark, at a smaller size: many
+    overlapping objects of every level's scale range."""
+    reference, ours = build_paired_solov2(seed=4, kernel_scale=5)
+    reference.train()
+    ours.train()
+    img_shape = (320, 480)
+    gts = random_gt_boxes(2, 50, img_shape, num_classes=80, min_side=4,
+                          max_side=300, seed=5)
+    inputs, samples = demo_batch([img_shape] * 2, gt_instances=gts, seed=6)
+    ref_losses = reference.loss(inputs, copy.deepcopy(samples))
+    our_losses = ours.loss(inputs, copy.deepcopy(samples))
     for name, ref_value in ref_losses.items():
         ref_value = ref_value.item()
         our_value = our_losses[name].item()
