@@ -7,7 +7,7 @@ reach Matrix NMS, as with a trained model). One 800x1333 image (padded to
 800x1344), ``detector.predict`` with rescale, timed interleaved; the
 results are compared: labels equal, largest score difference, masks equal
 (pixels whose mmdet probability lies within 1e-5 of mask_thr are counted
-apart).
+apart). Timed interleaved and one after the other.
 
     python benchmarks/bench_e2e.py [--repeats 5]
 """
@@ -20,7 +20,8 @@ import torch
 from unittest import mock
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import print_table, quiet_init_logs, time_interleaved  # noqa: E402,E501
+from common import (print_table, quiet_init_logs, time_blocks,  # noqa: E402
+                    time_interleaved)
 
 import mmsolo.models.dense_heads.solov2_head as our_head_module  # noqa: E402
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
@@ -78,14 +79,19 @@ def main() -> None:
     kept, same_labels, score_diff, mask_diff = compare(ref_out, our_out)
     print(f'instances {kept}, labels equal {same_labels}, largest score '
           f'difference {score_diff:.2e}, differing mask pixels {mask_diff}')
-    times = time_interleaved(
-        dict(mmdet=lambda: reference.predict(inputs, copy.deepcopy(samples)),
-             ours=lambda: ours.predict(inputs, copy.deepcopy(samples))),
-        repeats=args.repeats)
+    fns = dict(
+        mmdet=lambda: reference.predict(inputs, copy.deepcopy(samples)),
+        ours=lambda: ours.predict(inputs, copy.deepcopy(samples)))
+    rows = []
+    for order, timer in (('interleaved', time_interleaved),
+                         ('one after the other', time_blocks)):
+        times = timer(fns, repeats=args.repeats)
+        rows.append((f'{IMG_SHAPE[0]}x{IMG_SHAPE[1]}', order, times['mmdet'],
+                     times['ours'], times['mmdet'] / times['ours']))
+        print(f'{order}: {times}', flush=True)
     print()
-    print_table(('input', 'mmdet ms', 'ours ms', 'mmdet / ours'),
-                [(f'{IMG_SHAPE[0]}x{IMG_SHAPE[1]}', times['mmdet'],
-                  times['ours'], times['mmdet'] / times['ours'])])
+    print_table(('input', 'timed', 'mmdet ms', 'ours ms', 'mmdet / ours'),
+                rows)
 
 
 if __name__ == '__main__':
