@@ -20,8 +20,7 @@ import torch
 from unittest import mock
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import (print_table, quiet_init_logs, time_blocks,  # noqa: E402
-                    time_interleaved)
+from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
 
 import mmsolo.models.dense_heads.solov2_head as our_head_module  # noqa: E402
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
@@ -83,8 +82,7 @@ def main() -> None:
         mmdet=lambda: reference.predict(inputs, copy.deepcopy(samples)),
         ours=lambda: ours.predict(inputs, copy.deepcopy(samples)))
     rows = []
-    for order, timer in (('interleaved', time_interleaved),
-                         ('one after the other', time_blocks)):
+    for order, timer in TIMING_ORDERS:
         times = timer(fns, repeats=args.repeats)
         rows.append((f'{IMG_SHAPE[0]}x{IMG_SHAPE[1]}', order, times['mmdet'],
                      times['ours'], times['mmdet'] / times['ours']))

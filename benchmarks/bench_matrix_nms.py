@@ -31,7 +31,7 @@ import torch
 from mmdet.models.layers import mask_matrix_nms
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import print_table, time_blocks, time_interleaved  # noqa: E402,E501
+from common import TIMING_ORDERS, print_table  # noqa: E402
 
 from mmsolo.models.layers import matrix_nms  # noqa: E402
 
@@ -116,8 +116,7 @@ def main() -> None:
                 lambda: mask_matrix_nms(masks, labels, scores, **kwargs),
                 'ours': lambda: matrix_nms(masks, labels, scores, **kwargs),
             }
-            for order, timer in (('interleaved', time_interleaved),
-                                 ('one after the other', time_blocks)):
+            for order, timer in TIMING_ORDERS:
                 times = timer(fns, repeats=args.repeats)
                 rows.append(
                     (num, kernel, order, times['mmdet'], times['ours'],

@@ -19,8 +19,7 @@ from typing import List, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import (print_table, quiet_init_logs, time_blocks,  # noqa: E402
-                    time_interleaved)
+from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
 
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
                             random_gt_boxes)
@@ -88,8 +87,7 @@ def main() -> None:
     for label, fn in (('loss_by_feat', run),
                       ('loss_by_feat + backward', forward_backward)):
         fns = dict(mmdet=lambda: fn(ref_head), ours=lambda: fn(head))
-        for order, timer in (('interleaved', time_interleaved),
-                             ('one after the other', time_blocks)):
+        for order, timer in TIMING_ORDERS:
             times = timer(fns, repeats=args.repeats, grad=True)
             rows.append((f'{label}, {order}', times['mmdet'], times['ours'],
                          times['mmdet'] / times['ours']))

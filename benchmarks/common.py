@@ -56,6 +56,11 @@ def time_blocks(fns: Dict[str, Callable[[], object]],
     }
 
 
+# The two orders the goals are timed in: (label, timer).
+TIMING_ORDERS = (('interleaved', time_interleaved),
+                 ('one after the other', time_blocks))
+
+
 def print_table(header: Sequence[str], rows: Sequence[Sequence]) -> None:
     """A markdown table, numbers with 2 decimals (ratios get an ``x``)."""
 

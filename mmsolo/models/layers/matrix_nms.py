@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS
+from .mask_boxes import mask_bounds, viewable_as_words
 
 DECAY_KERNELS = ('gaussian', 'linear')
 # Masks per matmul block of an overlap group (see _group_pair_ious).
@@ -92,59 +93,19 @@ def _is_binary(masks: Tensor) -> bool:
     return bool(((masks == 0) | (masks == 1)).all())
 
 
-def _words_ok(masks: Tensor) -> bool:
-    """Whether (n, H, W) byte masks can be viewed as (n, H, W / 8) int64."""
-    return (masks.dtype in (torch.bool, torch.uint8)
-            and masks.shape[2] % 8 == 0 and masks.is_contiguous()
-            and masks.storage_offset() % 8 == 0)
-
-
-def _mask_boxes(masks: Tensor) -> Tensor:
-    """Bounding boxes of 0/1 masks.
-
-    Args:
-        masks (Tensor): (n, H, W) 0/1 masks.
-
-    Returns:
-        Tensor: (n, 4) long ``(y0, x0, y1, x1)``, end exclusive, all 0 for
-        an empty mask.
-    """
-    values = masks.view(torch.uint8) if masks.dtype == torch.bool else masks
-    # Maxima are far cheaper than sums; a row of 0/1 bytes is read 8 bytes
-    # at a time as int64 words (nonzero, and positive, iff any byte is 1).
-    if _words_ok(values):
-        words = values.view(torch.int64)
-        rows = words.amax(2) > 0  # (n, H)
-        if values.shape[1] < 256:
-            # Per byte lane the sum over H counts the 1s of that column; it
-            # stays below 256, so no lane carries into the next.
-            cols = words.sum(1).view(torch.uint8) > 0  # (n, W)
-        else:
-            cols = values.amax(1) > 0
-    else:
-        rows = values.amax(2) > 0
-        cols = values.amax(1) > 0
-    height, width = rows.shape[1], cols.shape[1]
-    y0 = rows.byte().argmax(1)
-    y1 = height - rows.flip(1).byte().argmax(1)
-    x0 = cols.byte().argmax(1)
-    x1 = width - cols.flip(1).byte().argmax(1)
-    boxes = torch.stack([y0, x0, y1, x1], 1)
-    return boxes * rows.any(1, keepdim=True)
-
-
 def _overlap_groups(boxes: Tensor, labels: Tensor) -> Tensor:
     """Connected groups of masks linked by same class and overlapping boxes.
 
     Args:
-        boxes (Tensor): (n, 4) ``(y0, x0, y1, x1)`` boxes, all 0 if empty.
+        boxes (Tensor): (n, 4) ``(x0, y0, x1, y1)`` bounds (see
+            :func:`mask_bounds`), all 0 if empty.
         labels (Tensor): (n,) classes.
 
     Returns:
         Tensor: (n,) group id of each mask; ids are arbitrary, equal for
         masks of one group. An empty mask is a group of its own.
     """
-    y0, x0, y1, x1 = boxes.unbind(1)
+    x0, y0, x1, y1 = boxes.unbind(1)
     linked = ((labels[:, None] == labels[None, :])
               & (y0[:, None] < y1[None, :]) & (y0[None, :] < y1[:, None])
               & (x0[:, None] < x1[None, :]) & (x0[None, :] < x1[:, None]))
@@ -166,8 +127,8 @@ def _crop_rows(masks: Tensor, ids: Tensor, box: list) -> Tensor:
     lie outside every mask of the block or are counted for all of them
     alike, so intersections do not change.
     """
-    y0, x0, y1, x1 = box
-    if _words_ok(masks):
+    x0, y0, x1, y1 = box
+    if viewable_as_words(masks):
         words = masks.view(torch.uint8).view(torch.int64)
         crop = words[:, y0:y1,
                      x0 // 8:(x1 + 7) // 8].index_select(0,
@@ -202,7 +163,7 @@ def _group_pair_ious(
         tuple[Tensor]: ``(src, dst, iou)``, each (p,): every pair once as
         sorted positions ``src < dst`` and their IoU.
     """
-    idx = idx[torch.argsort(boxes[idx, 1] + boxes[idx, 3], stable=True)]
+    idx = idx[torch.argsort(boxes[idx, 0] + boxes[idx, 2], stable=True)]
     chunks = idx.split(GROUP_CHUNK)
     chunk_boxes = [
         boxes[c, :2].amin(0).tolist() + boxes[c, 2:].amax(0).tolist()
@@ -274,7 +235,7 @@ def sparse_matrix_nms_decay(masks: Tensor,
         order = torch.arange(len(masks), device=masks.device)
     n = len(order)
     areas = None if areas is None else areas.float()
-    boxes = _mask_boxes(masks)[order]
+    boxes = mask_bounds(masks)[order]
     group = _overlap_groups(boxes, labels[order])
     group_sorted, members = torch.sort(group, stable=True)
     sizes = torch.unique_consecutive(group_sorted, return_counts=True)[1]

@@ -97,7 +97,7 @@ def mask_moments(masks: np.ndarray,
         tuple[Tensor, Tensor, Tensor]: (n,) int64 areas, float32 rows and
         float32 columns (0 for an empty mask).
     """
-    n, height, width = masks.shape
+    n = len(masks)
     area = np.zeros(n, dtype=np.int64)
     row_sums = np.zeros(n, dtype=np.int64)
     col_sums = np.zeros(n, dtype=np.int64)
