@@ -1,8 +1,12 @@
 """mmsolo's registries, children of MMDetection's (scope ``mmsolo``).
 
 Being children of mmdet's registries (not of mmengine's root), they find every
-mmdet module (``ResNet``, ``FPN``, ``DiceLoss``, ``CocoMetric`` ...) by its plain
-name, while mmsolo's own modules are registered here.
+mmdet module (``ResNet``, ``FPN``, ``DiceLoss`` ...) by its plain name, while
+mmsolo's own modules are registered here. Three of mmsolo's keep the name of
+the mmdet/mmengine class they extend, so configs in the ``mmsolo`` scope get
+them: ``CocoDataset`` (checks its input before a run), ``CocoMetric``
+(evaluates an empty result set) and ``CheckpointHook`` (atomic, exactly
+resumable); ``mmdet.CocoDataset`` etc. name the originals.
 """
 from mmdet import registry as mmdet_registry
 from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
@@ -35,7 +39,7 @@ EVALUATOR = _child('evaluator', 'EVALUATOR')
 VISBACKENDS = _child('vis_backend', 'VISBACKENDS')
 LOG_PROCESSORS = _child('log_processor', 'LOG_PROCESSORS')
 # Datasets.
-DATASETS = _child('dataset', 'DATASETS')
+DATASETS = _child('dataset', 'DATASETS', locations=['mmsolo.datasets'])
 # Data transforms.
 TRANSFORMS = _child('transform', 'TRANSFORMS')
 # Backbones, necks, heads, detectors and losses.

@@ -94,7 +94,9 @@ def test_builds_trains_one_step_and_predicts(path):
 
     model.train()
     data = model.data_preprocessor(one_image_batch(num_classes), True)
-    assert data['inputs'].shape[-2:] == IMG_SHAPE
+    divisor = cfg.model.data_preprocessor.get('pad_size_divisor', 1)
+    assert data['inputs'].shape[-2:] == tuple(
+        -(-side // divisor) * divisor for side in IMG_SHAPE)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_mask', 'loss_cls'}
     assert all(torch.isfinite(loss) for loss in losses.values()), losses

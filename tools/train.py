@@ -1,6 +1,7 @@
 """Train a detector: ``python tools/train.py CONFIG [--work-dir DIR]``."""
 import argparse
 import os
+import sys
 
 import torch
 from mmengine.config import DictAction
@@ -69,7 +70,13 @@ def main() -> None:
     # fully, as before torch 2.6 (see mmsolo/utils/trusted_checkpoints.py).
     with cpu_process_group(cfg), trusted_local_checkpoints():
         runner = Runner.from_cfg(cfg)
-        runner.train()
+        try:
+            runner.train()
+        except FloatingPointError as error:  # a NaN/inf loss or gradient
+            last = runner.message_hub.get_info('last_ckpt')
+            runner.logger.error(
+                f'{error}. Last checkpoint: {last or "none saved yet"}')
+            sys.exit(1)
 
 
 if __name__ == '__main__':

@@ -8,10 +8,15 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
-# Stops a run whose model.*.num_classes differs from the dataset's classes
-# before its first step. A config that sets its own custom_hooks keeps it by
-# listing it again.
-custom_hooks = [dict(type='NumClassesCheckHook')]
+# NumClassesCheckHook stops a run whose model.*.num_classes differs from the
+# dataset's classes before its first step; FiniteGradientsHook stops one at
+# the first NaN/inf gradient, before the optimizer step (a NaN/inf loss is
+# stopped by the SOLOv2 detector itself). A config that sets its own
+# custom_hooks keeps them by listing them again.
+custom_hooks = [
+    dict(type='NumClassesCheckHook'),
+    dict(type='FiniteGradientsHook')
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

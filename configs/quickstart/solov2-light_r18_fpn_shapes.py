@@ -15,7 +15,10 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         pad_mask=True,
-        pad_size_divisor=32),
+        # 64, not 32: a lone image of 32x32 or less would reach the last
+        # stage as 1x1, which the training BatchNorm (norm_eval=False)
+        # refuses. The 256x256 shapes need no padding either way.
+        pad_size_divisor=64),
     backbone=dict(
         type='ResNet',
         depth=18,

@@ -1,7 +1,11 @@
-from .hooks import NumClassesCheckHook
+from .atomic_files import ATOMIC_LOCAL, AtomicLocalBackend, write_atomically
+from .hooks import (CheckpointHook, FiniteGradientsHook,
+                    NonFiniteGradientError, NumClassesCheckHook)
 from .model_wrappers import CPU_DDP_TYPE, CPUDistributedDataParallel
 from .optimizers import BF16OptimWrapper
 
 __all__ = [
-    'BF16OptimWrapper', 'CPU_DDP_TYPE', 'CPUDistributedDataParallel', 'NumClassesCheckHook'
+    'ATOMIC_LOCAL', 'AtomicLocalBackend', 'BF16OptimWrapper', 'CPU_DDP_TYPE',
+    'CPUDistributedDataParallel', 'CheckpointHook', 'FiniteGradientsHook',
+    'NonFiniteGradientError', 'NumClassesCheckHook', 'write_atomically'
 ]

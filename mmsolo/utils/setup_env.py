@@ -19,6 +19,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     from mmdet.utils import register_all_modules as register_mmdet
 
     register_mmdet(init_default_scope=False)
+    import mmsolo.datasets  # noqa: F401
     import mmsolo.engine  # noqa: F401
     import mmsolo.evaluation  # noqa: F401
     import mmsolo.models  # noqa: F401

@@ -393,10 +393,20 @@ class SOLOv2Head(BaseModule):
                         reduction_override='none').sum()
         if num_pos > 0:
             loss_mask = loss_mask / num_pos
+            if not isinstance(mask_feats, Tensor):
+                # Per-level maps: a level without positives still needs a
+                # gradient (DistributedDataParallel, as below).
+                loss_mask = loss_mask + sum(
+                    level.sum() for level in mask_feats) * 0
         else:
+            # Zero, but reaching the kernel branch too: a batch without
+            # positives must still give every parameter a gradient, or
+            # DistributedDataParallel (find_unused_parameters=False) fails
+            # at the next iteration.
             levels = [mask_feats] if isinstance(mask_feats,
                                                 Tensor) else mask_feats
-            loss_mask = sum(level.sum() for level in levels) * 0
+            loss_mask = sum(
+                pred.sum() for pred in [*levels, *kernel_preds]) * 0
 
         flat_labels = torch.cat([
             target.labels[level] for level in range(self.num_levels)

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from mmsolo.registry import MODELS
 from ..necks.mask_feature_neck import mask_neck_out_spec
+from .finite_losses import check_finite_losses
 
 
 @MODELS.register_module()
@@ -86,6 +87,19 @@ class SOLOv2(BaseDetector):
         """Losses of a batch (see ``SOLOv2Head.loss``)."""
         feats, mask_feats = self._features(batch_inputs)
         return self.mask_head.loss(feats, mask_feats, batch_data_samples)
+
+    def parse_losses(
+        self, losses: Dict[str, Tensor]
+    ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """The total loss and the logged terms, as mmengine sums them.
+
+        Raises:
+            NonFiniteLossError: a term is NaN or infinite. ``train_step``
+                calls this before the optimizer step, so nothing is updated.
+        """
+        loss, log_vars = super().parse_losses(losses)
+        check_finite_losses(log_vars)
+        return loss, log_vars
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -1,0 +1,151 @@
+"""Predicting with no candidate left returns empty results of the right
+types and shapes, and the COCO evaluation of such results still runs.
+
+``SOLOv2Head._predict_single`` loses its candidates in one of three places,
+each covered here (the spies on the head's helpers check that the case
+really ends there):
+
+- no score above ``score_thr``: no mask is computed;
+- no mask larger than its level's stride once thresholded at ``mask_thr``:
+  masks are computed, the mask NMS never runs;
+- the mask NMS (each ``nms_type``) keeps nothing above ``filter_thr``:
+  nothing is resized to the image.
+"""
+from typing import Callable, Dict, List, Tuple
+
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+
+from mmsolo.evaluation import CocoMetric
+from mmsolo.models.dense_heads.solov2_head import SOLOv2Head
+from mmsolo.testing.odd_coco import CLASSES, ODD_IMAGES, OddCoco
+
+# Overrides of the quick-start test cfg that leave no candidate, and the
+# head helper calls (per image) they lead to.
+NO_CANDIDATE_CASES = [
+    pytest.param(
+        dict(score_thr=1.0),
+        dict(candidate_masks=0, mask_nms=0, resize_masks=0),
+        id='all_under_score_thr'),
+    pytest.param(
+        dict(score_thr=0.0, mask_thr=1.0),
+        dict(candidate_masks=1, mask_nms=0, resize_masks=0),
+        id='all_masks_empty_after_mask_thr'),
+] + [
+    pytest.param(
+        dict(score_thr=0.0, filter_thr=1.0, nms_type=nms_type, iou_thr=0.5),
+        dict(candidate_masks=1, mask_nms=1, resize_masks=0),
+        id=f'all_filtered_by_{nms_type}_nms')
+    for nms_type in ('matrix', 'hard', 'soft', 'fast')
+]
+BATCHES = [
+    pytest.param(('sides_75x100', ), id='batch_of_1'),
+    pytest.param(('sides_75x100', 'grayscale'), id='batch_of_2'),
+]
+
+
+def spy_on_head(head: SOLOv2Head, monkeypatch) -> Dict[str, List[int]]:
+    """Wrap the head's candidate-mask, mask-NMS and resize helpers; the
+    returned dict lists, per helper, how many masks each call returned."""
+    calls: Dict[str, List[int]] = dict(
+        candidate_masks=[], mask_nms=[], resize_masks=[])
+
+    def recorded(name: str, method: Callable,
+                 count: Callable) -> Callable:
+
+        def wrapper(*args, **kwargs):
+            out = method(*args, **kwargs)
+            calls[name].append(count(out))
+            return out
+
+        return wrapper
+
+    monkeypatch.setattr(
+        head, '_candidate_masks',
+        recorded('candidate_masks', head._candidate_masks, len))
+    monkeypatch.setattr(
+        head, '_mask_nms',
+        recorded('mask_nms', head._mask_nms, lambda out: len(out[3])))
+    monkeypatch.setattr(
+        head, '_resize_masks',
+        recorded('resize_masks', head._resize_masks, len))
+    return calls
+
+
+def assert_empty_predictions(outputs: List[DetDataSample],
+                             ori_shapes: List[Tuple[int, int]]) -> None:
+    """Each output holds no instance: (0, H, W) bool masks at its original
+    size, (0, 4) float boxes, (0,) float scores and (0,) int64 labels."""
+    assert len(outputs) == len(ori_shapes)
+    for output, (height, width) in zip(outputs, ori_shapes):
+        assert isinstance(output, DetDataSample)
+        pred = output.pred_instances
+        assert len(pred) == 0
+        assert pred.masks.dtype == torch.bool
+        assert pred.masks.shape == (0, height, width)
+        assert pred.bboxes.dtype == torch.float32
+        assert pred.bboxes.shape == (0, 4)
+        assert pred.scores.dtype == torch.float32
+        assert pred.scores.shape == (0, )
+        assert pred.labels.dtype == torch.int64
+        assert pred.labels.shape == (0, )
+
+
+@pytest.mark.parametrize('names', BATCHES)
+@pytest.mark.parametrize('test_cfg, expected_calls', NO_CANDIDATE_CASES)
+def test_no_candidate_gives_empty_results(quickstart_model: torch.nn.Module,
+                                          collate, monkeypatch,
+                                          names: Tuple[str, ...],
+                                          test_cfg: dict,
+                                          expected_calls: Dict[str, int]
+                                          ) -> None:
+    """``test_step`` returns empty, well-formed instances for each image of
+    the batch, the candidates having vanished where the case says: a
+    helper expected once per image returned masks (so the later filter
+    really emptied them), except the NMS, which kept none."""
+    model = quickstart_model.eval()
+    model.mask_head.test_cfg.update(test_cfg)
+    calls = spy_on_head(model.mask_head, monkeypatch)
+    batch = collate(names)
+    with torch.no_grad():
+        outputs = model.test_step(batch)
+    assert_empty_predictions(
+        outputs, [sample.ori_shape for sample in batch['data_samples']])
+    for helper, per_image in expected_calls.items():
+        assert len(calls[helper]) == per_image * len(names), (helper, calls)
+    assert all(count > 0 for count in calls['candidate_masks'])
+    assert all(kept == 0 for kept in calls['mask_nms'])
+
+
+def test_coco_evaluation_of_no_candidates(quickstart_model: torch.nn.Module,
+                                          collate, odd_coco: OddCoco,
+                                          repo_root: str) -> None:
+    """The quick-start config's val evaluator (mmsolo's CocoMetric) on the
+    odd set predicted without a single instance (batches of 2, as its val
+    loader would give them): box and mask AP are evaluated, 0.0 where there
+    is ground truth to find and -1.0 (COCO's "no ground truth") for large
+    objects, of which the set has none."""
+    model = quickstart_model.eval()
+    model.mask_head.test_cfg.update(score_thr=1.0)
+    cfg = Config.fromfile(
+        f'{repo_root}/configs/quickstart/solov2-light_r18_fpn_shapes.py')
+    cfg.val_evaluator.ann_file = odd_coco.ann_file
+    evaluator = Evaluator(cfg.val_evaluator)
+    assert type(evaluator.metrics[0]) is CocoMetric
+    evaluator.dataset_meta = dict(classes=CLASSES)
+    for start in range(0, len(ODD_IMAGES), 2):
+        batch = collate(ODD_IMAGES[start:start + 2])
+        with torch.no_grad():
+            outputs = model.test_step(batch)
+        assert_empty_predictions(
+            outputs, [sample.ori_shape for sample in batch['data_samples']])
+        evaluator.process(outputs, batch)
+    metrics = evaluator.evaluate(len(ODD_IMAGES))
+    assert metrics == {
+        f'coco/{metric}_{item}': -1.0 if item == 'mAP_l' else 0.0
+        for metric in ('bbox', 'segm')
+        for item in ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+    }
