@@ -5,6 +5,7 @@ from mmdet.datasets import CocoDataset as MMDetCocoDataset
 from mmdet.datasets.api_wrappers import COCO
 
 from mmsolo.registry import DATASETS
+from mmsolo.utils.messages import abbreviated
 from .coco_checks import (AnnotationFileError, check_image_files,
                           read_coco_json)
 
@@ -12,10 +13,7 @@ MAX_NAMES_SHOWN = 8
 
 
 def _listed(names: List[str]) -> str:
-    shown = ', '.join(repr(name) for name in names[:MAX_NAMES_SHOWN])
-    if len(names) > MAX_NAMES_SHOWN:
-        shown += f' ... ({len(names)} in all)'
-    return shown
+    return abbreviated([repr(name) for name in names], MAX_NAMES_SHOWN)
 
 
 class CheckedCOCO(COCO):
@@ -59,17 +57,13 @@ class CocoDataset(MMDetCocoDataset):
         super().__init__(*args, **kwargs)
 
     def COCOAPI(self, path: str) -> CheckedCOCO:  # noqa: N802 (mmdet's)
-        """The API mmdet's ``load_data_list`` reads the file with; keeps the
-        file's category names for :meth:`load_data_list`."""
+        """The API mmdet's ``load_data_list`` reads the file with, once
+        every name of ``metainfo['classes']`` is known to be a category of
+        the file."""
         coco = CheckedCOCO(path, require_annotations=not self.test_mode)
-        self._file_category_names = [
+        file_names = [
             category['name'] for category in coco.dataset['categories']
         ]
-        return coco
-
-    def load_data_list(self) -> List[dict]:
-        data_list = super().load_data_list()
-        file_names = self._file_category_names
         unknown = [
             name for name in self.metainfo['classes'] if name not in file_names
         ]
@@ -79,7 +73,7 @@ class CocoDataset(MMDetCocoDataset):
                 f'its categories are {_listed(file_names)}. Set the '
                 'dataset\'s metainfo=dict(classes=(...)) to names of the file '
                 '(and model.mask_head.num_classes to their number)')
-        return data_list
+        return coco
 
     def filter_data(self) -> List[dict]:
         data_list = super().filter_data()

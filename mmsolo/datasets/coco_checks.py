@@ -8,6 +8,8 @@ from typing import Any, Dict, Iterable, List
 
 import cv2
 
+from mmsolo.utils.messages import abbreviated
+
 # Keys each record needs for instance-segmentation training and evaluation.
 REQUIRED_KEYS = {
     'images': ('id', 'file_name', 'height', 'width'),
@@ -73,15 +75,16 @@ def check_coco_dict(content: Any,
         raise AnnotationFileError(
             f'{path}: the top level is a {type(content).__name__}, not an '
             'object with "images", "annotations" and "categories"')
-    if not require_annotations:
-        content.setdefault('annotations', [])
-    missing = [key for key in REQUIRED_KEYS if key not in content]
+    missing = [
+        key for key in REQUIRED_KEYS if key not in content and (
+            require_annotations or key != 'annotations')
+    ]
     if missing:
         raise AnnotationFileError(
             f'{path} misses the top-level key(s) {missing}; a COCO '
             'instance file has "images", "annotations" and "categories"')
     for section, keys in REQUIRED_KEYS.items():
-        records = content[section]
+        records = content.get(section, [])
         if not isinstance(records, list):
             raise AnnotationFileError(
                 f'{path}: "{section}" is a {type(records).__name__}, not a '
@@ -89,7 +92,7 @@ def check_coco_dict(content: Any,
         _check_keys(records, section, keys, path)
     image_ids = {image['id'] for image in content['images']}
     category_ids = {category['id'] for category in content['categories']}
-    for position, ann in enumerate(content['annotations']):
+    for position, ann in enumerate(content.get('annotations', [])):
         where = (f'{path}: annotation {ann["id"]} (the {_nth(position)} in '
                  '"annotations")')
         if ann['image_id'] not in image_ids:
@@ -192,10 +195,8 @@ def _check_keys(records: list, section: str, keys: Iterable[str],
 
 
 def _listed(paths: List[str]) -> str:
-    shown = ', '.join(paths[:MAX_SHOWN])
-    more = f' ... {len(paths)} in all' if len(paths) > MAX_SHOWN else ''
     verb = 'is' if len(paths) == 1 else 'are'
-    return f'{shown}{more} {verb}'
+    return f'{abbreviated(paths, MAX_SHOWN)} {verb}'
 
 
 def _nth(position: int) -> str:

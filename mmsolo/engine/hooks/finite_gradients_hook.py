@@ -9,6 +9,7 @@ from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
 from mmsolo.registry import HOOKS
+from mmsolo.utils.messages import abbreviated
 
 # How many parameter names a message spells out before "... N in all".
 MAX_NAMES_SHOWN = 5
@@ -73,10 +74,8 @@ def check_finite_gradients(optimizer: torch.optim.Optimizer,
     bad = [names.get(id(param), '<unnamed>')
            for param, norm in zip(params, norms)
            if not torch.isfinite(norm)]
-    shown = ', '.join(bad[:MAX_NAMES_SHOWN])
-    if len(bad) > MAX_NAMES_SHOWN:
-        shown += f' ... {len(bad)} in all'
     raise NonFiniteGradientError(
-        f'non-finite gradient of {shown} at iteration {iteration + 1}; '
+        f'non-finite gradient of {abbreviated(bad, MAX_NAMES_SHOWN)} at '
+        f'iteration {iteration + 1}; '
         'training stopped before the optimizer step: no weight was updated, '
         'and the last checkpoint holds the last finite step')

@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 from mmsolo.registry import HOOKS
+from mmsolo.utils.messages import abbreviated
 
 # How many class names a message spells out before "... N in all".
 MAX_NAMES_SHOWN = 5
@@ -71,8 +72,8 @@ def describe_dataset(dataset: Dataset) -> str:
 def _spell_classes(classes: Sequence[str]) -> str:
     if len(classes) <= MAX_NAMES_SHOWN:
         return repr(tuple(classes))
-    shown = ', '.join(repr(name) for name in classes[:MAX_NAMES_SHOWN])
-    return f'({shown}, ... {len(classes)} in all)'
+    names = [repr(name) for name in classes]
+    return f'({abbreviated(names, MAX_NAMES_SHOWN)})'
 
 
 def check_num_classes(model: nn.Module, dataset: Dataset,

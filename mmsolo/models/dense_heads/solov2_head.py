@@ -391,22 +391,21 @@ class SOLOv2Head(BaseModule):
                         chunk_logits,
                         instance_masks[chunk_rows],
                         reduction_override='none').sum()
+        # Inputs that may have had no positive sample: per-level mask maps
+        # always, the unified map and the kernels when the batch has none.
+        # Each gets a zero term, so every parameter still gets a gradient:
+        # DistributedDataParallel (find_unused_parameters=False) fails at
+        # the next iteration otherwise.
         if num_pos > 0:
             loss_mask = loss_mask / num_pos
-            if not isinstance(mask_feats, Tensor):
-                # Per-level maps: a level without positives still needs a
-                # gradient (DistributedDataParallel, as below).
-                loss_mask = loss_mask + sum(
-                    level.sum() for level in mask_feats) * 0
+            maybe_unused = [] if isinstance(mask_feats,
+                                            Tensor) else list(mask_feats)
         else:
-            # Zero, but reaching the kernel branch too: a batch without
-            # positives must still give every parameter a gradient, or
-            # DistributedDataParallel (find_unused_parameters=False) fails
-            # at the next iteration.
-            levels = [mask_feats] if isinstance(mask_feats,
-                                                Tensor) else mask_feats
-            loss_mask = sum(
-                pred.sum() for pred in [*levels, *kernel_preds]) * 0
+            maybe_unused = [
+                *([mask_feats] if isinstance(mask_feats, Tensor) else
+                  mask_feats), *kernel_preds
+            ]
+        loss_mask = loss_mask + sum(t.sum() for t in maybe_unused) * 0
 
         flat_labels = torch.cat([
             target.labels[level] for level in range(self.num_levels)
