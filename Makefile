@@ -3,13 +3,15 @@
 #                    mmsolo), generates the synthetic shapes set, trains a
 #                    light SOLOv2 on it, evaluates mask/box AP and writes
 #                    outputs/quickstart/{predictions,loss_curve}.png
+#   make quickstart-panoptic  the same for panoptic segmentation (PQ):
+#                    outputs/quickstart-panoptic/
 #   make test        builds .venv and runs the test suite
 #   make demo        an untrained SOLOv2-R50 on one image: outputs/demo.png
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmsolo-installed
 
-.PHONY: install quickstart demo test
+.PHONY: install quickstart quickstart-panoptic demo test
 
 install: $(STAMP)
 
@@ -18,6 +20,9 @@ $(STAMP): tools/setup_env.sh setup.cfg setup.py requirements/*.txt
 
 quickstart: $(STAMP)
 	$(PY) tools/quickstart.py
+
+quickstart-panoptic: $(STAMP)
+	$(PY) tools/quickstart.py --panoptic
 
 demo: $(STAMP)
 	$(PY) tools/misc/generate_shapes.py outputs/shapes --train 0 --val 1

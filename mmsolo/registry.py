@@ -2,11 +2,13 @@
 
 Being children of mmdet's registries (not of mmengine's root), they find every
 mmdet module (``ResNet``, ``FPN``, ``DiceLoss`` ...) by its plain name, while
-mmsolo's own modules are registered here. Three of mmsolo's keep the name of
+mmsolo's own modules are registered here. Some of mmsolo's keep the name of
 the mmdet/mmengine class they extend, so configs in the ``mmsolo`` scope get
 them: ``CocoDataset`` (checks its input before a run), ``CocoMetric``
-(evaluates an empty result set) and ``CheckpointHook`` (atomic, exactly
-resumable); ``mmdet.CocoDataset`` etc. name the originals.
+(evaluates an empty result set), ``CheckpointHook`` (atomic, exactly
+resumable), ``DetLocalVisualizer`` (draws every panoptic prediction) and,
+needing no panopticapi, ``LoadPanopticAnnotations`` and
+``CocoPanopticMetric``; ``mmdet.CocoDataset`` etc. name the originals.
 """
 from mmdet import registry as mmdet_registry
 from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
@@ -41,7 +43,8 @@ LOG_PROCESSORS = _child('log_processor', 'LOG_PROCESSORS')
 # Datasets.
 DATASETS = _child('dataset', 'DATASETS', locations=['mmsolo.datasets'])
 # Data transforms.
-TRANSFORMS = _child('transform', 'TRANSFORMS')
+TRANSFORMS = _child(
+    'transform', 'TRANSFORMS', locations=['mmsolo.datasets.transforms'])
 # Backbones, necks, heads, detectors and losses.
 MODELS = _child('model', 'MODELS', locations=['mmsolo.models'])
 # Target assigners and other task helpers.
@@ -54,4 +57,5 @@ METRICS = _child('metric', 'METRICS', locations=['mmsolo.evaluation'])
 # Training hooks.
 HOOKS = _child('hook', 'HOOKS', locations=['mmsolo.engine'])
 # Visualizers.
-VISUALIZERS = _child('visualizer', 'VISUALIZERS')
+VISUALIZERS = _child(
+    'visualizer', 'VISUALIZERS', locations=['mmsolo.visualization'])

@@ -9,7 +9,7 @@ visible parts, and fragments under 20 px are dropped.
 """
 import json
 import os
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -30,8 +30,9 @@ def draw_shape(kind: int, center: Tuple[float, float], radius: float,
         cv2.circle(canvas, (int(round(cx)), int(round(cy))),
                    int(round(radius)), 1, -1)
     elif kind == 1:
-        cv2.rectangle(canvas, (int(round(cx - radius)), int(round(cy - radius))),
-                      (int(round(cx + radius)), int(round(cy + radius))), 1, -1)
+        low = (int(round(cx - radius)), int(round(cy - radius)))
+        high = (int(round(cx + radius)), int(round(cy + radius)))
+        cv2.rectangle(canvas, low, high, 1, -1)
     else:
         angles = np.deg2rad([-90, 30, 150])
         points = np.stack([cx + radius * np.cos(angles),
@@ -74,16 +75,31 @@ def instance_annotation(mask: np.ndarray, category_id: int, ann_id: int,
     """COCO annotation of one mask (compressed RLE, tight box)."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle['counts'] = rle['counts'].decode('ascii')
-    ys, xs = np.nonzero(mask)
-    x0, y0 = int(xs.min()), int(ys.min())
     return dict(
         id=ann_id,
         image_id=image_id,
         category_id=category_id,
         segmentation=rle,
         area=int(mask.sum()),
-        bbox=[x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0],
+        bbox=mask_box(mask),
         iscrowd=0)
+
+
+def mask_box(mask: np.ndarray) -> List[int]:
+    """Tight COCO box ``[x, y, w, h]`` of a non-empty (H, W) bool mask."""
+    xs = np.flatnonzero(mask.any(0))
+    ys = np.flatnonzero(mask.any(1))
+    return [int(xs[0]), int(ys[0]), int(xs[-1] + 1 - xs[0]),
+            int(ys[-1] + 1 - ys[0])]
+
+
+def dump_json_atomic(obj: dict, path: str) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file, so that a
+    reader never sees a half-written file."""
+    tmp_path = path + '.tmp'
+    with open(tmp_path, 'w') as f:
+        json.dump(obj, f)
+    os.replace(tmp_path, path)
 
 
 def write_split(out_dir: str, split: str, num_images: int, seed: int,
@@ -111,30 +127,39 @@ def write_split(out_dir: str, split: str, num_images: int, seed: int,
             dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)
         ])
     ann_path = os.path.join(out_dir, 'annotations', f'instances_{split}.json')
-    tmp_path = ann_path + '.tmp'
-    with open(tmp_path, 'w') as f:
-        json.dump(coco, f)
-    os.replace(tmp_path, ann_path)
+    dump_json_atomic(coco, ann_path)
     return ann_path
 
 
-def ensure_shapes_dataset(data_root: str, num_train: int = 1000,
-                          num_val: int = 100, seed: int = 0) -> str:
-    """Generate the shapes set under ``data_root`` unless the one there was
-    made with the same generator, counts and seed (``manifest.json``); a set
-    made otherwise is regenerated, never reused. Returns ``data_root`` with
-    a trailing slash, as configs write it."""
-    manifest = dict(generator=GENERATOR_VERSION, num_train=num_train,
-                    num_val=num_val, seed=seed)
+def ensure_generated(data_root: str, manifest: dict,
+                     write: Callable[[str, str, int, int], str]) -> str:
+    """Write the train and val splits under ``data_root`` with ``write(
+    data_root, split, num_images, seed)`` (val seed ``seed + 1``) unless
+    ``data_root/manifest.json`` equals ``manifest`` (keys ``num_train``,
+    ``num_val``, ``seed`` and whatever names the generator); a set made
+    otherwise is regenerated, never reused. Returns ``data_root`` with a
+    trailing slash, as configs write it."""
     manifest_path = os.path.join(data_root, 'manifest.json')
     if os.path.isfile(manifest_path):
         with open(manifest_path) as f:
             if json.load(f) == manifest:
                 return os.path.join(data_root, '')
         os.remove(manifest_path)
-    for split, count, split_seed in (('train', num_train, seed),
-                                     ('val', num_val, seed + 1)):
-        write_split(data_root, split, count, split_seed)
+    seed = manifest['seed']
+    for split, count, split_seed in (('train', manifest['num_train'], seed),
+                                     ('val', manifest['num_val'], seed + 1)):
+        write(data_root, split, count, split_seed)
     with open(manifest_path, 'w') as f:
         json.dump(manifest, f)
     return os.path.join(data_root, '')
+
+
+def ensure_shapes_dataset(data_root: str, num_train: int = 1000,
+                          num_val: int = 100, seed: int = 0) -> str:
+    """Generate the shapes set under ``data_root`` unless the one there was
+    made with the same generator, counts and seed (``manifest.json``, see
+    :func:`ensure_generated`). Returns ``data_root`` with a trailing
+    slash."""
+    manifest = dict(generator=GENERATOR_VERSION, num_train=num_train,
+                    num_val=num_val, seed=seed)
+    return ensure_generated(data_root, manifest, write_split)

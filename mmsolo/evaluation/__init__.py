@@ -9,8 +9,12 @@
   :mod:`.lvis_compat`).
 """
 from .coco_metric import CocoMetric, EmptyResultsCOCO
+from .coco_panoptic_metric import CocoPanopticMetric
 from .lvis_compat import patch_lvis_numpy_alias
 
 patch_lvis_numpy_alias()
 
-__all__ = ['CocoMetric', 'EmptyResultsCOCO', 'patch_lvis_numpy_alias']
+__all__ = [
+    'CocoMetric', 'CocoPanopticMetric', 'EmptyResultsCOCO',
+    'patch_lvis_numpy_alias'
+]

@@ -7,14 +7,14 @@ from typing import Dict, Optional
 import mmcv
 import numpy as np
 import torch
-from mmdet.visualization import DetLocalVisualizer
 from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.hooks import Hook
 from torch import nn
 
+from mmsolo.visualization import DetLocalVisualizer
 from .log_curves import load_scalar_log, plot_curves
 
-LOSS_KEYS = ('loss', 'loss_mask', 'loss_cls')
+LOSS_KEYS = ('loss', 'loss_mask', 'loss_cls', 'loss_seg')
 
 
 class MetricsRecorder(Hook):

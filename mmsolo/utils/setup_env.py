@@ -23,6 +23,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmsolo.engine  # noqa: F401
     import mmsolo.evaluation  # noqa: F401
     import mmsolo.models  # noqa: F401
+    import mmsolo.visualization  # noqa: F401
 
     if not init_default_scope:
         return

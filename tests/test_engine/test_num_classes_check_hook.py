@@ -238,3 +238,50 @@ test_evaluator = dict(ann_file='{data}annotations/instances_val.json')
             f"test_dataloader.dataset (CocoDataset, ann_file '{ann_file}') "
             f'has 3 classes {SHAPES}: set model.mask_head.num_classes=3 in '
             'your config') in done.stderr, done.stderr[-3000:]
+
+
+PANOPTIC_QUICKSTART = ('configs/quickstart/'
+                       'solov2-panoptic_r18_fpn_shapes-panoptic.py')
+
+
+class PanopticMeta(torch.utils.data.Dataset):
+    """A dataset with only the panoptic metainfo the hook reads."""
+    metainfo = dict(classes=('circle', 'square', 'triangle', 'sky', 'ground',
+                             'water'),
+                    thing_classes=('circle', 'square', 'triangle'),
+                    stuff_classes=('sky', 'ground', 'water'))
+
+
+@pytest.fixture(scope='module')
+def panoptic_model(repo_root):
+    cfg = Config.fromfile(f'{repo_root}/{PANOPTIC_QUICKSTART}')
+    return MODELS.build(cfg.model)
+
+
+def test_panoptic_parts_are_checked_against_things_and_stuff(panoptic_model):
+    """The instance head counts the thing classes, the semantic and fusion
+    heads the things and the stuff; the 6 classes in all match none."""
+    assert check_num_classes(panoptic_model, PanopticMeta(),
+                             'train_dataloader.dataset') is None
+    assert ('model.semantic_head.num_stuff_classes', 3) in \
+        modules_with_num_classes(panoptic_model)
+    panoptic_model.semantic_head.num_stuff_classes = 2
+    try:
+        with pytest.raises(ValueError) as error:
+            check_num_classes(panoptic_model, PanopticMeta(),
+                              'train_dataloader.dataset')
+    finally:
+        panoptic_model.semantic_head.num_stuff_classes = 3
+    assert str(error.value) == (
+        'model.semantic_head.num_stuff_classes is 2 but '
+        'train_dataloader.dataset (PanopticMeta) has 3 thing classes '
+        "('circle', 'square', 'triangle') and 3 stuff classes ('sky', "
+        "'ground', 'water'): set model.semantic_head.num_stuff_classes=3 in "
+        'your config')
+    # A panoptic model on an instance dataset.
+    instance_only = type('InstanceMeta', (torch.utils.data.Dataset, ), dict(
+        metainfo=dict(classes=PanopticMeta.metainfo['classes'])))()
+    with pytest.raises(ValueError, match=re.escape(
+            'model.semantic_head and model.panoptic_fusion_head segment '
+            'stuff classes but val (InstanceMeta) is not a panoptic dataset')):
+        check_num_classes(panoptic_model, instance_only, 'val')

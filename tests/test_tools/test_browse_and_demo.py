@@ -1,14 +1,18 @@
 """tools/misc/browse_dataset.py and tools/demo/image_demo.py write real
-pictures: the image, same size, with instances drawn on it."""
+pictures: the image, same size, with instances (or a panoptic map) drawn
+on it."""
+import re
 import subprocess
 
 import cv2
 import numpy as np
 import pytest
 
-from mmsolo.datasets import write_split
+from mmsolo.datasets import write_panoptic_split, write_split
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
+PANOPTIC_QUICKSTART = ('configs/quickstart/'
+                       'solov2-panoptic_r18_fpn_shapes-panoptic.py')
 
 
 @pytest.fixture(scope='module')
@@ -98,3 +102,30 @@ def test_image_demo_draws_instances_repeatably(shapes, tmp_path, repo_root,
     again = tmp_path / 'again.png'
     run_demo(repo_root, python, image_path, again)
     assert np.array_equal(cv2.imread(str(again)), drawn)
+
+
+def test_image_demo_draws_a_panoptic_map(tmp_path, repo_root, python):
+    """The panoptic quick-start model (random weights, every instance
+    kept) on a synthetic panoptic image: the picture shows its stuff and
+    things, and the demo says how many of each."""
+    write_panoptic_split(str(tmp_path / 'data'), 'val', num_images=1, seed=7)
+    image_path = tmp_path / 'data' / 'val' / '000001.jpg'
+    out = tmp_path / 'panoptic.png'
+    done = subprocess.run([
+        python, 'tools/demo/image_demo.py',
+        str(image_path), PANOPTIC_QUICKSTART, '--out-file',
+        str(out), '--cfg-options', 'model.test_cfg.score_thr=0.',
+        'model.test_cfg.filter_thr=0.', 'model.test_cfg.max_per_img=3',
+        'model.test_cfg.panoptic.score_thr=0.',
+        'model.test_cfg.panoptic.stuff_area_limit=0'
+    ], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = re.search(r'a panoptic map of (\d+) segments \((\d+) things, '
+                      r'(\d+) stuff\) predicted', done.stdout)
+    assert found, done.stdout
+    segments, things, stuff = map(int, found.groups())
+    assert segments == things + stuff and 1 <= things <= 3 and stuff >= 1
+    drawn = cv2.imread(str(out))
+    image = cv2.imread(str(image_path))
+    assert drawn is not None and drawn.shape == image.shape
+    assert (np.abs(drawn.astype(int) - image).max(-1) > 30).sum() > 100

@@ -1,5 +1,6 @@
 """Run a model on an image and write a picture with its masks, labels and
-scores drawn (mmdet's DetLocalVisualizer).
+scores drawn (mmdet's DetLocalVisualizer); a panoptic model's picture shows
+its panoptic map (things and stuff).
 
     python tools/demo/image_demo.py IMAGE CONFIG [--weights CKPT]
         [--out-file OUT.png] [--score-thr 0.3] [--device cpu] [--seed 0]
@@ -16,6 +17,8 @@ import mmcv
 import numpy as np
 import torch
 from mmdet.apis import inference_detector, init_detector
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmdet.structures import DetDataSample
 from mmengine.config import DictAction
 
 from mmsolo.registry import DATASETS, VISUALIZERS
@@ -65,9 +68,13 @@ def main() -> None:
         model.init_weights()
         # init_detector gives a model without weights COCO's class names.
         test_set = dict(model.cfg.test_dataloader.dataset, lazy_init=True)
+        metainfo = DATASETS.build(test_set).metainfo
         model.dataset_meta = dict(
-            model.dataset_meta,
-            classes=DATASETS.build(test_set).metainfo['classes'])
+            model.dataset_meta, **{
+                key: metainfo[key]
+                for key in ('classes', 'thing_classes', 'stuff_classes')
+                if key in metainfo
+            })
     start = time.perf_counter()
     result = inference_detector(model, args.img)
     elapsed = time.perf_counter() - start
@@ -84,10 +91,25 @@ def main() -> None:
         show=False,
         pred_score_thr=args.score_thr,
         out_file=args.out_file)
+    if 'pred_panoptic_seg' in result:
+        num_classes = len(model.dataset_meta['classes'])
+        print(f'{describe_panoptic(result, num_classes)} predicted in '
+              f'{elapsed:.2f} s; picture written to {args.out_file}')
+        return
     kept = (result.pred_instances.scores >= args.score_thr).sum().item()
     print(f'{len(result.pred_instances)} instances predicted in '
           f'{elapsed:.2f} s, {kept} drawn (score >= {args.score_thr}); '
           f'picture written to {args.out_file}')
+
+
+def describe_panoptic(result: DetDataSample, num_classes: int) -> str:
+    """'a panoptic map of N segments (T things, S stuff)'; label
+    ``num_classes`` is void."""
+    ids = result.pred_panoptic_seg.sem_seg.unique()
+    ids = ids[ids % INSTANCE_OFFSET != num_classes]
+    things = int((ids >= INSTANCE_OFFSET).sum())
+    return (f'a panoptic map of {len(ids)} segments ({things} things, '
+            f'{len(ids) - things} stuff)')
 
 
 if __name__ == '__main__':

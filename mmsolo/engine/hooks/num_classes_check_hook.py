@@ -7,7 +7,7 @@ nonsense; a head with fewer classes than the data fails deep inside the loss.
 (and before each validation or test run) and names the config field to
 change.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 from mmengine.dataset import ClassBalancedDataset, ConcatDataset, RepeatDataset
@@ -23,9 +23,17 @@ from mmsolo.utils.messages import abbreviated
 MAX_NAMES_SHOWN = 5
 
 
+# The class-count attributes of a module, e.g. the semantic head's
+# num_stuff_classes; a module with num_stuff_classes is a panoptic part
+# whose num_classes is derived (stuff + 1, or things + stuff).
+CLASS_COUNT_NAMES = ('num_classes', 'num_things_classes', 'num_stuff_classes')
+
+
 def modules_with_num_classes(model: nn.Module) -> List[Tuple[str, int]]:
-    """``(config field, num_classes)`` of every submodule that predicts
-    classes, e.g. ``[('model.mask_head.num_classes', 80)]``.
+    """``(config field, count)`` of every class count of a submodule that
+    predicts classes, e.g. ``[('model.mask_head.num_classes', 80)]``; for
+    panoptic parts (modules with ``num_stuff_classes``) their
+    ``num_things_classes`` and ``num_stuff_classes``.
 
     The backbone is left out: a classification backbone's ``num_classes``
     (its ImageNet classifier, or -1 for none) is not the detector's.
@@ -37,9 +45,13 @@ def modules_with_num_classes(model: nn.Module) -> List[Tuple[str, int]]:
     for name, module in model.named_modules():
         if not name or name == 'backbone' or name.startswith('backbone.'):
             continue
-        num_classes = getattr(module, 'num_classes', None)
-        if isinstance(num_classes, int):
-            found.append((f'model.{name}.num_classes', num_classes))
+        names = CLASS_COUNT_NAMES[1:] if isinstance(
+            getattr(module, 'num_stuff_classes', None),
+            int) else CLASS_COUNT_NAMES[:1]
+        for count_name in names:
+            count = getattr(module, count_name, None)
+            if isinstance(count, int):
+                found.append((f'model.{name}.{count_name}', count))
     return found
 
 
@@ -76,10 +88,30 @@ def _spell_classes(classes: Sequence[str]) -> str:
     return f'({abbreviated(names, MAX_NAMES_SHOWN)})'
 
 
+def class_groups(metainfo: dict,
+                 classes: Sequence[str]) -> Dict[str, Sequence[str]]:
+    """The classes each kind of class count must match: ``num_classes`` of
+    an instance head counts the thing classes of a panoptic dataset (one
+    whose metainfo has ``thing_classes`` and ``stuff_classes``) and all
+    classes otherwise; ``num_stuff_classes`` counts the stuff classes."""
+    if 'thing_classes' in metainfo and 'stuff_classes' in metainfo:
+        return dict(num_classes=metainfo['thing_classes'],
+                    num_stuff_classes=metainfo['stuff_classes'])
+    return dict(num_classes=classes)
+
+
+def _count(classes: Sequence[str], one: str, many: str) -> str:
+    noun = one if len(classes) == 1 else many
+    return f'{len(classes)} {noun} {_spell_classes(classes)}'
+
+
 def check_num_classes(model: nn.Module, dataset: Dataset,
                       dataset_field: str) -> Optional[str]:
     """Raise a ValueError if a module of ``model`` has a ``num_classes``
-    other than the number of ``classes`` in ``dataset.metainfo``.
+    other than the number of ``classes`` in ``dataset.metainfo``; on a
+    panoptic dataset, if an instance head's ``num_classes`` or a panoptic
+    part's ``num_things_classes`` differs from the thing classes, or its
+    ``num_stuff_classes`` from the stuff classes (see :func:`class_groups`).
 
     Args:
         model (nn.Module): The detector (or its wrapper).
@@ -103,16 +135,36 @@ def check_num_classes(model: nn.Module, dataset: Dataset,
             f'{inner_field}.metainfo.classes is the string {classes!r}, not '
             f'a tuple of class names: write classes=({classes!r}, ) (a '
             'one-class tuple needs its comma)')
-    wrong = [(field, num) for field, num in modules_with_num_classes(model)
-             if num != len(classes)]
+    groups = class_groups(dataset.metainfo, classes)
+    counts = modules_with_num_classes(model)
+    panoptic_parts = [field.rsplit('.', 1)[0] for field, _ in counts
+                      if field.endswith('.num_stuff_classes')]
+    if panoptic_parts and 'num_stuff_classes' not in groups:
+        raise ValueError(
+            f'{" and ".join(panoptic_parts)} segment stuff classes but '
+            f'{dataset_field} ({describe_dataset(dataset)}) is not a '
+            'panoptic dataset: its metainfo has no "thing_classes" and '
+            '"stuff_classes"; use a panoptic dataset (e.g. '
+            'CocoPanopticDataset) or an instance model')
+    wrong = []
+    for field, num in counts:
+        kind = field.rsplit('.', 1)[1]
+        wanted = groups['num_stuff_classes' if kind ==
+                        'num_stuff_classes' else 'num_classes']
+        if num != len(wanted):
+            wrong.append((field, num, len(wanted)))
     if not wrong:
         return None
-    noun = 'class' if len(classes) == 1 else 'classes'
-    have = ' and '.join(f'{field} is {num}' for field, num in wrong)
-    fix = ' and '.join(f'{field}={len(classes)}' for field, _ in wrong)
+    have = ' and '.join(f'{field} is {num}' for field, num, _ in wrong)
+    fix = ' and '.join(f'{field}={want}' for field, _, want in wrong)
+    if 'num_stuff_classes' in groups:
+        things, stuff = groups['num_classes'], groups['num_stuff_classes']
+        counted = (f'{_count(things, "thing class", "thing classes")} and '
+                   f'{_count(stuff, "stuff class", "stuff classes")}')
+    else:
+        counted = _count(classes, 'class', 'classes')
     message = (f'{have} but {dataset_field} ({describe_dataset(dataset)}) '
-               f'has {len(classes)} {noun} {_spell_classes(classes)}: set '
-               f'{fix} in your config')
+               f'has {counted}: set {fix} in your config')
     default_classes = getattr(type(inner), 'METAINFO', {}).get('classes')
     if default_classes is not None and tuple(classes) == tuple(
             default_classes):

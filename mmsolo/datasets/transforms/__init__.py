@@ -1,0 +1,3 @@
+from .loading import LoadPanopticAnnotations, rgb2id
+
+__all__ = ['LoadPanopticAnnotations', 'rgb2id']

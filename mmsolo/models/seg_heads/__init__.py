@@ -1,0 +1,3 @@
+from .solov2_semantic_head import SOLOv2SemanticHead
+
+__all__ = ['SOLOv2SemanticHead']

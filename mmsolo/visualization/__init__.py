@@ -1,0 +1,3 @@
+from .local_visualizer import DetLocalVisualizer
+
+__all__ = ['DetLocalVisualizer']
