@@ -20,6 +20,7 @@ from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 
 from mmsolo.evaluation import CocoMetric
+from mmsolo.models.dense_heads import solov2_head
 from mmsolo.models.dense_heads.solov2_head import SOLOv2Head
 from mmsolo.testing.odd_coco import CLASSES, ODD_IMAGES, OddCoco
 
@@ -70,8 +71,8 @@ def spy_on_head(head: SOLOv2Head, monkeypatch) -> Dict[str, List[int]]:
         head, '_mask_nms',
         recorded('mask_nms', head._mask_nms, lambda out: len(out[3])))
     monkeypatch.setattr(
-        head, '_resize_masks',
-        recorded('resize_masks', head._resize_masks, len))
+        solov2_head, 'resize_to_image',
+        recorded('resize_masks', solov2_head.resize_to_image, len))
     return calls
 
 

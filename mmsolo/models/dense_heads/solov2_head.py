@@ -15,7 +15,8 @@ from torch import Tensor
 
 from mmsolo.registry import MODELS, TASK_UTILS
 from ..layers import (concat_coords, fast_mask_nms, hard_mask_nms,
-                      masks_to_boxes, matrix_nms, soft_mask_nms)
+                      masks_to_boxes, matrix_nms, resize_to_image,
+                      soft_mask_nms)
 
 # Mask features: one (N, E, h, w) map shared by all levels (MaskFeatureNeck),
 # or a list with one such map per level (SeparateMaskFeatureNeck).
@@ -562,8 +563,8 @@ class SOLOv2Head(BaseModule):
                                                  areas, cfg)
         if len(kept) == 0:
             return self._empty_result(kernels, out_shape)
-        final_masks = self._resize_masks(mask_probs[kept], img_meta,
-                                         rescale) > cfg.mask_thr
+        final_masks = resize_to_image(mask_probs[kept], self.mask_stride,
+                                      img_meta, rescale) > cfg.mask_thr
         results = InstanceData()
         results.masks = final_masks
         results.labels = labels
@@ -614,26 +615,6 @@ class SOLOv2Head(BaseModule):
             return fast_mask_nms(
                 masks, labels, scores, iou_thr=cfg.iou_thr, **common)
         return soft_mask_nms(masks, labels, scores, sigma=cfg.sigma, **common)
-
-    def _resize_masks(self, mask_probs: Tensor, img_meta: dict,
-                      rescale: bool) -> Tensor:
-        """Mask probabilities (n, h, w) brought to the input's padded size,
-        cropped to ``img_shape`` and, if ``rescale``, resized to
-        ``ori_shape``."""
-        feat_h, feat_w = mask_probs.shape[-2:]
-        img_h, img_w = img_meta['img_shape'][:2]
-        probs = F.interpolate(
-            mask_probs[None],
-            size=(feat_h * self.mask_stride, feat_w * self.mask_stride),
-            mode='bilinear',
-            align_corners=False)[:, :, :img_h, :img_w]
-        if rescale:
-            probs = F.interpolate(
-                probs,
-                size=img_meta['ori_shape'][:2],
-                mode='bilinear',
-                align_corners=False)
-        return probs[0]
 
     @staticmethod
     def _empty_result(like: Tensor, out_shape: Tuple[int,

@@ -5,11 +5,12 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from mmdet.structures import SampleList
+from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmsolo.registry import MODELS
+from ..layers import resize_to_image
 
 
 @MODELS.register_module()
@@ -157,19 +158,7 @@ class SOLOv2SemanticHead(BaseModule):
         """Semantic logits per image, (S + 1, h, w) with (h, w) the
         ``ori_shape`` if ``rescale`` else the ``img_shape``: upsampled to
         the padded input, cropped to ``img_shape``, resized."""
-        logits = self(feats)
-        padded = [size * self.seg_stride for size in logits.shape[-2:]]
-        logits = F.interpolate(
-            logits, size=padded, mode='bilinear', align_corners=False)
-        results = []
-        for image_logits, meta in zip(logits, batch_img_metas):
-            img_h, img_w = meta['img_shape'][:2]
-            image_logits = image_logits[None, :, :img_h, :img_w]
-            if rescale:
-                image_logits = F.interpolate(
-                    image_logits,
-                    size=meta['ori_shape'][:2],
-                    mode='bilinear',
-                    align_corners=False)
-            results.append(image_logits[0])
-        return results
+        return [
+            resize_to_image(image_logits, self.seg_stride, meta, rescale)
+            for image_logits, meta in zip(self(feats), batch_img_metas)
+        ]
