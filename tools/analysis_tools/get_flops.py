@@ -94,8 +94,9 @@ def main() -> None:
     if args.show_table:
         print(info['out_table'])
     print('Counted: the tensor forward (backbone, FPN, mask-feature neck, '
-          'head branches); not the per-candidate dynamic convolutions and '
-          'Matrix NMS of predict. Check the operators mmengine reports as '
+          'head branches and, in a panoptic model, the semantic head); not '
+          'the per-candidate dynamic convolutions, Matrix NMS and panoptic '
+          'fusion of predict. Check the operators mmengine reports as '
           'unsupported before quoting these numbers.')
 
 
