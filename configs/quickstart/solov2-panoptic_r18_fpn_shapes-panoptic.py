@@ -22,8 +22,8 @@ model = dict(
         num_things_classes=len(thing_classes),
         num_stuff_classes=len(stuff_classes),
         in_channels=64,
-        # 32, not the mask branch's 64: bands are easy, and each step is
-        # about 10% faster (0.32 s instead of 0.34 s, 0.27 s without it).
+        # 32, not the mask branch's 64: the bands are easy to tell apart,
+        # and a narrower fusion keeps the steps cheaper.
         feat_channels=32,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)),
     panoptic_fusion_head=dict(type='HeuristicFusionHead'),

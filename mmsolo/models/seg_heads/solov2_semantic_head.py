@@ -26,8 +26,9 @@ class SOLOv2SemanticHead(BaseModule):
     instance masks: a semantic loss on them would pull on the one map every
     instance mask is made from. Panoptic FPN, whose fusion SOLOv2 adopts,
     likewise gives its semantic branch a fusion of its own. The price is a
-    second fusion (in the quick start, steps about 17% slower with a
-    32-channel one). As in Panoptic FPN, every thing class is merged into
+    second fusion: the panoptic quick start (32 channels here) logs a median
+    of 0.38 s per step against the instance one's 0.31 s. As in Panoptic
+    FPN, every thing class is merged into
     one "thing" output (the instance branch segments things), so the head
     has ``num_stuff_classes + 1`` outputs.
 
