@@ -30,20 +30,23 @@ from mmsolo.utils import load_run_config
 from mmsolo.utils.quickstart import (MetricsRecorder, draw_predictions,
                                      plot_loss_curve)
 
-# Per mode: config, data root, work dir, output dir and dataset maker.
+# Per mode: config, data root, work dir, output dir, dataset maker and the
+# name in the final report.
 MODES = dict(
     instance=dict(
         config='configs/quickstart/solov2-light_r18_fpn_shapes.py',
         data_root='data/shapes',
         work_dir='work_dirs/quickstart',
         out_dir='outputs/quickstart',
-        make_dataset=ensure_shapes_dataset),
+        make_dataset=ensure_shapes_dataset,
+        title='quick start'),
     panoptic=dict(
         config='configs/quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py',
         data_root='data/shapes_panoptic',
         work_dir='work_dirs/quickstart-panoptic',
         out_dir='outputs/quickstart-panoptic',
-        make_dataset=ensure_panoptic_shapes_dataset))
+        make_dataset=ensure_panoptic_shapes_dataset,
+        title='panoptic quick start'))
 
 
 def parse_args() -> argparse.Namespace:
@@ -135,9 +138,8 @@ def main() -> None:
     summary_path = osp.join(args.out_dir, 'summary.json')
     with open(summary_path, 'w') as f:
         json.dump(summary, f, indent=2)
-    name = 'panoptic quick start' if args.panoptic else 'quick start'
-    print(f"\n{name}: {report(args.mode, recorder.metrics)}; training + "
-          f"evaluation {train_seconds / 60:.1f} min, all "
+    print(f"\n{mode['title']}: {report(args.mode, recorder.metrics)}; "
+          f"training + evaluation {train_seconds / 60:.1f} min, all "
           f"{summary['total_seconds'] / 60:.1f} min\npictures: {picture}, "
           f"{curve}\nsummary: {summary_path}")
 

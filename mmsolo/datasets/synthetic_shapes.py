@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from mmsolo.engine.atomic_files import write_atomically
+
 CLASSES = ('circle', 'square', 'triangle')
 # Bump when the images or annotations it writes change.
 GENERATOR_VERSION = 1
@@ -94,12 +96,9 @@ def mask_box(mask: np.ndarray) -> List[int]:
 
 
 def dump_json_atomic(obj: dict, path: str) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file, so that a
-    reader never sees a half-written file."""
-    tmp_path = path + '.tmp'
-    with open(tmp_path, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp_path, path)
+    """Write ``obj`` as JSON to ``path`` with :func:`write_atomically`, so
+    that a reader never sees a half-written file."""
+    write_atomically(json.dumps(obj).encode('utf-8'), path)
 
 
 def write_split(out_dir: str, split: str, num_images: int, seed: int,
@@ -149,8 +148,7 @@ def ensure_generated(data_root: str, manifest: dict,
     for split, count, split_seed in (('train', manifest['num_train'], seed),
                                      ('val', manifest['num_val'], seed + 1)):
         write(data_root, split, count, split_seed)
-    with open(manifest_path, 'w') as f:
-        json.dump(manifest, f)
+    dump_json_atomic(manifest, manifest_path)
     return os.path.join(data_root, '')
 
 

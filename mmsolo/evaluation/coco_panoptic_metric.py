@@ -74,7 +74,6 @@ class CocoPanopticMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.classwise = classwise
         self.seg_prefix = seg_prefix
-        self.nproc = nproc
         self.backend_args = backend_args
         self._coco_api: Optional[COCOPanoptic] = None
         if ann_file:
