@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from mmsolo.engine.atomic_files import write_atomically
+from mmsolo.fileio import write_atomically
 
 CLASSES = ('circle', 'square', 'triangle')
 # Bump when the images or annotations it writes change.

@@ -1,4 +1,4 @@
-from .atomic_files import ATOMIC_LOCAL, AtomicLocalBackend, write_atomically
+from mmsolo.fileio import ATOMIC_LOCAL, AtomicLocalBackend, write_atomically
 from .hooks import (CheckpointHook, FiniteGradientsHook,
                     NonFiniteGradientError, NumClassesCheckHook)
 from .model_wrappers import CPU_DDP_TYPE, CPUDistributedDataParallel

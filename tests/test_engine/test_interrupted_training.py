@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mmsolo.datasets import write_split
-from mmsolo.engine import write_atomically
+from mmsolo.fileio import write_atomically
 
 EPOCHS, ITERS_PER_EPOCH = 3, 4
 
@@ -132,7 +132,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
 
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
-    from mmsolo.engine import write_atomically
+    from mmsolo.fileio import write_atomically
     def stall(fd):  # the data is written, the rename has not happened
         print('written', flush=True)
         time.sleep(60)

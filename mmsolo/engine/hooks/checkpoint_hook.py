@@ -6,7 +6,7 @@ from mmengine.dist import is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
 from mmsolo.registry import HOOKS
-from ..atomic_files import ATOMIC_LOCAL, write_atomically
+from mmsolo.fileio import ATOMIC_LOCAL, write_atomically
 from .random_states import get_random_states, set_random_states
 
 RANDOM_STATES_KEY = 'random_states'
@@ -19,7 +19,7 @@ class CheckpointHook(MMEngineCheckpointHook):
 
     - Checkpoints in a local directory are written atomically (to a
       temporary file renamed over the target, see
-      :func:`mmsolo.engine.atomic_files.write_atomically`), and so is
+      :func:`mmsolo.fileio.write_atomically`), and so is
       ``last_checkpoint``, the pointer ``--resume`` follows: a file named
       ``epoch_3.pth`` is complete or absent.
     - With ``max_keep_ckpts``, outdated checkpoints are removed *after* the
