@@ -5,8 +5,9 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmsolo.utils import (cpu_process_group, load_run_config,
-                          trusted_local_checkpoints)
+from mmsolo.checkpoint import (add_unsafe_load_argument,
+                               tool_checkpoint_loading)
+from mmsolo.utils import cpu_process_group, load_run_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,6 +29,7 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    add_unsafe_load_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -44,9 +46,9 @@ def main() -> None:
         hook.draw = True
         hook.test_out_dir = args.show_dir
     # A distributed run without CUDA tests in its gloo process group. The
-    # checkpoint is unpickled fully, as before torch 2.6 (see
-    # mmsolo/utils/trusted_checkpoints.py).
-    with cpu_process_group(cfg), trusted_local_checkpoints():
+    # checkpoint is read with torch's restricted unpickler unless
+    # --unsafe-load (mmsolo/checkpoint/safe_loading.py).
+    with cpu_process_group(cfg), tool_checkpoint_loading(args.unsafe_load):
         runner = Runner.from_cfg(cfg)
         if args.out is not None:
             if not args.out.endswith(('.pkl', '.pickle')):

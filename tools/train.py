@@ -7,8 +7,9 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmsolo.utils import (cpu_process_group, load_run_config,
-                          trusted_local_checkpoints)
+from mmsolo.checkpoint import (add_unsafe_load_argument,
+                               tool_checkpoint_loading)
+from mmsolo.utils import cpu_process_group, load_run_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,6 +42,7 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    add_unsafe_load_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -66,9 +68,10 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     # A distributed run without CUDA trains in its gloo process group.
-    # Checkpoints named by the user (--resume, load_from) are unpickled
-    # fully, as before torch 2.6 (see mmsolo/utils/trusted_checkpoints.py).
-    with cpu_process_group(cfg), trusted_local_checkpoints():
+    # Every checkpoint read (--resume, load_from, a backbone's Pretrained
+    # init_cfg) goes through torch's restricted unpickler unless
+    # --unsafe-load (mmsolo/checkpoint/safe_loading.py).
+    with cpu_process_group(cfg), tool_checkpoint_loading(args.unsafe_load):
         runner = Runner.from_cfg(cfg)
         try:
             runner.train()

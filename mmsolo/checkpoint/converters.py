@@ -1,11 +1,14 @@
 """Conversion of other SOLOv2 implementations' weights to mmsolo's."""
+import hashlib
 import os
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+
+from mmsolo.fileio import open_atomically
+from .safe_loading import UnsafeCheckpointError, load_checkpoint_file
 
 # (pattern, replacement) pairs tried in order on MMDetection 3.x SOLOv2 keys.
 MMDET_SOLOV2_KEY_RULES: List[Tuple[str, str]] = [
@@ -66,47 +69,97 @@ def convert_mmdet_state_dict(
                               'MMDetection')
 
 
-def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
+def load_state_dict_file(path: str,
+                         unsafe: bool = False) -> Tuple[dict, dict]:
     """The state dict in a checkpoint file (under ``state_dict`` or
-    ``model`` if the file holds a dict with such a key)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    ``model`` if the file holds a dict with such a key) and the file's
+    ``meta`` (empty if it has none), read by :func:`load_checkpoint_file`
+    (safe unless ``unsafe``)."""
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+        checkpoint = load_checkpoint_file(path, 'cpu', unsafe=unsafe)
+    except (FileNotFoundError, UnsafeCheckpointError):
+        raise
     except Exception as error:  # corrupt, truncated, not a torch file
         raise ValueError(
             f'{path} is not a readable PyTorch checkpoint: {error}') from error
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{path} holds a {type(checkpoint).__name__}, '
                          'not a checkpoint dict')
+    meta = checkpoint.get('meta')
+    meta = dict(meta) if isinstance(meta, dict) else {}
     for key in ('state_dict', 'model'):
         if isinstance(checkpoint.get(key), dict):
-            return checkpoint[key]
-    return checkpoint
+            return checkpoint[key], meta
+    return checkpoint, meta
+
+
+def converted_meta(source_meta: dict, src: str, layout: str,
+                   num_keys: int) -> dict:
+    """The output's ``meta``: the source's (``CLASSES`` of mmdet 1.x/2.x
+    also as ``dataset_meta['classes']``, which mmdet 3's ``init_detector``
+    reads) and ``converted_from``, a record of the source file."""
+    meta = dict(source_meta)
+    if 'dataset_meta' not in meta and meta.get('CLASSES'):
+        meta['dataset_meta'] = dict(classes=tuple(meta['CLASSES']))
+    meta['converted_from'] = dict(
+        file=os.path.basename(src),
+        sha256=_sha256(src),
+        layout=layout,
+        num_keys=num_keys)
+    return meta
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as file:
+        for block in iter(lambda: file.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
-    """Write ``checkpoint`` to ``path`` through a temporary file in the same
-    folder, so that ``path`` is either the old file or the whole new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(handle, 'wb') as tmp_file:
-            torch.save(checkpoint, tmp_file)
-            tmp_file.flush()
-            os.fsync(tmp_file.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    """``torch.save`` ``checkpoint`` to ``path`` atomically (the old file or
+    the whole new one; :func:`mmsolo.fileio.open_atomically`)."""
+    with open_atomically(path) as file:
+        torch.save(checkpoint, file)
 
 
-def convert_checkpoint_file(src: str, dst: str,
-                            convert: Callable[[dict], dict]) -> int:
-    """Convert the checkpoint ``src`` into ``dst``; returns the key count."""
-    state_dict = convert(load_state_dict_file(src))
-    save_checkpoint_atomic(
-        dict(state_dict=state_dict, meta=dict(converted_from=src)), dst)
-    return len(state_dict)
+#: The state-dict converter of each model zoo's layout.
+LAYOUT_CONVERTERS: Dict[str, Callable[[dict], dict]] = {
+    'mmdet': convert_mmdet_state_dict,
+}
+
+
+def detect_layout(state_dict: Dict[str, torch.Tensor]) -> str:
+    """The model zoo a SOLOv2 state dict comes from, told by its keys.
+
+    Raises:
+        ValueError: No known layout, with a few of the keys.
+    """
+    if any(key.startswith('mask_head.mask_feature_head.')
+           for key in state_dict):
+        return 'mmdet'
+    shown = ', '.join(list(state_dict)[:8])
+    raise ValueError('not a SOLOv2 checkpoint of a known layout (' +
+                     ', '.join(LAYOUT_CONVERTERS) + f'); its keys: {shown}')
+
+
+def convert_zoo_checkpoint(src: str,
+                           dst: str,
+                           layout: str = 'auto',
+                           unsafe: bool = False) -> str:
+    """Convert the checkpoint ``src`` of ``layout`` (one of
+    :data:`LAYOUT_CONVERTERS`, or ``'auto'``: told by its keys) into the
+    mmsolo checkpoint ``dst``, keeping ``src``'s meta
+    (:func:`converted_meta`). Nothing is written when a key cannot be
+    mapped. Returns a one-line report."""
+    state_dict, source_meta = load_state_dict_file(src, unsafe=unsafe)
+    if layout == 'auto':
+        layout = detect_layout(state_dict)
+    state_dict = LAYOUT_CONVERTERS[layout](state_dict)
+    meta = converted_meta(source_meta, src, layout, len(state_dict))
+    save_checkpoint_atomic(dict(state_dict=state_dict, meta=meta), dst)
+    classes = meta.get('dataset_meta', {}).get('classes')
+    kept = f'{len(classes)} class names' if classes else 'no class names'
+    return (f'converted {len(state_dict)} keys ({layout} layout): {src} -> '
+            f'{dst}; meta kept ({kept}) with converted_from')

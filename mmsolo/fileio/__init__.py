@@ -1,4 +1,8 @@
 """File writing shared by every layer (foundation: imports only mmengine)."""
-from .atomic_files import ATOMIC_LOCAL, AtomicLocalBackend, write_atomically
+from .atomic_files import (ATOMIC_LOCAL, AtomicLocalBackend, open_atomically,
+                           plain_open_mode, write_atomically)
 
-__all__ = ['ATOMIC_LOCAL', 'AtomicLocalBackend', 'write_atomically']
+__all__ = [
+    'ATOMIC_LOCAL', 'AtomicLocalBackend', 'open_atomically',
+    'plain_open_mode', 'write_atomically'
+]

@@ -6,7 +6,9 @@ from mmengine import DefaultScope
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import mmdet's and mmsolo's modules so that their registries are filled.
+    """Import mmdet's and mmsolo's modules so that their registries are filled,
+    and make mmengine read checkpoints safely
+    (:func:`mmsolo.checkpoint.install_safe_loaders`).
 
     Args:
         init_default_scope (bool): Also make ``mmsolo`` the default scope, so
@@ -19,6 +21,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     from mmdet.utils import register_all_modules as register_mmdet
 
     register_mmdet(init_default_scope=False)
+    from mmsolo.checkpoint import install_safe_loaders
+    install_safe_loaders()  # checkpoints never run code (weights_only)
     import mmsolo.datasets  # noqa: F401
     import mmsolo.engine  # noqa: F401
     import mmsolo.evaluation  # noqa: F401

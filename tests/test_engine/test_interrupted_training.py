@@ -62,8 +62,10 @@ def train_command(python: str, config: str, work_dir, *extra) -> list:
 
 
 def final_checkpoint(work_dir) -> dict:
+    # Loadable with torch's restricted unpickler (no HistoryBuffer, no NumPy
+    # objects): mmdet's init_detector and tools/test.py read it too.
     return torch.load(osp.join(work_dir, f'epoch_{EPOCHS}.pth'),
-                      map_location='cpu', weights_only=False)
+                      map_location='cpu', weights_only=True)
 
 
 @pytest.fixture(scope='module')
@@ -85,8 +87,12 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
     whole_dir, killed_dir = tmp_path / 'whole', tmp_path / 'killed'
     done = subprocess.run(train_command(python, config, whole_dir),
                           cwd=repo_root, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, preexec_fn=lambda: os.umask(0o022))
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    # Written atomically, yet with the mode a plain open() gives under the
+    # umask (mkstemp's 0600 does not survive the rename).
+    for name in (f'epoch_{EPOCHS}.pth', 'last_checkpoint'):
+        assert os.stat(whole_dir / name).st_mode & 0o777 == 0o644, name
 
     # Killed after the second iteration of the last epoch.
     kill_after = f'Epoch(train) [{EPOCHS}][2/{ITERS_PER_EPOCH}]'
@@ -172,6 +178,28 @@ def test_write_error_leaves_target_and_no_temporary_file(tmp_path,
         write_atomically(b'epoch_2.pth', target)
     assert target.read_text() == 'epoch_1.pth'
     assert [p.name for p in tmp_path.iterdir()] == ['last_checkpoint']
+
+
+@pytest.mark.parametrize('umask,mode', [(0o022, 0o644), (0o077, 0o600),
+                                        (0o002, 0o664)])
+def test_atomic_file_gets_the_mode_of_a_plain_open(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        write_atomically(b'x', tmp_path / 'new.pth')
+        with open(tmp_path / 'plain.pth', 'wb') as plain:
+            plain.write(b'x')
+    finally:
+        os.umask(previous)
+    assert os.stat(tmp_path / 'new.pth').st_mode & 0o777 == mode
+    assert os.stat(tmp_path / 'plain.pth').st_mode & 0o777 == mode
+
+
+def test_atomic_rewrite_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    target = tmp_path / 'last_checkpoint'
+    target.write_text('epoch_1.pth')
+    os.chmod(target, 0o640)
+    write_atomically(b'epoch_2.pth', target)
+    assert os.stat(target).st_mode & 0o777 == 0o640
 
 
 def test_write_replaces_whole_file(tmp_path):

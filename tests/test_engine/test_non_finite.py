@@ -112,7 +112,7 @@ def test_stops_at_iteration_5_keeping_iteration_4(spoil, error, message,
     # The bad step updated no weight: the parameters in memory are those of
     # iteration 4 (normalisation statistics move in any forward pass).
     saved = torch.load(tmp_path / 'iter_4.pth', map_location='cpu',
-                       weights_only=False)['state_dict']
+                       weights_only=True)['state_dict']
     assert all(torch.isfinite(value.float()).all() for value in saved.values())
     in_memory = parameters(runner.model)
     assert in_memory.keys() <= saved.keys()
@@ -142,7 +142,7 @@ def test_train_tool_exits_with_the_last_checkpoint(shapes, tmp_path,
     assert 'Traceback' not in log
     for path in glob.glob(f'{tmp_path}/*.pth'):
         state = torch.load(path, map_location='cpu',
-                           weights_only=False)['state_dict']
+                           weights_only=True)['state_dict']
         for key, value in state.items():
             assert torch.isfinite(value.float()).all(), (path, key)
 

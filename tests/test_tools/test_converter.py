@@ -1,3 +1,4 @@
+import os
 import subprocess
 
 import pytest
@@ -10,13 +11,30 @@ def test_cli_converts_mmdet_checkpoint(tmp_path, repo_root, python):
     from mmsolo.testing import build_paired_solov2
     reference, ours = build_paired_solov2()
     src, dst = tmp_path / 'mmdet.pth', tmp_path / 'mmsolo.pth'
-    torch.save(dict(state_dict=reference.state_dict(), meta={}), src)
+    classes = ('balloon', 'kite')
+    torch.save(dict(state_dict=reference.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=classes),
+                              mmdet_version='3.3.0')), src)
     done = subprocess.run(
         [python, 'tools/model_converters/mmdet2mmsolo.py', str(src),
          str(dst)],
-        cwd=repo_root, capture_output=True, text=True)
+        cwd=repo_root, capture_output=True, text=True,
+        preexec_fn=lambda: os.umask(0o022))
     assert done.returncode == 0, done.stderr
-    state_dict = torch.load(dst, weights_only=False)['state_dict']
+    # One line saying what was done.
+    assert done.stdout.strip().splitlines() == [
+        f'converted {len(ours.state_dict())} keys (mmdet layout): {src} -> '
+        f'{dst}; meta kept (2 class names) with converted_from'
+    ]
+    assert os.stat(dst).st_mode & 0o777 == 0o644  # as a plain open() gives
+    converted = torch.load(dst, weights_only=True)
+    meta = converted['meta']
+    assert meta['dataset_meta']['classes'] == classes
+    assert meta['mmdet_version'] == '3.3.0'
+    assert meta['converted_from']['file'] == 'mmdet.pth'
+    assert meta['converted_from']['layout'] == 'mmdet'
+    assert len(meta['converted_from']['sha256']) == 64
+    state_dict = converted['state_dict']
     assert set(state_dict) == set(ours.state_dict())
     ours.load_state_dict(state_dict, strict=True)
     key = 'mask_feature_neck.level_convs.3.2.conv.weight'
@@ -55,3 +73,34 @@ def test_cli_reports_bad_input_without_writing(tmp_path, repo_root, python):
          str(tmp_path / 'junk.pth'), str(dst)],
         cwd=repo_root, capture_output=True, text=True)
     assert done.returncode == 1 and 'junk.pth' in done.stderr
+
+
+def test_legacy_class_names_become_dataset_meta(tmp_path, repo_root, python):
+    """mmdet 1.x/2.x checkpoints (the official SOLO zoo) keep their class
+    names in meta['CLASSES']; mmdet 3's init_detector reads dataset_meta."""
+    from mmsolo.testing import build_paired_solov2
+    reference, _ = build_paired_solov2()
+    src, dst = tmp_path / 'old.pth', tmp_path / 'new.pth'
+    torch.save(dict(state_dict=reference.state_dict(),
+                    meta=dict(CLASSES=['person', 'car'])), src)
+    done = subprocess.run(
+        [python, 'tools/model_converters/solov2_zoo2mmsolo.py', str(src),
+         str(dst)], cwd=repo_root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    meta = torch.load(dst, weights_only=True)['meta']
+    assert meta['dataset_meta']['classes'] == ('person', 'car')
+    assert meta['CLASSES'] == ['person', 'car']
+
+
+def test_unknown_layout_names_keys_and_writes_nothing(tmp_path, repo_root,
+                                                      python):
+    src, dst = tmp_path / 'yolo.pth', tmp_path / 'out.pth'
+    torch.save({'model.0.conv.weight': torch.zeros(1),
+                'model.24.m.0.bias': torch.zeros(1)}, src)
+    done = subprocess.run(
+        [python, 'tools/model_converters/solov2_zoo2mmsolo.py', str(src),
+         str(dst)], cwd=repo_root, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert 'not a SOLOv2 checkpoint of a known layout' in done.stderr
+    assert 'model.24.m.0.bias' in done.stderr
+    assert not dst.exists()

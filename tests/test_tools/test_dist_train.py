@@ -84,7 +84,7 @@ def test_dist_train_two_cpu_processes_resume_and_test(tmp_path, repo_root,
     assert train_lines and 'Iter(train) [5/8]' in train_lines[0], train_lines
     assert 'Iter(train) [8/8]' in train_lines[-1]
     checkpoint = torch.load(
-        work_dir / 'iter_8.pth', map_location='cpu', weights_only=False)
+        work_dir / 'iter_8.pth', map_location='cpu', weights_only=True)
     assert checkpoint['meta']['iter'] == 8
 
     # dist_test.sh evaluates the checkpoint in two processes.

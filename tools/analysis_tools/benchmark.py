@@ -41,8 +41,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmsolo.registry import MODELS
-from mmsolo.utils import (config_input_shape, register_all_modules,
-                          trusted_local_checkpoints)
+from mmsolo.checkpoint import (add_unsafe_load_argument,
+                               tool_checkpoint_loading)
+from mmsolo.utils import config_input_shape, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,6 +100,7 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. model.test_cfg.nms_pre=300')
+    add_unsafe_load_argument(parser)
     args = parser.parse_args()
     if args.max_iter < 1:
         parser.error(f'--max-iter must be at least 1, got {args.max_iter}')
@@ -115,10 +117,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def build_model(cfg: Config, checkpoint: Optional[str], device: str,
-                fuse: bool, seed: int, logger: MMLogger) -> torch.nn.Module:
+def build_model(cfg: Config,
+                checkpoint: Optional[str],
+                device: str,
+                fuse: bool,
+                seed: int,
+                logger: MMLogger,
+                unsafe_load: bool = False) -> torch.nn.Module:
     """The detector in eval mode on ``device``, with the checkpoint's weights
-    or, without one, seeded random ones."""
+    (read safely unless ``unsafe_load``) or, without one, seeded random
+    ones."""
     if checkpoint is None:
         cfg.model.backbone.init_cfg = None
         torch.manual_seed(seed)
@@ -129,7 +137,7 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
                     f'{seed}, backbone init_cfg=None); the speed is the '
                     "model's, the predictions mean nothing")
     else:
-        with trusted_local_checkpoints():
+        with tool_checkpoint_loading(unsafe_load):
             load_checkpoint(model, checkpoint, map_location='cpu')
     model = revert_sync_batchnorm(model)
     if fuse:
@@ -213,7 +221,7 @@ def main() -> None:
     logger = MMLogger.get_instance('mmsolo-benchmark', log_level='INFO')
 
     model = build_model(cfg, args.checkpoint, args.device, args.fuse_conv_bn,
-                        args.seed, logger)
+                        args.seed, logger, args.unsafe_load)
     if args.synthetic:
         try:
             shape = args.shape or config_input_shape(cfg)

@@ -22,7 +22,9 @@ from mmdet.structures import DetDataSample
 from mmengine.config import DictAction
 
 from mmsolo.registry import DATASETS, VISUALIZERS
-from mmsolo.utils import register_all_modules, trusted_local_checkpoints
+from mmsolo.checkpoint import (add_unsafe_load_argument,
+                               tool_checkpoint_loading)
+from mmsolo.utils import register_all_modules
 
 
 def main() -> None:
@@ -46,6 +48,7 @@ def main() -> None:
         help='seed of the random weights used without --weights, and of '
         'the jitter of mask colours')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_unsafe_load_argument(parser)
     args = parser.parse_args()
     if not os.path.isfile(args.img):
         parser.error(f'image not found: {args.img}')
@@ -58,7 +61,7 @@ def main() -> None:
         # Initialize without downloading pretrained backbone weights.
         cfg_options['model.backbone.init_cfg'] = None
         torch.manual_seed(args.seed)  # weights drawn at build and init
-    with trusted_local_checkpoints():  # a training checkpoint loads too
+    with tool_checkpoint_loading(args.unsafe_load):
         model = init_detector(
             args.config,
             args.weights,

@@ -1,28 +1,15 @@
 """Convert an MMDetection 3.x SOLOv2 checkpoint (its model zoo) to mmsolo.
 
-    python tools/model_converters/mmdet2mmsolo.py SRC.pth DST.pth
+    python tools/model_converters/mmdet2mmsolo.py SRC.pth DST.pth [--unsafe-load]
+
+The same as ``solov2_zoo2mmsolo.py SRC DST --from mmdet``.
 """
-import argparse
+import os.path as osp
 import sys
 
-from mmsolo.checkpoint.converters import (convert_checkpoint_file,
-                                          convert_mmdet_state_dict)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='MMDetection SOLOv2 checkpoint')
-    parser.add_argument('dst', help='where to write the mmsolo checkpoint')
-    args = parser.parse_args()
-    try:
-        count = convert_checkpoint_file(args.src, args.dst,
-                                        convert_mmdet_state_dict)
-    except (KeyError, ValueError, FileNotFoundError) as error:
-        print(f'error: {error.args[0]}', file=sys.stderr)
-        return 1
-    print(f'converted {count} tensors: {args.src} -> {args.dst}')
-    return 0
-
+from solov2_zoo2mmsolo import main  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:], layout='mmdet'))

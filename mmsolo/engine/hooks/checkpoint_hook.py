@@ -5,8 +5,10 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.dist import is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
-from mmsolo.registry import HOOKS
+from mmsolo.checkpoint.plain_state import (decode_message_hub,
+                                           to_plain_checkpoint)
 from mmsolo.fileio import ATOMIC_LOCAL, write_atomically
+from mmsolo.registry import HOOKS
 from .random_states import get_random_states, set_random_states
 
 RANDOM_STATES_KEY = 'random_states'
@@ -14,8 +16,9 @@ RANDOM_STATES_KEY = 'random_states'
 
 @HOOKS.register_module()
 class CheckpointHook(MMEngineCheckpointHook):
-    """mmengine's ``CheckpointHook`` (same arguments) with three changes, so
-    that a run killed at any moment loses nothing and resumes exactly:
+    """mmengine's ``CheckpointHook`` (same arguments) with four changes, so
+    that a run killed at any moment loses nothing and resumes exactly, and
+    its checkpoints load anywhere without running code:
 
     - Checkpoints in a local directory are written atomically (to a
       temporary file renamed over the target, see
@@ -31,6 +34,12 @@ class CheckpointHook(MMEngineCheckpointHook):
       else drawing from these generators) then continues as in a run that
       was never stopped. Loading weights with ``load_from`` without resuming
       leaves the generators alone.
+    - Every checkpoint holds tensors and plain containers only (the message
+      hub's ``HistoryBuffer`` objects stored as tensors, NumPy values as
+      tensors and numbers; :mod:`mmsolo.checkpoint.plain_state`), so
+      ``torch.load(path, weights_only=True)``, mmdet's ``init_detector``,
+      ``DetInferencer`` and ``tools/test.py`` read it; resuming turns the
+      stored buffers back into ``HistoryBuffer`` objects.
 
     Within the ``mmsolo`` scope this class is what ``type='CheckpointHook'``
     builds; mmengine's stays reachable as ``'mmengine.CheckpointHook'``.
@@ -103,8 +112,12 @@ class CheckpointHook(MMEngineCheckpointHook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self._states_to_save is not None:
             checkpoint[RANDOM_STATES_KEY] = self._states_to_save
+        checkpoint.update(to_plain_checkpoint(checkpoint))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if isinstance(checkpoint.get('message_hub'), dict):
+            checkpoint['message_hub'] = decode_message_hub(
+                checkpoint['message_hub'])
         # Runner.resume may re-seed after loading (when the checkpoint's
         # seed differs from the config's), so the states are restored in
         # before_train, which comes after.
