@@ -9,10 +9,13 @@ and mmsolo's model, fed the same uint8 BGR image through its own data
 preprocessor, gives the same FPN levels, kernels, category logits and mask
 features as the source.
 """
+import os
+
 import pytest
 import torch
 from mmdet.structures import DetDataSample
-from zoo_helpers import assert_outputs_close, build_mmsolo
+from mmengine.config import Config
+from zoo_helpers import CONFIG_DIR, assert_outputs_close, build_mmsolo
 
 from mmsolo.checkpoint import convert_adelaidet_state_dict
 from mmsolo.testing.adelaidet_source import AdelaiDetSOLOv2, randomize_
@@ -92,3 +95,22 @@ def test_heads_without_group_norm_are_listed():
     assert '3 key(s)' in message and 'AdelaiDet' in message
     for key in list(state_dict)[1:]:
         assert key in message
+
+
+@pytest.mark.parametrize('depth', [50, 101])
+def test_caffe_configs_are_detectron2s_backbone(depth):
+    """Caffe style with frozen BN (as FrozenBN, also in training), BGR
+    input minus detectron2's MSRA mean, std 1; AdelaiDet's test scale."""
+    cfg = Config.fromfile(os.path.join(CONFIG_DIR, CONFIGS[depth]))
+    backbone, preprocessor = cfg.model.backbone, cfg.model.data_preprocessor
+    assert (backbone.depth, backbone.style) == (depth, 'caffe')
+    assert backbone.norm_cfg == dict(type='BN', requires_grad=False)
+    assert backbone.norm_eval and backbone.frozen_stages == 1
+    assert 'detectron2/resnet' in backbone.init_cfg.checkpoint
+    assert list(preprocessor.mean) == [103.530, 116.280, 123.675]
+    assert list(preprocessor.std) == [1.0, 1.0, 1.0]
+    assert preprocessor.bgr_to_rgb is False
+    resize = [
+        t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'Resize'
+    ]
+    assert [tuple(t.scale) for t in resize] == [(1333, 800)]

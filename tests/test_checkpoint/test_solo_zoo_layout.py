@@ -13,11 +13,14 @@
    instances).
 """
 import copy
+import os
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from zoo_helpers import (assert_outputs_close, build_mmsolo, model_cfg, rename)
+from zoo_helpers import (CONFIG_DIR, assert_outputs_close, build_mmsolo,
+                         model_cfg, rename)
 
 from mmsolo.checkpoint import convert_solo_state_dict
 from mmsolo.testing import demo_batch, mmdet_config_path, spread_class_scores
@@ -158,3 +161,34 @@ def test_pre_v1_backbone_dcn_offsets_are_renamed():
     converted = convert_solo_state_dict(
         {'module.backbone.layer2.0.conv2_offset.weight': torch.zeros(1)})
     assert list(converted) == ['backbone.layer2.0.conv2.conv_offset.weight']
+
+
+def test_official_512_config_is_the_authors():
+    """DCN v1 in backbone stages 2-4 and the head's last tower conv only,
+    none in the mask-feature neck; tested at (852, 512)."""
+    cfg = Config.fromfile(
+        os.path.join(CONFIG_DIR, 'solov2-light_r50-dcnv1_fpn_ms-3x_coco.py'))
+    model = cfg.model
+    assert model.backbone.dcn.type == 'DCN'
+    assert tuple(model.backbone.stage_with_dcn) == (False, True, True, True)
+    assert model.mask_head.dcn_cfg == dict(type='DCN')
+    assert not model.mask_head.dcn_apply_to_all_conv
+    assert (model.mask_head.stacked_convs, model.mask_head.feat_channels,
+            model.mask_feature_neck.out_channels) == (3, 256, 128)
+    assert model.mask_feature_neck.get('conv_cfg') is None
+    resize = [
+        t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'Resize'
+    ]
+    assert [tuple(t.scale) for t in resize] == [(852, 512)]
+
+
+def test_official_512_weights_do_not_fit_mmdets_dcnv2_config():
+    """Why the -dcnv1 config exists: DCN v1 offsets (18 channels) are not
+    DCNv2's (27), so the official 512 model cannot load into mmdet's
+    architecture."""
+    spec, _ = OFFICIAL_SOLOV2_ZOO['SOLOv2_Light_512_DCN_R50_3x']
+    converted = convert_solo_state_dict(
+        random_state_dict(official_solov2_shapes(spec)))
+    model = build_mmsolo('solov2-light_r50-dcn_fpn_ms-3x_coco.py')
+    with pytest.raises(RuntimeError, match='conv_offset.weight'):
+        model.load_state_dict(converted, strict=True)

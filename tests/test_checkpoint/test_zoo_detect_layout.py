@@ -3,8 +3,14 @@
 import pytest
 import torch
 
-from mmsolo.checkpoint import (convert_mmdet_state_dict,
-                               convert_zoo_state_dict, detect_layout)
+from mmsolo.checkpoint import (convert_adelaidet_state_dict,
+                               convert_mmdet_state_dict,
+                               convert_solo_state_dict, convert_zoo_state_dict,
+                               detect_layout)
+from mmsolo.testing.adelaidet_source import AdelaiDetSOLOv2
+from mmsolo.testing.solo_source import (OFFICIAL_SOLOV2_ZOO,
+                                        official_solov2_shapes,
+                                        random_state_dict)
 
 ZERO = torch.zeros(1)
 MMDET = {
@@ -62,3 +68,18 @@ def test_mixed_and_already_converted_state_dicts_are_refused():
     ours = convert_mmdet_state_dict(MMDET)
     with pytest.raises(ValueError, match='already has mmsolo'):
         detect_layout(ours)
+
+
+def test_whole_source_state_dicts_are_detected():
+    """Full official and AdelaiDet state dicts (from their module
+    definitions) are recognized and converted as their named layout."""
+    spec, _ = OFFICIAL_SOLOV2_ZOO['SOLOv2_Light_512_DCN_R50_3x']
+    solo = random_state_dict(official_solov2_shapes(spec))
+    adelaidet = AdelaiDetSOLOv2(50).state_dict()
+    for state_dict, layout, convert in ((solo, 'solo',
+                                         convert_solo_state_dict),
+                                        (adelaidet, 'adelaidet',
+                                         convert_adelaidet_state_dict)):
+        assert detect_layout(state_dict) == layout
+        assert list(convert_zoo_state_dict(state_dict)) == list(
+            convert(state_dict))
