@@ -6,7 +6,8 @@ stride in the 1x1 conv, FrozenBN; FPN with sum fusion, no norm, biased
 convs and the ``LastLevelMaxPool`` top block); the forward pass follows the
 same computation: pixel normalization of BGR input, P2..P6, the instance
 head's coordinate channels and grid resizing, and the mask head's sum of
-P2..P5 branches (coordinates on P5). It shares no module with mmdet or
+P2..P5 branches (coordinates on P5); ``adelaidet_instances`` re-implements
+its inference on those outputs. It shares no module with mmdet or
 mmsolo, so that a converted state dict predicting the same in mmsolo shows
 the conversion and the mmsolo config are right.
 """
@@ -272,3 +273,90 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
             else:  # biases, running means
                 tensor.copy_(torch.randn(shape, generator=generator) * 0.1)
     return model
+
+
+# AdelaiDet's MODEL.SOLOV2 test defaults.
+ADELAIDET_TEST_CFG = dict(
+    score_thr=0.1,
+    mask_thr=0.5,
+    nms_pre=500,
+    update_thr=0.05,
+    sigma=2.0,
+    max_per_img=100)
+LEVEL_STRIDES = (8, 8, 16, 32, 32)
+
+
+def _local_maxima(scores: Tensor) -> Tensor:
+    """Scores (1, C, S, S) kept where they equal their 2x2 window's max."""
+    window = F.max_pool2d(scores, 2, stride=1, padding=1)[:, :, :-1, :-1]
+    return scores * (window == scores).float()
+
+
+def _gaussian_decay(labels: Tensor, masks: Tensor, areas: Tensor,
+                    sigma: float) -> Tensor:
+    """Matrix NMS decay factors of masks sorted by descending score."""
+    flat = masks.flatten(1).float()
+    inter = flat @ flat.T
+    iou = (inter / (areas[:, None] + areas[None, :] - inter)).triu(1)
+    iou = iou * (labels[:, None] == labels[None, :]).float().triu(1)
+    compensate = iou.max(0).values[:, None]
+    return (torch.exp(-sigma * iou**2) /
+            torch.exp(-sigma * compensate**2)).min(0).values
+
+
+def _to_image(probs: Tensor, img_size: Tuple[int, int],
+              ori_size: Tuple[int, int]) -> Tensor:
+    """Mask probabilities (K, h, w) -> (K, H, W) at the original size."""
+    h, w = img_size
+    ratio = -(-h // probs.shape[-2])  # ceil
+    up = F.interpolate(
+        probs[None],
+        size=(probs.shape[-2] * ratio, probs.shape[-1] * ratio),
+        mode='bilinear',
+        align_corners=False)[:, :, :h, :w]
+    return F.interpolate(
+        up, size=ori_size, mode='bilinear', align_corners=False)[0]
+
+
+def adelaidet_instances(out: Dict[str, object],
+                        img_size: Tuple[int, int],
+                        ori_size: Tuple[int, int],
+                        cfg: dict = ADELAIDET_TEST_CFG) -> Dict[str, Tensor]:
+    """AdelaiDet's inference on the raw outputs of one image: score filter
+    after point NMS, area > stride filter, maskness, ``nms_pre`` best,
+    gaussian Matrix NMS, ``update_thr``, ``max_per_img`` best, masks at the
+    original size. Returns ``labels``, ``scores``, ``masks``."""
+    cate = torch.cat([
+        _local_maxima(c.sigmoid())[0].permute(1, 2, 0).flatten(0, 1)
+        for c in out['cate_preds']
+    ])
+    kernels = torch.cat(
+        [k[0].permute(1, 2, 0).flatten(0, 1) for k in out['kernel_preds']])
+    strides = torch.cat([
+        cate.new_full((k.shape[-1]**2, ), s)
+        for k, s in zip(out['kernel_preds'], LEVEL_STRIDES)
+    ])
+    cells, labels = (cate > cfg['score_thr']).nonzero().unbind(1)
+    scores = cate[cells, labels]
+    probs = torch.einsum('ke,ehw->khw', kernels[cells],
+                         out['mask_feats'][0]).sigmoid()
+    masks = probs > cfg['mask_thr']
+    areas = masks.sum((1, 2)).float()
+    keep = areas > strides[cells]
+    probs, masks, areas = probs[keep], masks[keep], areas[keep]
+    labels = labels[keep]
+    scores = scores[keep] * (probs * masks).sum((1, 2)) / areas
+    if len(scores) == 0:
+        return dict(
+            labels=labels,
+            scores=scores,
+            masks=masks.new_zeros((0, *ori_size)))
+    order = scores.argsort(descending=True)[:cfg['nms_pre']]
+    scores = scores[order] * _gaussian_decay(labels[order], masks[order],
+                                             areas[order], cfg['sigma'])
+    kept = order[scores >= cfg['update_thr']]
+    scores = scores[scores >= cfg['update_thr']]
+    best = scores.argsort(descending=True)[:cfg['max_per_img']]
+    kept, scores = kept[best], scores[best]
+    final = _to_image(probs[kept], img_size, ori_size) > cfg['mask_thr']
+    return dict(labels=labels[kept], scores=scores, masks=final)

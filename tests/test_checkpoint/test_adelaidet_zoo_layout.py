@@ -7,7 +7,8 @@ FPN + LastLevelMaxPool, SOLOv2InsHead, SOLOv2MaskHead). Its state dict,
 converted, loads strictly into ``solov2_r{50,101}-caffe_fpn_ms-3x_coco.py``,
 and mmsolo's model, fed the same uint8 BGR image through its own data
 preprocessor, gives the same FPN levels, kernels, category logits and mask
-features as the source.
+features as the source, and the same instances as AdelaiDet's inference
+(``adelaidet_instances``) on the source's outputs.
 """
 import os
 
@@ -18,7 +19,9 @@ from mmengine.config import Config
 from zoo_helpers import CONFIG_DIR, assert_outputs_close, build_mmsolo
 
 from mmsolo.checkpoint import convert_adelaidet_state_dict
-from mmsolo.testing.adelaidet_source import AdelaiDetSOLOv2, randomize_
+from mmsolo.testing.adelaidet_source import (ADELAIDET_TEST_CFG,
+                                             AdelaiDetSOLOv2,
+                                             adelaidet_instances, randomize_)
 
 CONFIGS = {
     50: 'solov2_r50-caffe_fpn_ms-3x_coco.py',
@@ -26,10 +29,26 @@ CONFIGS = {
 }
 
 
-def converted_pair(depth: int):
+def spread_predictions_(source: AdelaiDetSOLOv2) -> None:
+    """Weights that give a trained model's kind of output: a few hundred
+    cells above a 0.5 score (class biases around -7, spatially varying
+    logits) and masks of tens to hundreds of pixels (sparse mask features,
+    larger kernels)."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        source.ins_head.cate_pred.weight.mul_(6)
+        source.ins_head.cate_pred.bias.copy_(
+            torch.randn(80, generator=generator) - 7)
+        source.ins_head.kernel_pred.weight.mul_(5)
+        source.mask_head.conv_pred[1].bias.fill_(-1.0)
+
+
+def converted_pair(depth: int, test_cfg: dict = None, spread: bool = False):
     source = randomize_(AdelaiDetSOLOv2(depth), seed=depth).eval()
+    if spread:
+        spread_predictions_(source)
     converted = convert_adelaidet_state_dict(source.state_dict())
-    ours = build_mmsolo(CONFIGS[depth])
+    ours = build_mmsolo(CONFIGS[depth], test_cfg)
     assert set(converted) == set(ours.state_dict())
     ours.load_state_dict(converted, strict=True)
     return source, ours, converted
@@ -78,6 +97,44 @@ def test_converted_adelaidet_predicts_as_its_source():
         for ref_level, our_level in zip(ref[name], got):
             assert_outputs_close(ref_level, our_level)
     assert_outputs_close(ref['mask_feats'], mask_feats)
+
+
+def test_converted_adelaidet_gives_the_same_instances():
+    """AdelaiDet's inference (point NMS, score and area filters, maskness,
+    Matrix NMS, update_thr, max_per_img, masks at the original size) on the
+    source's outputs and mmsolo's predict give the same instances; 152
+    candidates, under nms_pre, so mmsolo's bounded post-processing is not
+    in play."""
+    cfg = dict(ADELAIDET_TEST_CFG, score_thr=0.5)
+    source, ours, _ = converted_pair(
+        50,
+        dict(
+            score_thr=0.5,
+            filter_thr=cfg['update_thr'],
+            nms_pre=cfg['nms_pre'],
+            max_per_img=cfg['max_per_img']),
+        spread=True)
+    generator = torch.Generator().manual_seed(0)
+    bgr = torch.randint(
+        0, 256, (3, 128, 160), generator=generator, dtype=torch.uint8)
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(128, 160),
+            ori_shape=(256, 320),
+            scale_factor=(0.5, 0.5)))
+    with torch.no_grad():
+        ref = adelaidet_instances(
+            source(bgr[None].float()), (128, 160), (256, 320), cfg)
+        data = ours.data_preprocessor(
+            dict(inputs=[bgr], data_samples=[sample]), training=False)
+        got = ours.predict(data['inputs'], data['data_samples'])[0]
+    got = got.pred_instances
+    assert len(got) == len(ref['labels']) > 50
+    assert torch.equal(got.labels, ref['labels'])
+    torch.testing.assert_close(got.scores, ref['scores'], atol=1e-5, rtol=0)
+    assert got.masks.shape == ref['masks'].shape
+    mismatch = (got.masks != ref['masks']).float().mean().item()
+    assert mismatch < 1e-4, mismatch
 
 
 def test_heads_without_group_norm_are_listed():
