@@ -2,9 +2,10 @@
 import copy
 import os
 import re
+from typing import List, Tuple
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
 REPO_ROOT = os.path.dirname(
@@ -12,7 +13,7 @@ REPO_ROOT = os.path.dirname(
 CONFIG_DIR = os.path.join(REPO_ROOT, 'configs', 'solov2')
 
 
-def model_cfg(path: str):
+def model_cfg(path: str) -> ConfigDict:
     cfg = copy.deepcopy(Config.fromfile(path).model)
     cfg.backbone.init_cfg = None  # no download
     return cfg
@@ -28,7 +29,7 @@ def build_mmsolo(name: str, test_cfg: dict = None) -> torch.nn.Module:
         return MODELS.build(cfg).eval()
 
 
-def rename(state_dict: dict, rules) -> dict:
+def rename(state_dict: dict, rules: List[Tuple[str, str]]) -> dict:
     """Keys renamed by the first matching (pattern, replacement) rule."""
     out = {}
     for key, value in state_dict.items():
@@ -42,7 +43,9 @@ def rename(state_dict: dict, rules) -> dict:
     return out
 
 
-def assert_outputs_close(ref, ours, rtol: float = 1e-4) -> None:
+def assert_outputs_close(ref: torch.Tensor,
+                         ours: torch.Tensor,
+                         rtol: float = 1e-4) -> None:
     """Two tensors equal up to float error relative to their scale."""
     assert ref.shape == ours.shape, (ref.shape, ours.shape)
     scale = ref.abs().max().item()
