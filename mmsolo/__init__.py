@@ -36,4 +36,11 @@ def check_dependency_versions() -> None:
 
 check_dependency_versions()
 
+# Whatever imports mmsolo (its tools, mmdet's tools and APIs building mmsolo
+# models) reads checkpoints with torch's restricted unpickler, downloads
+# included (mmsolo/checkpoint/safe_loading.py).
+from .checkpoint.safe_loading import install_safe_loaders  # noqa: E402
+
+install_safe_loaders()
+
 __all__ = ['__version__', 'version_info', 'check_dependency_versions']

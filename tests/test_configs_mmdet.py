@@ -20,6 +20,8 @@ TWINS = [
     'solov2_r101_fpn_ms-3x_coco.py',
     'solov2_r101-dcn_fpn_ms-3x_coco.py',
     'solov2_x101-dcn_fpn_ms-3x_coco.py',
+    'solov2-light_r18_fpn_ms-3x_coco.py',
+    'solov2-light_r34_fpn_ms-3x_coco.py',
     'solov2-light_r50_fpn_ms-3x_coco.py',
     'solov2-light_r50-dcn_fpn_ms-3x_coco.py',
 ]

@@ -3,11 +3,12 @@ import hashlib
 import os
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from mmsolo.fileio import open_atomically
+from .plain_state import to_plain
 from .safe_loading import UnsafeCheckpointError, load_checkpoint_file
 
 # (pattern, replacement) pairs tried in order on MMDetection 3.x SOLOv2 keys.
@@ -98,7 +99,7 @@ def converted_meta(source_meta: dict, src: str, layout: str,
     """The output's ``meta``: the source's (``CLASSES`` of mmdet 1.x/2.x
     also as ``dataset_meta['classes']``, which mmdet 3's ``init_detector``
     reads) and ``converted_from``, a record of the source file."""
-    meta = dict(source_meta)
+    meta = to_plain(dict(source_meta), "the source's meta")
     if 'dataset_meta' not in meta and meta.get('CLASSES'):
         meta['dataset_meta'] = dict(classes=tuple(meta['CLASSES']))
     meta['converted_from'] = dict(
@@ -123,43 +124,3 @@ def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
     with open_atomically(path) as file:
         torch.save(checkpoint, file)
 
-
-#: The state-dict converter of each model zoo's layout.
-LAYOUT_CONVERTERS: Dict[str, Callable[[dict], dict]] = {
-    'mmdet': convert_mmdet_state_dict,
-}
-
-
-def detect_layout(state_dict: Dict[str, torch.Tensor]) -> str:
-    """The model zoo a SOLOv2 state dict comes from, told by its keys.
-
-    Raises:
-        ValueError: No known layout, with a few of the keys.
-    """
-    if any(key.startswith('mask_head.mask_feature_head.')
-           for key in state_dict):
-        return 'mmdet'
-    shown = ', '.join(list(state_dict)[:8])
-    raise ValueError('not a SOLOv2 checkpoint of a known layout (' +
-                     ', '.join(LAYOUT_CONVERTERS) + f'); its keys: {shown}')
-
-
-def convert_zoo_checkpoint(src: str,
-                           dst: str,
-                           layout: str = 'auto',
-                           unsafe: bool = False) -> str:
-    """Convert the checkpoint ``src`` of ``layout`` (one of
-    :data:`LAYOUT_CONVERTERS`, or ``'auto'``: told by its keys) into the
-    mmsolo checkpoint ``dst``, keeping ``src``'s meta
-    (:func:`converted_meta`). Nothing is written when a key cannot be
-    mapped. Returns a one-line report."""
-    state_dict, source_meta = load_state_dict_file(src, unsafe=unsafe)
-    if layout == 'auto':
-        layout = detect_layout(state_dict)
-    state_dict = LAYOUT_CONVERTERS[layout](state_dict)
-    meta = converted_meta(source_meta, src, layout, len(state_dict))
-    save_checkpoint_atomic(dict(state_dict=state_dict, meta=meta), dst)
-    classes = meta.get('dataset_meta', {}).get('classes')
-    kept = f'{len(classes)} class names' if classes else 'no class names'
-    return (f'converted {len(state_dict)} keys ({layout} layout): {src} -> '
-            f'{dst}; meta kept ({kept}) with converted_from')

@@ -101,6 +101,6 @@ def test_unknown_layout_names_keys_and_writes_nothing(tmp_path, repo_root,
         [python, 'tools/model_converters/solov2_zoo2mmsolo.py', str(src),
          str(dst)], cwd=repo_root, capture_output=True, text=True)
     assert done.returncode == 1
-    assert 'not a SOLOv2 checkpoint of a known layout' in done.stderr
+    assert 'matches no known SOLOv2 layout' in done.stderr
     assert 'model.24.m.0.bias' in done.stderr
     assert not dst.exists()

@@ -16,9 +16,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mmsolo.checkpoint import UnsafeCheckpointError, add_unsafe_load_argument
-from mmsolo.checkpoint.converters import (LAYOUT_CONVERTERS,
-                                          convert_zoo_checkpoint)
+from mmsolo.checkpoint import (LAYOUT_CONVERTERS, UnsafeCheckpointError,
+                               add_unsafe_load_argument,
+                               convert_zoo_checkpoint)
 
 
 def parse_args(argv: Optional[List[str]],
@@ -46,7 +46,7 @@ def main(argv: Optional[List[str]] = None,
     try:
         report = convert_zoo_checkpoint(
             args.src, args.dst, layout=args.layout, unsafe=args.unsafe_load)
-    except (KeyError, ValueError, FileNotFoundError,
+    except (KeyError, ValueError, TypeError, FileNotFoundError,
             UnsafeCheckpointError) as error:
         print(f'error: {error.args[0]}', file=sys.stderr)
         return 1

@@ -1,0 +1,9 @@
+# SOLOv2-448 (light, speed) R34, 3x: authors 32.0 mask AP (val2017), their
+# SOLOv2_Light_448_R34_3x; mmdet has the same architecture (its
+# solov2-light_r34_fpn_ms-3x_coco).
+_base_ = './solov2-light_r50_fpn_ms-3x_coco.py'
+
+model = dict(
+    backbone=dict(
+        depth=34, init_cfg=dict(checkpoint='torchvision://resnet34')),
+    neck=dict(in_channels=[64, 128, 256, 512]))
