@@ -104,3 +104,37 @@ def test_unknown_layout_names_keys_and_writes_nothing(tmp_path, repo_root,
     assert 'matches no known SOLOv2 layout' in done.stderr
     assert 'model.24.m.0.bias' in done.stderr
     assert not dst.exists()
+
+
+def test_cli_converts_an_official_solo_file_into_its_config(
+        tmp_path, repo_root, python):
+    """A file in the official SOLO zoo's form (mmdet v1 keys, meta with
+    CLASSES and the mmdet version) through the one converter, its layout
+    told by its keys: it loads strictly into the matching config."""
+    from mmengine.config import Config
+
+    from mmsolo.registry import MODELS
+    from mmsolo.testing.solo_source import (OFFICIAL_SOLOV2_ZOO,
+                                            official_solov2_shapes,
+                                            random_state_dict)
+    spec, config = OFFICIAL_SOLOV2_ZOO['SOLOv2_Light_448_R18_3x']
+    src, dst = tmp_path / 'SOLOv2_LIGHT_448_R18_3x.pth', tmp_path / 'out.pth'
+    classes = tuple(f'class{i}' for i in range(80))
+    torch.save(dict(state_dict=random_state_dict(
+        official_solov2_shapes(spec), seed=1),
+                    meta=dict(mmdet_version='1.0.0+unknown',
+                              CLASSES=classes)), src)
+    done = subprocess.run(
+        [python, 'tools/model_converters/solov2_zoo2mmsolo.py', str(src),
+         str(dst)], cwd=repo_root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '(solo layout)' in done.stdout
+    assert 'meta kept (80 class names)' in done.stdout
+    converted = torch.load(dst, weights_only=True)
+    assert converted['meta']['dataset_meta']['classes'] == classes
+    assert converted['meta']['converted_from']['layout'] == 'solo'
+    cfg = Config.fromfile(os.path.join(repo_root, 'configs', 'solov2',
+                                       os.path.basename(config)))
+    cfg.model.backbone.init_cfg = None
+    MODELS.build(cfg.model).load_state_dict(converted['state_dict'],
+                                            strict=True)
