@@ -3,11 +3,11 @@ the paper compares it with (Table 3).
 
 All three are class-aware (a mask is only ever suppressed by masks of its
 own class), work on mask IoU, and share the calling convention and the
-results of :func:`~mmsolo.models.layers.matrix_nms.matrix_nms`: candidates
-are sorted by descending score, truncated to ``nms_pre``, suppressed, masks
-whose final score is below ``filter_thr`` are dropped, and at most
-``max_num`` are returned, sorted by descending final score, as
-``(scores, labels, masks, keep_inds)``.
+scaffolding of :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`
+(:func:`~.common.run_mask_nms`): candidates are sorted by descending score,
+truncated to ``nms_pre``, suppressed, masks whose final score is below
+``filter_thr`` are dropped, and at most ``max_num`` are returned, sorted by
+descending final score, as ``(scores, labels, masks, keep_inds)``.
 
 - :func:`hard_mask_nms`: the classic sequential NMS; a mask is removed when
   its IoU with a higher-scored mask that is *kept* exceeds ``iou_thr``.
@@ -18,68 +18,63 @@ whose final score is below ``filter_thr`` are dropped, and at most
   removed when its IoU with *any* higher-scored mask exceeds ``iou_thr``,
   even one that is itself removed. One matrix operation, nothing sequential.
 """
+from functools import partial
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS
-from .matrix_nms import mask_iou_matrix
-
-NMSResult = Tuple[Tensor, Tensor, Tensor, Tensor]
+from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 
-def _check_inputs(name: str, masks: Tensor, labels: Tensor, scores: Tensor,
-                  mask_area: Optional[Tensor]) -> None:
-    if masks.dim() != 3 or not (len(masks) == len(labels) == len(scores)):
-        raise ValueError(
-            f'{name}: expected masks (n, H, W), labels (n,) and scores (n,), '
-            f'got {tuple(masks.shape)}, {tuple(labels.shape)} and '
-            f'{tuple(scores.shape)}')
-    if mask_area is not None and len(mask_area) != len(masks):
-        raise ValueError(f'{name}: mask_area has {len(mask_area)} entries '
-                         f'for {len(masks)} masks')
-
-
-def _empty_result(masks: Tensor, labels: Tensor, scores: Tensor) -> NMSResult:
-    return (scores.new_zeros(0), labels.new_zeros(0),
-            masks.new_zeros(0, *masks.shape[1:]), labels.new_zeros(0))
-
-
-def _sorted_class_iou(
-        masks: Tensor, labels: Tensor, scores: Tensor, nms_pre: int,
-        mask_area: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
-    """Scores sorted in descending order (truncated to ``nms_pre``), their
-    input indices and the (k, k) IoU of those masks, 0 between classes."""
-    sorted_scores, order = torch.sort(scores, descending=True)
-    if 0 < nms_pre < len(order):
-        sorted_scores, order = sorted_scores[:nms_pre], order[:nms_pre]
-    areas = None if mask_area is None else mask_area[order].float()
-    iou = mask_iou_matrix(masks[order], areas)
+def same_class_iou(masks: Tensor, labels: Tensor, order: Tensor,
+                   sorted_areas: Optional[Tensor]) -> Tensor:
+    """(k, k) IoU of ``masks[order]``, 0 between classes."""
+    iou = mask_iou_matrix(masks[order], sorted_areas)
     sorted_labels = labels[order]
-    same_class = sorted_labels[:, None] == sorted_labels[None, :]
-    return sorted_scores, order, iou * same_class
+    return iou * (sorted_labels[:, None] == sorted_labels[None, :])
 
 
-def _finish(masks: Tensor, labels: Tensor, scores: Tensor,
-            final_scores: Tensor, order: Tensor, filter_thr: float,
-            max_num: int) -> NMSResult:
-    """Apply ``filter_thr``, sort by final score and apply ``max_num``.
+def suppress_hard(masks: Tensor, labels: Tensor, order: Tensor,
+                  sorted_scores: Tensor, sorted_areas: Optional[Tensor],
+                  iou_thr: float) -> Tuple[Tensor, Tensor]:
+    """Keep a mask unless a kept, higher-scored one overlaps it by more
+    than ``iou_thr`` (sequential over the kept masks)."""
+    iou = same_class_iou(masks, labels, order, sorted_areas)
+    overlaps = (iou > iou_thr).triu(1)
+    keep = torch.ones(len(order), dtype=torch.bool, device=order.device)
+    for i in range(len(order)):
+        if keep[i]:
+            keep &= ~overlaps[i]
+    return sorted_scores[keep], keep
 
-    Args:
-        final_scores (Tensor): (k,) scores of the surviving masks.
-        order (Tensor): (k,) their indices in the input.
-    """
-    if filter_thr > 0:
-        keep = final_scores >= filter_thr
-        final_scores, order = final_scores[keep], order[keep]
-    if len(order) == 0:
-        return _empty_result(masks, labels, scores)
-    final_scores, rank = torch.sort(final_scores, descending=True)
-    if 0 < max_num < len(rank):
-        final_scores, rank = final_scores[:max_num], rank[:max_num]
-    keep_inds = order[rank]
-    return final_scores, labels[keep_inds], masks[keep_inds], keep_inds
+
+def suppress_soft(masks: Tensor, labels: Tensor, order: Tensor,
+                  sorted_scores: Tensor, sorted_areas: Optional[Tensor],
+                  sigma: float) -> Tuple[Tensor, None]:
+    """Decay every remaining mask by ``exp(-iou**2 / sigma)`` of each pick
+    of the highest remaining score."""
+    iou = same_class_iou(masks, labels, order, sorted_areas)
+    penalty = torch.exp(-iou**2 / sigma)
+    current = sorted_scores.clone()
+    remaining = torch.ones(len(order), dtype=torch.bool, device=order.device)
+    for _ in range(len(order)):
+        top = torch.where(remaining, current,
+                          current.new_full((), -float('inf'))).argmax()
+        remaining[top] = False
+        current = torch.where(remaining, current * penalty[top], current)
+    return current, None
+
+
+def suppress_fast(masks: Tensor, labels: Tensor, order: Tensor,
+                  sorted_scores: Tensor, sorted_areas: Optional[Tensor],
+                  iou_thr: float) -> Tuple[Tensor, Tensor]:
+    """Remove a mask that any higher-scored one overlaps by more than
+    ``iou_thr``, in one matrix operation."""
+    iou = same_class_iou(masks, labels, order, sorted_areas)
+    keep = iou.triu(1).max(dim=0).values <= iou_thr
+    return sorted_scores[keep], keep
 
 
 @FUNCTIONS.register_module()
@@ -111,18 +106,10 @@ def hard_mask_nms(masks: Tensor,
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
         masks, sorted by descending score (scores are unchanged).
     """
-    _check_inputs('hard_mask_nms', masks, labels, scores, mask_area)
-    if len(scores) == 0:
-        return _empty_result(masks, labels, scores)
-    sorted_scores, order, iou = _sorted_class_iou(masks, labels, scores,
-                                                  nms_pre, mask_area)
-    overlaps = (iou > iou_thr).triu(1)
-    keep = torch.ones(len(order), dtype=torch.bool, device=scores.device)
-    for i in range(len(order)):
-        if keep[i]:
-            keep &= ~overlaps[i]
-    return _finish(masks, labels, scores, sorted_scores[keep], order[keep],
-                   filter_thr, max_num)
+    return run_mask_nms('hard_mask_nms',
+                        partial(suppress_hard, iou_thr=iou_thr), masks,
+                        labels, scores, filter_thr, nms_pre, max_num,
+                        mask_area)
 
 
 @FUNCTIONS.register_module()
@@ -159,22 +146,11 @@ def soft_mask_nms(masks: Tensor,
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` sorted by
         descending decayed score.
     """
-    _check_inputs('soft_mask_nms', masks, labels, scores, mask_area)
     if sigma <= 0:
         raise ValueError(f'soft_mask_nms: sigma must be positive, got {sigma}')
-    if len(scores) == 0:
-        return _empty_result(masks, labels, scores)
-    sorted_scores, order, iou = _sorted_class_iou(masks, labels, scores,
-                                                  nms_pre, mask_area)
-    penalty = torch.exp(-iou**2 / sigma)
-    current = sorted_scores.clone()
-    remaining = torch.ones(len(order), dtype=torch.bool, device=scores.device)
-    for _ in range(len(order)):
-        top = torch.where(remaining, current,
-                          current.new_full((), -float('inf'))).argmax()
-        remaining[top] = False
-        current = torch.where(remaining, current * penalty[top], current)
-    return _finish(masks, labels, scores, current, order, filter_thr, max_num)
+    return run_mask_nms('soft_mask_nms', partial(suppress_soft, sigma=sigma),
+                        masks, labels, scores, filter_thr, nms_pre, max_num,
+                        mask_area)
 
 
 @FUNCTIONS.register_module()
@@ -211,12 +187,7 @@ def fast_mask_nms(masks: Tensor,
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
         masks, sorted by descending score (scores are unchanged).
     """
-    _check_inputs('fast_mask_nms', masks, labels, scores, mask_area)
-    if len(scores) == 0:
-        return _empty_result(masks, labels, scores)
-    sorted_scores, order, iou = _sorted_class_iou(masks, labels, scores,
-                                                  nms_pre, mask_area)
-    max_higher_iou = iou.triu(1).max(dim=0).values
-    keep = max_higher_iou <= iou_thr
-    return _finish(masks, labels, scores, sorted_scores[keep], order[keep],
-                   filter_thr, max_num)
+    return run_mask_nms('fast_mask_nms',
+                        partial(suppress_fast, iou_thr=iou_thr), masks,
+                        labels, scores, filter_thr, nms_pre, max_num,
+                        mask_area)
