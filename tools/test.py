@@ -5,8 +5,8 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmsolo.utils import (cpu_process_group, load_run_config,
-                          trusted_local_checkpoints)
+from mmsolo.apis import cpu_process_group, load_run_config
+from mmsolo.utils import trusted_local_checkpoints
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,13 +1,9 @@
-from .input_shape import config_input_shape
-from .log_curves import load_scalar_log, plot_curves
-from .run_config import (cpu_process_group, load_run_config,
-                         use_cpu_distributed)
+from .messages import abbreviated
 from .setup_env import register_all_modules
 from .trusted_checkpoints import (load_from_trusted_local,
                                   trusted_local_checkpoints)
 
 __all__ = [
-    'config_input_shape', 'cpu_process_group', 'load_from_trusted_local',
-    'load_run_config', 'load_scalar_log', 'plot_curves',
-    'register_all_modules', 'trusted_local_checkpoints', 'use_cpu_distributed'
+    'abbreviated', 'load_from_trusted_local', 'register_all_modules',
+    'trusted_local_checkpoints'
 ]

@@ -41,8 +41,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmsolo.registry import MODELS
-from mmsolo.utils import (config_input_shape, register_all_modules,
-                          trusted_local_checkpoints)
+from mmsolo.apis import config_input_shape
+from mmsolo.utils import register_all_modules, trusted_local_checkpoints
 
 
 def parse_args() -> argparse.Namespace:
