@@ -18,6 +18,16 @@ from .solov2_head_losses import (flat_cell_labels, flat_cell_logits,
                                  positive_mask_loss_sum)
 from .solov2_head_settings import build_assigner, check_level_settings
 
+DEFAULT_LOSS_MASK = dict(type='DiceLoss', use_sigmoid=True, loss_weight=3.0)
+DEFAULT_LOSS_CLS = dict(
+    type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
+DEFAULT_INIT_CFG = [
+    dict(type='Normal', layer='Conv2d', std=0.01),
+    dict(
+        type='Normal', std=0.01, bias_prob=0.01,
+        override=dict(name='conv_cls'))
+]
+
 
 @MODELS.register_module()
 class SOLOv2Head(BaseModule):
@@ -97,24 +107,11 @@ class SOLOv2Head(BaseModule):
         dcn_cfg: Optional[dict] = None,
         dcn_apply_to_all_conv: bool = True,
         norm_cfg: dict = dict(type='GN', num_groups=32, requires_grad=True),
-        loss_mask: dict = dict(
-            type='DiceLoss', use_sigmoid=True, loss_weight=3.0),
-        loss_cls: dict = dict(
-            type='FocalLoss',
-            use_sigmoid=True,
-            gamma=2.0,
-            alpha=0.25,
-            loss_weight=1.0),
+        loss_mask: dict = DEFAULT_LOSS_MASK,
+        loss_cls: dict = DEFAULT_LOSS_CLS,
         train_cfg: Optional[dict] = None,
         test_cfg: Optional[dict] = None,
-        init_cfg: Optional[List[dict]] = [
-            dict(type='Normal', layer='Conv2d', std=0.01),
-            dict(
-                type='Normal',
-                std=0.01,
-                bias_prob=0.01,
-                override=dict(name='conv_cls'))
-        ]
+        init_cfg: Optional[List[dict]] = DEFAULT_INIT_CFG
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         check_level_settings(num_grids, strides, scale_ranges, cls_down_index,
@@ -141,23 +138,29 @@ class SOLOv2Head(BaseModule):
         self.train_cfg = train_cfg
         self.loss_mask = MODELS.build(loss_mask)
         self.loss_cls = MODELS.build(loss_cls)
+        self._init_task_modules(train_cfg, test_cfg)
+        self._init_layers()
+
+    def _init_task_modules(self, train_cfg: Optional[dict],
+                           test_cfg: Optional[dict]) -> None:
+        """The target assigner (``train_cfg.assigner``) and the
+        post-processor (``test_cfg``), given the head's level settings."""
         self.assigner = build_assigner(
             train_cfg,
             dict(
-                num_classes=num_classes,
+                num_classes=self.num_classes,
                 num_grids=self.num_grids,
                 scale_ranges=self.scale_ranges,
-                pos_scale=pos_scale,
-                mask_stride=mask_stride))
+                pos_scale=self.pos_scale,
+                mask_stride=self.mask_stride))
         self.post_processor = TASK_UTILS.build(
             dict(
                 type='SOLOv2PostProcessor',
                 num_grids=self.num_grids,
                 min_mask_areas=self.min_mask_areas,
-                mask_stride=mask_stride,
-                kernel_size=dynamic_conv_size,
+                mask_stride=self.mask_stride,
+                kernel_size=self.dynamic_conv_size,
                 test_cfg=test_cfg))
-        self._init_layers()
 
     @property
     def test_cfg(self) -> ConfigDict:
