@@ -88,19 +88,13 @@ def hard_mask_nms(masks: Tensor,
                   mask_area: Optional[Tensor] = None) -> NMSResult:
     """Class-aware hard NMS of masks (sequential).
 
+    The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
+    ``nms_pre``, ``max_num``, ``mask_area``) are those of
+    :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
+
     Args:
-        masks (Tensor): (n, H, W) masks, bool or float.
-        labels (Tensor): (n,) class of each mask.
-        scores (Tensor): (n,) score of each mask.
         iou_thr (float): A mask whose IoU with a kept, higher-scored mask of
             its class is above it is removed. Defaults to 0.5.
-        filter_thr (float): Drop masks scoring below it; <= 0 keeps all.
-            Defaults to -1.
-        nms_pre (int): Keep only the ``nms_pre`` highest scores before NMS;
-            <= 0 keeps all. Defaults to -1.
-        max_num (int): Keep at most ``max_num`` masks after NMS; <= 0 keeps
-            all. Defaults to -1.
-        mask_area (Tensor, optional): (n,) precomputed areas of ``masks``.
 
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
@@ -128,19 +122,13 @@ def soft_mask_nms(masks: Tensor,
     by ``exp(-iou**2 / sigma)``. Note that ``sigma`` divides here, as in
     Soft-NMS, while Matrix NMS's gaussian ``sigma`` multiplies.
 
+    The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
+    ``nms_pre``, ``max_num``, ``mask_area``) are those of
+    :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
+
     Args:
-        masks (Tensor): (n, H, W) masks, bool or float.
-        labels (Tensor): (n,) class of each mask.
-        scores (Tensor): (n,) score of each mask.
         sigma (float): Width of the gaussian penalty; must be positive.
             Defaults to 0.5 (Soft-NMS's).
-        filter_thr (float): Drop masks whose decayed score is below it;
-            <= 0 keeps all. Defaults to -1.
-        nms_pre (int): Keep only the ``nms_pre`` highest scores before NMS;
-            <= 0 keeps all. Defaults to -1.
-        max_num (int): Keep at most ``max_num`` masks after NMS; <= 0 keeps
-            all. Defaults to -1.
-        mask_area (Tensor, optional): (n,) precomputed areas of ``masks``.
 
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` sorted by
@@ -169,19 +157,13 @@ def fast_mask_nms(masks: Tensor,
     or not ``i`` is kept. It therefore removes at least what hard NMS
     removes.
 
+    The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
+    ``nms_pre``, ``max_num``, ``mask_area``) are those of
+    :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
+
     Args:
-        masks (Tensor): (n, H, W) masks, bool or float.
-        labels (Tensor): (n,) class of each mask.
-        scores (Tensor): (n,) score of each mask.
         iou_thr (float): IoU above which a higher-scored mask of the same
             class removes a mask. Defaults to 0.5.
-        filter_thr (float): Drop masks scoring below it; <= 0 keeps all.
-            Defaults to -1.
-        nms_pre (int): Keep only the ``nms_pre`` highest scores before NMS;
-            <= 0 keeps all. Defaults to -1.
-        max_num (int): Keep at most ``max_num`` masks after NMS; <= 0 keeps
-            all. Defaults to -1.
-        mask_area (Tensor, optional): (n,) precomputed areas of ``masks``.
 
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept

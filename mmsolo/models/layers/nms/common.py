@@ -70,6 +70,17 @@ def run_mask_nms(name: str, suppress: Suppression, masks: Tensor,
     (<= 0: all), ``suppress``, drop final scores below ``filter_thr``
     (<= 0: none), sort by final score and keep ``max_num`` (<= 0: all).
 
+    Args:
+        name (str): The NMS's name, for error messages.
+        suppress (callable): Its suppression (see the module docstring).
+        masks (Tensor): (n, H, W) masks, bool or float.
+        labels (Tensor): (n,) class of each mask.
+        scores (Tensor): (n,) score of each mask.
+        filter_thr (float): Drop masks whose final score is below it.
+        nms_pre (int): Candidates kept before the suppression.
+        max_num (int): Masks kept after it.
+        mask_area (Tensor, optional): (n,) precomputed areas of ``masks``.
+
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
         masks by descending final score, ``keep_inds`` their indices in the
