@@ -1,5 +1,5 @@
 """The terms of SOLOv2's losses, from head outputs and grid targets."""
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import torch
 from mmdet.structures.bbox import get_box_tensor
@@ -10,7 +10,7 @@ from ..layers import MaskFeatures
 from ..task_modules import GridTargets
 
 
-def grid_targets(assigner, gt_instances: InstanceData,
+def grid_targets(assigner: Any, gt_instances: InstanceData,
                  featmap_size: Tuple[int, int]) -> GridTargets:
     """Grid targets of one image's ``bboxes``, ``labels`` and ``masks``
     (``BitmapMasks`` or an (n, H, W) tensor) for mask features of

@@ -1,5 +1,5 @@
 """Settings of the SOLOv2 head checked, and the parts built from them."""
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from mmsolo.registry import TASK_UTILS
 
@@ -31,9 +31,10 @@ def check_level_settings(num_grids: Sequence[int], strides: Sequence[int],
                          f'positive, got {dynamic_conv_size}')
 
 
-def build_assigner(train_cfg: Optional[dict], head_settings: dict):
+def build_assigner(train_cfg: Optional[dict], head_settings: dict) -> Any:
     """``train_cfg.assigner`` (:data:`DEFAULT_ASSIGNER` if absent) with the
-    head's level settings, which it must not set itself.
+    head's level settings, which it must not set itself: an object with
+    ``assign(gt_bboxes, gt_labels, gt_masks, featmap_size) -> GridTargets``.
 
     Raises:
         ValueError: the assigner config sets one of ``head_settings``.

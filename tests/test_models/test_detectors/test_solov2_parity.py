@@ -112,8 +112,9 @@ def _bounded_reference(model, inputs, samples, cfg):
             masks = mask_probs > cfg['mask_thr']
             areas = masks.sum((1, 2)).float()
             keep = areas > torch.tensor(strides, dtype=torch.float)[cells]
-            mask_probs, masks, areas = mask_probs[keep], masks[keep], areas[keep]
-            scores = scores[keep] * (mask_probs * masks).sum((1, 2)) / areas
+            mask_probs, masks = mask_probs[keep], masks[keep]
+            areas, scores = areas[keep], scores[keep]
+            scores = scores * ((mask_probs * masks).sum((1, 2)) / areas)
             scores, labels, _, kept = mask_matrix_nms(
                 masks, labels[keep], scores, mask_area=areas,
                 nms_pre=cfg['nms_pre'], max_num=cfg['max_per_img'],
