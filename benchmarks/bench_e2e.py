@@ -1,4 +1,4 @@
-"""Goal 3 of issue 4: end-to-end predict of SOLOv2-R50 against mmdet 3.3's.
+"""End-to-end predict of SOLOv2-R50 against mmdet 3.3's.
 
 Both models come from the R50 config with the same seeded random weights
 (mmsolo's through the checkpoint converter; mask kernels scaled so masks
@@ -22,7 +22,7 @@ from unittest import mock
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
 
-import mmsolo.models.dense_heads.solov2_head as our_head_module  # noqa: E402
+from mmsolo.registry import FUNCTIONS  # noqa: E402
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
                             spread_class_scores)
 
@@ -40,14 +40,14 @@ def paired_models():
 
 def nms_input_sizes(model, inputs, samples):
     sizes = []
-    original = our_head_module.matrix_nms
+    original = FUNCTIONS.get('matrix_nms')
 
     def counting(masks, *args, **kwargs):
         sizes.append(len(masks))
         return original(masks, *args, **kwargs)
 
-    with torch.no_grad(), mock.patch.object(our_head_module, 'matrix_nms',
-                                            counting):
+    with torch.no_grad(), mock.patch.dict(FUNCTIONS.module_dict,
+                                          {'matrix_nms': counting}):
         model.predict(inputs, copy.deepcopy(samples))
     return sizes
 

@@ -1,4 +1,4 @@
-"""Goal 1 of issue 4: Matrix NMS at least 10x faster than mmdet's, with
+"""Matrix NMS at least 10x faster than mmdet's, with
 identical results.
 
 Times ``mmsolo.models.layers.matrix_nms`` against

@@ -1,4 +1,4 @@
-"""Goal 2 of issue 4: bounded post-processing.
+"""Bounded post-processing.
 
 Times the SOLOv2-R50 head's post-processing (``predict_by_feat``: candidate
 selection, dynamic convolution of the candidates' kernels, maskness, Matrix
@@ -22,6 +22,8 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import print_table, quiet_init_logs, time_interleaved  # noqa: E402,E501
 
+from mmsolo.models.layers import MaskFeatures  # noqa: E402
+from mmsolo.models.task_modules import point_nms  # noqa: E402
 from mmsolo.testing import build_paired_solov2  # noqa: E402
 
 IMG_SHAPE = (800, 1216)
@@ -48,7 +50,7 @@ def head_outputs(head, seed: int = 0) -> Tuple[List, List, torch.Tensor]:
 
 def candidates_above(head, logits: List[torch.Tensor], thr: float) -> int:
     return int(
-        sum((head._point_nms(level.sigmoid()) > thr).sum()
+        sum((point_nms(level.sigmoid()) > thr).sum()
             for level in logits))
 
 
@@ -83,7 +85,7 @@ def main() -> None:
         shifted = shifted_for(head, logits, target, test_cfg['score_thr'])
         count = candidates_above(head, shifted, test_cfg['score_thr'])
         fns = dict(ours=lambda: head.predict_by_feat(
-            kernels, shifted, mask_feats, [meta]))
+            kernels, shifted, MaskFeatures.shared(mask_feats), [meta]))
         if count <= MMDET_MAX_CANDIDATES:
             fns['mmdet'] = lambda: ref_head.predict_by_feat(
                 [k.clone() for k in kernels], [x.clone() for x in shifted],

@@ -1,4 +1,4 @@
-"""Goal 4 of issue 4: training targets and losses against mmdet 3.3's.
+"""Training targets and losses against mmdet 3.3's.
 
 Times ``mask_head.loss_by_feat`` (grid target assignment of every
 ground-truth instance, dynamic convolution of the positive kernels, Dice and
@@ -21,6 +21,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
 
+from mmsolo.models.layers import MaskFeatures  # noqa: E402
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
                             random_gt_boxes)
 
@@ -65,8 +66,10 @@ def main() -> None:
     kernels, logits, mask_feats = head_outputs(head)
 
     def run(which):
-        return which.loss_by_feat(kernels, logits, mask_feats,
-                                  gt_instances, metas)
+        feats = mask_feats if which is ref_head else MaskFeatures.shared(
+            mask_feats)
+        return which.loss_by_feat(kernels, logits, feats, gt_instances,
+                                  metas)
 
     def forward_backward(which):
         losses = run(which)

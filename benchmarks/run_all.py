@@ -1,4 +1,4 @@
-"""Run every benchmark of issue 4 in turn and print their tables.
+"""Run every benchmark in turn and print their tables.
 
     python benchmarks/run_all.py [--quick]
 

@@ -15,6 +15,14 @@ from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 
 
+# The packages whose modules fill these registries, imported by name by
+# ``mmsolo.utils.register_all_modules`` (so that the foundation layers
+# import none of them; see docs/architecture.md).
+REGISTERING_PACKAGES = ('mmsolo.datasets', 'mmsolo.engine',
+                        'mmsolo.evaluation', 'mmsolo.models',
+                        'mmsolo.visualization')
+
+
 def _child(name: str, mmdet_registry_name: str, **kwargs) -> Registry:
     return Registry(
         name, parent=getattr(mmdet_registry, mmdet_registry_name), **kwargs)

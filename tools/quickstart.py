@@ -26,9 +26,9 @@ from mmengine.runner import Runner
 
 from mmsolo.datasets import (ensure_panoptic_shapes_dataset,
                              ensure_shapes_dataset)
-from mmsolo.utils import load_run_config
-from mmsolo.utils.quickstart import (MetricsRecorder, draw_predictions,
-                                     plot_loss_curve)
+from mmsolo.apis import load_run_config
+from mmsolo.apis.quickstart import (MetricsRecorder, draw_predictions,
+                                    plot_loss_curve)
 
 # Per mode: config, data root, work dir, output dir, dataset maker and the
 # name in the final report.

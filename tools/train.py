@@ -7,9 +7,9 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmsolo.apis import cpu_process_group, load_run_config
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
-from mmsolo.utils import cpu_process_group, load_run_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -25,9 +25,10 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
+from .coco_masks import mask_box
+from .panoptic_ids import id2rgb
 from .synthetic_shapes import CLASSES as THING_CLASSES
-from .synthetic_shapes import (draw_shape, dump_json_atomic, ensure_generated,
-                               mask_box)
+from .synthetic_shapes import draw_shape, dump_json_atomic, ensure_generated
 
 STUFF_CLASSES = ('sky', 'ground', 'water')
 PANOPTIC_CLASSES = THING_CLASSES + STUFF_CLASSES
@@ -153,13 +154,6 @@ def make_panoptic_image(
                              iscrowd=iscrowd, bbox=mask_box(mask),
                              area=int(mask.sum())))
     return image, id_map, segments
-
-
-def id2rgb(id_map: np.ndarray) -> np.ndarray:
-    """(H, W) segment ids -> (H, W, 3) uint8 RGB, id = R + 256 G + 256^2
-    B."""
-    return np.stack([id_map % 256, id_map // 256 % 256, id_map // 65536],
-                    axis=-1).astype(np.uint8)
 
 
 def write_panoptic_split(out_dir: str, split: str, num_images: int,

@@ -13,9 +13,9 @@ from typing import Callable, Dict, List, Tuple
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from mmsolo.fileio import write_atomically
+from .coco_masks import encode_rle, mask_box
 
 CLASSES = ('circle', 'square', 'triangle')
 # Bump when the images or annotations it writes change.
@@ -75,24 +75,14 @@ def make_image(rng: np.random.Generator, size: int = 256,
 def instance_annotation(mask: np.ndarray, category_id: int, ann_id: int,
                         image_id: int) -> dict:
     """COCO annotation of one mask (compressed RLE, tight box)."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle['counts'] = rle['counts'].decode('ascii')
     return dict(
         id=ann_id,
         image_id=image_id,
         category_id=category_id,
-        segmentation=rle,
+        segmentation=encode_rle(mask),
         area=int(mask.sum()),
         bbox=mask_box(mask),
         iscrowd=0)
-
-
-def mask_box(mask: np.ndarray) -> List[int]:
-    """Tight COCO box ``[x, y, w, h]`` of a non-empty (H, W) bool mask."""
-    xs = np.flatnonzero(mask.any(0))
-    ys = np.flatnonzero(mask.any(1))
-    return [int(xs[0]), int(ys[0]), int(xs[-1] + 1 - xs[0]),
-            int(ys[-1] + 1 - ys[0])]
 
 
 def dump_json_atomic(obj: dict, path: str) -> None:

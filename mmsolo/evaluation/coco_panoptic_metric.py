@@ -12,7 +12,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get, get_local_path
 from mmengine.logging import MMLogger
 
-from mmsolo.datasets.transforms import rgb2id
+from mmsolo.datasets.panoptic_ids import rgb2id
 from mmsolo.registry import METRICS
 from .functional import merge_pq_stats, pq_average, pq_stats_single_image
 

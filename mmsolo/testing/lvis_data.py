@@ -12,8 +12,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
+from mmsolo.datasets.coco_masks import encode_rle, segmentation_to_mask
 from mmsolo.datasets.synthetic_shapes import make_image
 
 # id, name, frequency. 'hexagon' is never drawn: a category with no instance.
@@ -32,18 +32,6 @@ def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
     ]
 
 
-def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray:
-    """(H, W) bool mask of a polygon list or a compressed RLE, as the LVIS
-    API rasterizes it."""
-    if isinstance(segmentation, list):
-        rle = mask_utils.merge(
-            mask_utils.frPyObjects(segmentation, height, width))
-    else:
-        rle = dict(segmentation)
-        rle['counts'] = rle['counts'].encode('ascii')
-    return mask_utils.decode(rle).astype(bool)
-
-
 def lvis_annotation(mask: np.ndarray, category_id: int, ann_id: int,
                     image_id: int, as_polygon: bool) -> dict:
     """One LVIS annotation of ``mask``; ``area`` and ``bbox`` are those of
@@ -54,9 +42,7 @@ def lvis_annotation(mask: np.ndarray, category_id: int, ann_id: int,
         if not segmentation:
             return {}
     else:
-        segmentation = mask_utils.encode(
-            np.asfortranarray(mask.astype(np.uint8)))
-        segmentation['counts'] = segmentation['counts'].decode('ascii')
+        segmentation = encode_rle(mask)
     stored = segmentation_to_mask(segmentation, *mask.shape)
     if not stored.any():
         return {}

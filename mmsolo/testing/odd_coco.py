@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from mmsolo.datasets.coco_masks import encode_rle, segmentation_to_mask
+
 CLASSES = ('circle', 'square', 'triangle')
 ODD_IMAGES = ('no_objects', 'empty_and_border_masks', 'objects_300',
               'tiny_32x32', 'sides_75x100', 'grayscale')
@@ -80,10 +82,10 @@ def polygon_annotation(polygon: Sequence[float],
 
 def rle_annotation(mask: np.ndarray, category_id: int) -> dict:
     """A COCO annotation of a (H, W) bool mask stored as compressed RLE."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    bbox = mask_utils.toBbox(rle).tolist()
-    area = float(mask_utils.area(rle))
-    rle['counts'] = rle['counts'].decode('ascii')
+    rle = encode_rle(mask)
+    coded = dict(rle, counts=rle['counts'].encode('ascii'))
+    bbox = mask_utils.toBbox(coded).tolist()
+    area = float(mask_utils.area(coded))
     return dict(
         segmentation=rle,
         bbox=bbox,
@@ -163,13 +165,8 @@ def draw_image(rng: np.random.Generator, height: int, width: int,
     (H, W) if ``grayscale``, else (H, W, 3) BGR."""
     image = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
     for ann in anns:
-        segmentation = ann['segmentation']
-        if isinstance(segmentation, list):
-            rle = mask_utils.merge(
-                mask_utils.frPyObjects(segmentation, height, width))
-        else:
-            rle = dict(segmentation, counts=segmentation['counts'].encode())
-        image[mask_utils.decode(rle).astype(bool)] = rng.integers(100, 256)
+        mask = segmentation_to_mask(ann['segmentation'], height, width)
+        image[mask] = rng.integers(100, 256)
     return image[..., 0] if grayscale else image
 
 

@@ -14,10 +14,36 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-MMSOLO_R50_CONFIG = os.path.join(REPO_ROOT, 'configs', 'solov2',
-                                 'solov2_r50_fpn_1x_coco.py')
+# mmsolo's config equivalent to mmdet's solov2_r50_fpn_1x_coco.py, relative
+# to the configs/ directory (see mmsolo_config_path).
+MMSOLO_R50_CONFIG = 'solov2/solov2_r50_fpn_1x_coco.py'
+# Where mmsolo_config_path looks for configs/ when it is set.
+CONFIG_ROOT_ENV = 'MMSOLO_CONFIG_ROOT'
+
+
+def mmsolo_config_path(name: str = MMSOLO_R50_CONFIG) -> str:
+    """Path of one of mmsolo's configs, ``name`` relative to ``configs/``.
+
+    The configs are not part of the installed package: they are looked up
+    in ``$MMSOLO_CONFIG_ROOT`` if set, else in the source checkout the
+    package was imported from, else in ``./configs``.
+
+    Raises:
+        FileNotFoundError: naming the places looked in.
+    """
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    roots = [os.environ.get(CONFIG_ROOT_ENV),
+             os.path.join(package_root, 'configs'),
+             os.path.abspath('configs')]
+    roots = [root for root in roots if root]
+    for root in roots:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f'mmsolo config {name} not found in {roots}; set {CONFIG_ROOT_ENV} '
+        'to the configs/ directory of an mmsolo checkout')
 
 
 def mmdet_config_path(name: str = 'solov2_r50_fpn_1x_coco.py') -> str:
@@ -42,7 +68,7 @@ def build_paired_solov2(
         test_cfg: Optional[dict] = None,
         seed: int = 0,
         mmdet_config: str = 'solov2_r50_fpn_1x_coco.py',
-        mmsolo_config: str = MMSOLO_R50_CONFIG,
+        mmsolo_config: Optional[str] = None,
         kernel_scale: float = 1.0) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """mmdet's SOLOv2 with seeded random weights, and mmsolo's with the same
     weights through the checkpoint converter. Both in eval mode.
@@ -51,7 +77,8 @@ def build_paired_solov2(
         test_cfg (dict, optional): Overrides of both test configs.
         seed (int): Seed of the weight initialization.
         mmdet_config (str): Name of the mmdet SOLOv2 config.
-        mmsolo_config (str): Path of the equivalent mmsolo config.
+        mmsolo_config (str, optional): Path of the equivalent mmsolo
+            config; ``mmsolo_config_path()`` (the R50 1x) if None.
         kernel_scale (float): Multiplies the dynamic-kernel predictor's
             weights, spreading the random masks' probabilities.
 
@@ -73,7 +100,8 @@ def build_paired_solov2(
     with torch.no_grad():
         reference.mask_head.conv_kernel.weight.mul_(kernel_scale)
     with DefaultScope.overwrite_default_scope('mmsolo'):
-        ours = MODELS.build(_model_cfg(mmsolo_config, test_cfg))
+        ours = MODELS.build(
+            _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg))
     ours.load_state_dict(
         convert_mmdet_state_dict(reference.state_dict()), strict=True)
     return reference.eval(), ours.eval()

@@ -1,8 +1,11 @@
 """Registration of every mmsolo module and the default scope."""
 import datetime
+import importlib
 import warnings
 
 from mmengine import DefaultScope
+
+from mmsolo.registry import REGISTERING_PACKAGES
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
@@ -23,11 +26,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     register_mmdet(init_default_scope=False)
     from mmsolo.checkpoint import install_safe_loaders
     install_safe_loaders()  # checkpoints never run code (weights_only)
-    import mmsolo.datasets  # noqa: F401
-    import mmsolo.engine  # noqa: F401
-    import mmsolo.evaluation  # noqa: F401
-    import mmsolo.models  # noqa: F401
-    import mmsolo.visualization  # noqa: F401
+    # By name, as mmengine's registries import their ``locations``: the
+    # foundation layer does not depend on the packages it registers.
+    for package in REGISTERING_PACKAGES:
+        importlib.import_module(package)
 
     if not init_default_scope:
         return

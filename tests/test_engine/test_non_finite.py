@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from mmsolo.datasets import write_split
 from mmsolo.engine import NonFiniteGradientError
 from mmsolo.models.dense_heads import SOLOv2Head
-from mmsolo.models.detectors import NonFiniteLossError, check_finite_losses
+from mmsolo.engine import NonFiniteLossError, check_finite_losses
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 

@@ -75,6 +75,17 @@ def readme_commands(section: str, repo_root: str, python: str) -> list:
     return commands
 
 
+def run_shell(command: str, cwd) -> subprocess.CompletedProcess:
+    """``command`` run by the shell in ``cwd``, its output captured."""
+    return subprocess.run(
+        command,
+        shell=True,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300)
+
+
 def test_readme_config_is_the_example_config(readme_section, repo_root):
     with open(os.path.join(repo_root, EXAMPLE)) as f:
         assert code_blocks(readme_section, 'python') == [f.read()]
@@ -84,24 +95,14 @@ def test_readme_commands_train_and_test(readme_section, repo_root, python,
                                         balloon_cwd):
     train, test = readme_commands(readme_section, repo_root, python)
     assert EXAMPLE in train and EXAMPLE in test
-    done = subprocess.run(
-        f'{train} --cfg-options {FAST}',
-        shell=True,
-        cwd=balloon_cwd,
-        capture_output=True,
-        text=True,
-        timeout=300)
+    done = run_shell(f'{train} --cfg-options {FAST}', balloon_cwd)
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'Iter(train) [1/1]' in done.stdout + done.stderr
     # After one iteration no score passes the config's threshold: keep all.
-    done = subprocess.run(
+    done = run_shell(
         f'{test} --cfg-options test_dataloader.num_workers=0 '
         'model.test_cfg.score_thr=0.0 model.test_cfg.filter_thr=-1',
-        shell=True,
-        cwd=balloon_cwd,
-        capture_output=True,
-        text=True,
-        timeout=300)
+        balloon_cwd)
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
     checkpoint = balloon_cwd / 'work_dirs' / 'solov2-light_r18_fpn_balloon'
@@ -118,13 +119,7 @@ def test_readme_num_classes_error_is_what_train_prints(readme_section,
     option = 'model.mask_head.num_classes=3'
     assert f'`--cfg-options {option}`' in readme_section
     train = readme_commands(readme_section, repo_root, python)[0]
-    done = subprocess.run(
-        f'{train} --cfg-options {FAST} {option}',
-        shell=True,
-        cwd=balloon_cwd,
-        capture_output=True,
-        text=True,
-        timeout=300)
+    done = run_shell(f'{train} --cfg-options {FAST} {option}', balloon_cwd)
     assert done.returncode != 0
     assert error in done.stderr.splitlines(), done.stderr[-3000:]
     assert 'Iter(train)' not in done.stdout + done.stderr

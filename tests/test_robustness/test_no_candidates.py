@@ -1,9 +1,9 @@
 """Predicting with no candidate left returns empty results of the right
 types and shapes, and the COCO evaluation of such results still runs.
 
-``SOLOv2Head._predict_single`` loses its candidates in one of three places,
-each covered here (the spies on the head's helpers check that the case
-really ends there):
+``SOLOv2PostProcessor.predict_image`` loses its candidates in one of three
+places, each covered here (spies on the post-processor's public stages
+check that the case really ends there):
 
 - no score above ``score_thr``: no mask is computed;
 - no mask larger than its level's stride once thresholded at ``mask_thr``:
@@ -20,12 +20,11 @@ from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 
 from mmsolo.evaluation import CocoMetric
-from mmsolo.models.dense_heads import solov2_head
 from mmsolo.models.dense_heads.solov2_head import SOLOv2Head
 from mmsolo.testing.odd_coco import CLASSES, ODD_IMAGES, OddCoco
 
 # Overrides of the quick-start test cfg that leave no candidate, and the
-# head helper calls (per image) they lead to.
+# post-processor stage calls (per image) they lead to.
 NO_CANDIDATE_CASES = [
     pytest.param(
         dict(score_thr=1.0),
@@ -49,8 +48,9 @@ BATCHES = [
 
 
 def spy_on_head(head: SOLOv2Head, monkeypatch) -> Dict[str, List[int]]:
-    """Wrap the head's candidate-mask, mask-NMS and resize helpers; the
-    returned dict lists, per helper, how many masks each call returned."""
+    """Wrap the candidate-mask, mask-NMS and resize stages of the head's
+    post-processor; the returned dict lists, per stage, how many masks each
+    call returned."""
     calls: Dict[str, List[int]] = dict(
         candidate_masks=[], mask_nms=[], resize_masks=[])
 
@@ -64,15 +64,16 @@ def spy_on_head(head: SOLOv2Head, monkeypatch) -> Dict[str, List[int]]:
 
         return wrapper
 
+    stages = head.post_processor
     monkeypatch.setattr(
-        head, '_candidate_masks',
-        recorded('candidate_masks', head._candidate_masks, len))
+        stages, 'candidate_mask_probs',
+        recorded('candidate_masks', stages.candidate_mask_probs, len))
     monkeypatch.setattr(
-        head, '_mask_nms',
-        recorded('mask_nms', head._mask_nms, lambda out: len(out[3])))
+        stages, 'mask_nms',
+        recorded('mask_nms', stages.mask_nms, lambda out: len(out[3])))
     monkeypatch.setattr(
-        solov2_head, 'resize_to_image',
-        recorded('resize_masks', solov2_head.resize_to_image, len))
+        stages, 'resize_masks',
+        recorded('resize_masks', stages.resize_masks, len))
     return calls
 
 

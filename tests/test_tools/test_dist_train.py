@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmsolo.datasets import write_split
-from mmsolo.utils import cpu_process_group, load_run_config
+from mmsolo.apis import cpu_process_group, load_run_config
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 

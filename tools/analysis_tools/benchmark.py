@@ -41,9 +41,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmsolo.registry import MODELS
+from mmsolo.apis import config_input_shape
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
-from mmsolo.utils import config_input_shape, register_all_modules
+from mmsolo.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:

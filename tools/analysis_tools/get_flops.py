@@ -23,7 +23,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 from mmsolo.registry import MODELS
-from mmsolo.utils import config_input_shape, register_all_modules
+from mmsolo.apis import config_input_shape
+from mmsolo.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,19 +1,12 @@
 """Loading transforms that mmdet's need an extra package for."""
 from typing import Optional
 
-import numpy as np
 from mmdet.datasets.transforms import LoadAnnotations
 from mmdet.datasets.transforms import \
     LoadPanopticAnnotations as MMDetLoadPanopticAnnotations
 
 from mmsolo.registry import TRANSFORMS
-
-
-def rgb2id(color: np.ndarray) -> np.ndarray:
-    """COCO panoptic segment ids (...) int32 of RGB colours (..., 3): id =
-    R + 256 G + 256^2 B."""
-    color = np.asarray(color, dtype=np.int32)
-    return color[..., 0] + 256 * color[..., 1] + 256 * 256 * color[..., 2]
+from ..panoptic_ids import rgb2id
 
 
 @TRANSFORMS.register_module()

@@ -155,6 +155,17 @@ def check_num_classes(model: nn.Module, dataset: Dataset,
             wrong.append((field, num, len(wanted)))
     if not wrong:
         return None
+    raise ValueError(
+        _mismatch_message(wrong, groups, classes, dataset, dataset_field,
+                          inner, inner_field))
+
+
+def _mismatch_message(wrong: List[Tuple[str, int, int]], groups: dict,
+                      classes: Sequence[str], dataset: Dataset,
+                      dataset_field: str, inner: Dataset,
+                      inner_field: str) -> str:
+    """The message of :func:`check_num_classes` for the ``(field, num,
+    wanted)`` that differ."""
     have = ' and '.join(f'{field} is {num}' for field, num, _ in wrong)
     fix = ' and '.join(f'{field}={want}' for field, _, want in wrong)
     if 'num_stuff_classes' in groups:
@@ -171,7 +182,7 @@ def check_num_classes(model: nn.Module, dataset: Dataset,
         message += (f'. These are {type(inner).__name__}\'s default classes: '
                     'if your annotation file has other categories, list '
                     f'them in {inner_field}.metainfo=dict(classes=(...))')
-    raise ValueError(message)
+    return message
 
 
 @HOOKS.register_module()

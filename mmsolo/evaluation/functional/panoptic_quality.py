@@ -122,43 +122,12 @@ def pq_stats_single_image(gt_ids: np.ndarray,
             map, or a segment listed twice or with the VOID id.
     """
     gt_ids, pred_ids = np.asarray(gt_ids), np.asarray(pred_ids)
-    if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
-        raise ValueError(f'Image {image}: ground truth of shape '
-                         f'{gt_ids.shape} and prediction of shape '
-                         f'{pred_ids.shape}; both must be the same (H, W).')
-    for kind, ids in (('ground-truth', gt_ids), ('predicted', pred_ids)):
-        if ids.size and (ids.min() < 0 or ids.max() >= _MAX_ID):
-            raise ValueError(f'Image {image}: {kind} ids must lie in '
-                             f'[0, 2**32), got [{ids.min()}, {ids.max()}].')
+    _check_id_maps(gt_ids, pred_ids, image)
     gts = _segment_table(gt_segments, 'ground-truth', void_id, image)
     preds = _segment_table(pred_segments, 'predicted', void_id, image)
-
-    # One pass over the pixels: the area of every (gt id, pred id) overlap.
-    joint = gt_ids.astype(np.uint64) * np.uint64(_MAX_ID) + pred_ids.astype(
-        np.uint64)
-    pairs, counts = np.unique(joint.ravel(), return_counts=True)
-    pair_gt = (pairs // np.uint64(_MAX_ID)).astype(np.int64).tolist()
-    pair_pred = (pairs % np.uint64(_MAX_ID)).astype(np.int64).tolist()
-    counts = counts.tolist()
-
-    intersections: Dict[Tuple[int, int], int] = {}
-    gt_area: Dict[int, int] = {}
-    pred_area: Dict[int, int] = {}
-    for gt_id, pred_id, count in zip(pair_gt, pair_pred, counts):
-        intersections[gt_id, pred_id] = count
-        gt_area[gt_id] = gt_area.get(gt_id, 0) + count
-        pred_area[pred_id] = pred_area.get(pred_id, 0) + count
-    for kind, areas, table in (('ground-truth', gt_area, gts),
-                               ('predicted', pred_area, preds)):
-        unknown = sorted(set(areas) - set(table) - {void_id})
-        if unknown:
-            raise ValueError(f'Image {image}: {kind} segment id {unknown[0]} '
-                             'is in the map but not in the segment list.')
-    missing = sorted(set(preds) - set(pred_area))
-    if missing:
-        raise ValueError(f'Image {image}: predicted segment id {missing[0]} '
-                         'is in the segment list but not in the map.')
-
+    intersections, gt_area, pred_area = _overlap_areas(gt_ids, pred_ids)
+    _check_segments_match_maps(gts, preds, gt_area, pred_area, void_id,
+                               image)
     stat = PQStat()
     gt_matched, pred_matched = set(), set()
     for (gt_id, pred_id), inter in intersections.items():
@@ -174,7 +143,72 @@ def pq_stats_single_image(gt_ids: np.ndarray,
             stat.add(category, tp=1, iou=inter / union)
             gt_matched.add(gt_id)
             pred_matched.add(pred_id)
+    _count_unmatched(stat, gts, preds, gt_matched, pred_matched,
+                     intersections, pred_area, void_id)
+    return stat
 
+
+def _check_id_maps(gt_ids: np.ndarray, pred_ids: np.ndarray,
+                   image: str) -> None:
+    """Raise a ValueError unless both maps are (H, W) of one shape with ids
+    in [0, 2**32)."""
+    if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
+        raise ValueError(f'Image {image}: ground truth of shape '
+                         f'{gt_ids.shape} and prediction of shape '
+                         f'{pred_ids.shape}; both must be the same (H, W).')
+    for kind, ids in (('ground-truth', gt_ids), ('predicted', pred_ids)):
+        if ids.size and (ids.min() < 0 or ids.max() >= _MAX_ID):
+            raise ValueError(f'Image {image}: {kind} ids must lie in '
+                             f'[0, 2**32), got [{ids.min()}, {ids.max()}].')
+
+
+def _overlap_areas(
+    gt_ids: np.ndarray, pred_ids: np.ndarray
+) -> Tuple[Dict[Tuple[int, int], int], Dict[int, int], Dict[int, int]]:
+    """In one pass over the pixels: the area of every (gt id, pred id)
+    overlap, and of every gt and every predicted id."""
+    joint = gt_ids.astype(np.uint64) * np.uint64(_MAX_ID) + pred_ids.astype(
+        np.uint64)
+    pairs, counts = np.unique(joint.ravel(), return_counts=True)
+    pair_gt = (pairs // np.uint64(_MAX_ID)).astype(np.int64).tolist()
+    pair_pred = (pairs % np.uint64(_MAX_ID)).astype(np.int64).tolist()
+    intersections: Dict[Tuple[int, int], int] = {}
+    gt_area: Dict[int, int] = {}
+    pred_area: Dict[int, int] = {}
+    for gt_id, pred_id, count in zip(pair_gt, pair_pred, counts.tolist()):
+        intersections[gt_id, pred_id] = count
+        gt_area[gt_id] = gt_area.get(gt_id, 0) + count
+        pred_area[pred_id] = pred_area.get(pred_id, 0) + count
+    return intersections, gt_area, pred_area
+
+
+def _check_segments_match_maps(gts: Dict[int, Mapping],
+                               preds: Dict[int, Mapping],
+                               gt_area: Dict[int, int],
+                               pred_area: Dict[int, int], void_id: int,
+                               image: str) -> None:
+    """Raise a ValueError for an id in a map that no segment has, or a
+    predicted segment absent from its map."""
+    for kind, areas, table in (('ground-truth', gt_area, gts),
+                               ('predicted', pred_area, preds)):
+        unknown = sorted(set(areas) - set(table) - {void_id})
+        if unknown:
+            raise ValueError(f'Image {image}: {kind} segment id {unknown[0]} '
+                             'is in the map but not in the segment list.')
+    missing = sorted(set(preds) - set(pred_area))
+    if missing:
+        raise ValueError(f'Image {image}: predicted segment id {missing[0]} '
+                         'is in the segment list but not in the map.')
+
+
+def _count_unmatched(stat: PQStat, gts: Dict[int, Mapping],
+                     preds: Dict[int, Mapping], gt_matched: set,
+                     pred_matched: set,
+                     intersections: Dict[Tuple[int, int], int],
+                     pred_area: Dict[int, int], void_id: int) -> None:
+    """Add to ``stat`` a false negative per unmatched non-crowd gt segment
+    and a false positive per unmatched prediction, unless more than half
+    of it lies on VOID or on crowd regions of its category."""
     crowd_ids: Dict[int, List[int]] = {}
     for gt_id, gt in gts.items():
         category = int(gt['category_id'])
@@ -191,7 +225,6 @@ def pq_stats_single_image(gt_ids: np.ndarray,
             for crowd in crowd_ids.get(category, ()))
         if 2 * ignored <= pred_area[pred_id]:
             stat.add(category, fp=1)
-    return stat
 
 
 def pq_average(

@@ -94,11 +94,11 @@ class PanopticSOLOv2(SOLOv2):
                  batch_inputs: Tensor,
                  batch_data_samples: OptSampleList = None) -> tuple:
         """Raw outputs: SOLOv2's (per-level kernels, per-level category
-        logits, mask features) and the semantic logits (N, S + 1, H / 4,
+        logits, mask-feature maps) and the semantic logits (N, S + 1, H / 4,
         W / 4)."""
         feats, mask_feats = self._features(batch_inputs)
         kernel_preds, cls_preds = self.mask_head(feats)
-        return (kernel_preds, cls_preds, mask_feats,
+        return (kernel_preds, cls_preds, mask_feats.maps,
                 self.semantic_head(feats))
 
     def loss(self, batch_inputs: Tensor,

@@ -6,9 +6,10 @@ from mmdet.models.detectors.base import BaseDetector
 from mmdet.structures import OptSampleList, SampleList
 from torch import Tensor
 
+from mmsolo.engine import check_finite_losses
 from mmsolo.registry import MODELS
-from ..necks.mask_feature_neck import mask_neck_out_spec
-from .finite_losses import check_finite_losses
+from ..layers import MaskFeatures
+from ..necks import check_neck_levels, mask_neck_out_spec
 
 
 @MODELS.register_module()
@@ -62,6 +63,7 @@ class SOLOv2(BaseDetector):
             train_cfg=copy.deepcopy(train_cfg),
             test_cfg=copy.deepcopy(test_cfg))
         self.mask_head = MODELS.build(mask_head)
+        check_neck_levels(self.mask_feature_neck, self.mask_head.num_levels)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 
@@ -69,7 +71,10 @@ class SOLOv2(BaseDetector):
         """FPN levels of a batch (N, 3, H, W)."""
         return self.neck(self.backbone(batch_inputs))
 
-    def _features(self, batch_inputs: Tensor) -> Tuple[tuple, Tensor]:
+    def _features(self,
+                  batch_inputs: Tensor) -> Tuple[Tuple[Tensor, ...],
+                                                 MaskFeatures]:
+        """FPN levels and mask features of a batch (N, 3, H, W)."""
         feats = self.extract_feat(batch_inputs)
         return feats, self.mask_feature_neck(feats)
 
@@ -77,10 +82,10 @@ class SOLOv2(BaseDetector):
                  batch_inputs: Tensor,
                  batch_data_samples: OptSampleList = None) -> tuple:
         """Raw outputs: per-level kernels, per-level category logits and
-        the mask features."""
+        the list of mask-feature maps (one, or one per level)."""
         feats, mask_feats = self._features(batch_inputs)
         kernel_preds, cls_preds = self.mask_head(feats)
-        return kernel_preds, cls_preds, mask_feats
+        return kernel_preds, cls_preds, mask_feats.maps
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:

@@ -1,11 +1,16 @@
 from .coord import concat_coords, coord_features
 from .image_resize import resize_to_image
+from .mask_bits import mask_bounds, viewable_as_words
 from .mask_boxes import masks_to_boxes
-from .mask_nms import fast_mask_nms, hard_mask_nms, soft_mask_nms
-from .matrix_nms import mask_iou_matrix, matrix_nms, matrix_nms_decay
+from .mask_features import MaskFeatures, dynamic_mask_logits
+from .nms import (fast_mask_nms, hard_mask_nms, mask_iou_matrix, matrix_nms,
+                  matrix_nms_decay, soft_mask_nms)
+from .pyramid_fusion import LevelTower, PyramidFusion
 
 __all__ = [
-    'coord_features', 'concat_coords', 'masks_to_boxes', 'mask_iou_matrix',
-    'matrix_nms', 'matrix_nms_decay', 'hard_mask_nms', 'soft_mask_nms',
-    'fast_mask_nms', 'resize_to_image'
+    'LevelTower', 'MaskFeatures', 'PyramidFusion', 'coord_features',
+    'concat_coords', 'dynamic_mask_logits', 'fast_mask_nms', 'hard_mask_nms',
+    'mask_bounds', 'mask_iou_matrix', 'masks_to_boxes', 'matrix_nms',
+    'matrix_nms_decay', 'resize_to_image', 'soft_mask_nms',
+    'viewable_as_words'
 ]

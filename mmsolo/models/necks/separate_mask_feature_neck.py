@@ -1,19 +1,18 @@
 """Separate per-level mask features: the alternative to the unified mask
 features that the paper's Table 3 ablates."""
-from typing import List, Sequence
+from typing import Optional, Sequence
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmsolo.registry import MODELS
-from ..layers import concat_coords
+from ..layers import LevelTower, MaskFeatures
+from .base_mask_feature_neck import BaseMaskFeatureNeck
 
 
 @MODELS.register_module()
-class SeparateMaskFeatureNeck(BaseModule):
+class SeparateMaskFeatureNeck(BaseMaskFeatureNeck):
     """One mask-feature map per head level instead of one shared map.
 
     Head level ``i`` gets its features from FPN level ``i`` alone (P2 is
@@ -56,7 +55,7 @@ class SeparateMaskFeatureNeck(BaseModule):
         num_levels: int = 5,
         mask_stride: int = 4,
         with_coord: bool = True,
-        conv_cfg: dict = None,
+        conv_cfg: Optional[dict] = None,
         norm_cfg: dict = dict(type='GN', num_groups=32, requires_grad=True),
         init_cfg: dict = dict(type='Normal', layer='Conv2d', std=0.01)
     ) -> None:
@@ -71,30 +70,21 @@ class SeparateMaskFeatureNeck(BaseModule):
         self.mask_stride = mask_stride
         self.with_coord = with_coord
 
-        def conv(channels_in: int, channels_out: int,
-                 kernel_size: int) -> ConvModule:
-            return ConvModule(
-                channels_in,
-                channels_out,
-                kernel_size,
-                padding=kernel_size // 2,
+        self.level_convs = nn.ModuleList([
+            LevelTower(level, in_channels, feat_channels, with_coord,
+                       conv_cfg, norm_cfg) for level in range(num_levels)
+        ])
+        self.out_convs = nn.ModuleList([
+            ConvModule(
+                feat_channels,
+                out_channels,
+                1,
                 conv_cfg=conv_cfg,
                 norm_cfg=norm_cfg,
-                inplace=False)
+                inplace=False) for _ in range(num_levels)
+        ])
 
-        first_in = in_channels + (2 if with_coord else 0)
-        self.level_convs = nn.ModuleList()
-        self.out_convs = nn.ModuleList()
-        for level in range(num_levels):
-            num_blocks = max(level, 1)
-            self.level_convs.append(
-                nn.ModuleList([conv(first_in, feat_channels, 3)] + [
-                    conv(feat_channels, feat_channels, 3)
-                    for _ in range(num_blocks - 1)
-                ]))
-            self.out_convs.append(conv(feat_channels, out_channels, 1))
-
-    def forward(self, feats: Sequence[Tensor]) -> List[Tensor]:
+    def forward(self, feats: Sequence[Tensor]) -> MaskFeatures:
         """Per-level mask features.
 
         Args:
@@ -103,25 +93,18 @@ class SeparateMaskFeatureNeck(BaseModule):
                 size of level 0; levels from ``num_levels`` on are ignored.
 
         Returns:
-            list[Tensor]: ``num_levels`` maps, each (N, out_channels, H, W).
+            MaskFeatures: ``num_levels`` maps, each (N, out_channels, H, W),
+            one per head level.
         """
         if len(feats) < self.num_levels:
             raise ValueError(
                 f'SeparateMaskFeatureNeck: num_levels={self.num_levels} needs '
                 f'at least {self.num_levels} input levels, got {len(feats)}')
-        outs = []
-        for level, (convs, out_conv) in enumerate(
-                zip(self.level_convs, self.out_convs)):
-            level_feat = feats[level]
-            if self.with_coord:
-                level_feat = concat_coords(level_feat)
-            for step, block in enumerate(convs):
-                level_feat = block(level_feat)
-                if level > 0:
-                    level_feat = F.interpolate(
-                        level_feat,
-                        size=feats[level - step - 1].shape[-2:],
-                        mode='bilinear',
-                        align_corners=False)
-            outs.append(out_conv(level_feat))
-        return outs
+        return MaskFeatures.of_levels([
+            out_conv(
+                tower(feats[level],
+                      [feats[level - step - 1].shape[-2:]
+                       for step in range(len(tower))]))
+            for level, (tower, out_conv) in enumerate(
+                zip(self.level_convs, self.out_convs))
+        ])

@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmsolo.registry import MODELS
-from ..layers import resize_to_image
+from ..layers import PyramidFusion, resize_to_image
 
 
 @MODELS.register_module()
@@ -18,18 +18,18 @@ class SOLOv2SemanticHead(BaseModule):
     """Per-pixel stuff classes plus one "thing" class at 1/4 scale.
 
     The paper adds a semantic branch "analogue to the mask feature branch";
-    this head is exactly that: its own fusion of the FPN levels, built from
-    the same :class:`MaskFeatureNeck` (P2..P5, each brought to 1/4 scale by
-    conv + 2x upsampling blocks, summed, coordinates on the deepest level),
-    then a 1x1 classifier. It does not reuse the mask-feature neck's output
-    because those features are what the dynamic kernels combine into
-    instance masks: a semantic loss on them would pull on the one map every
-    instance mask is made from. Panoptic FPN, whose fusion SOLOv2 adopts,
-    likewise gives its semantic branch a fusion of its own. The price is a
-    second fusion: the panoptic quick start (32 channels here) logs a median
-    of 0.38 s per step against the instance one's 0.31 s. As in Panoptic
-    FPN, every thing class is merged into
-    one "thing" output (the instance branch segments things), so the head
+    this head is exactly that: its own fusion of the FPN levels, the
+    :class:`PyramidFusion` that :class:`MaskFeatureNeck` is made of (P2..P5,
+    each brought to 1/4 scale by conv + 2x upsampling blocks, summed,
+    coordinates on the deepest level), then a 1x1 classifier. It does not
+    reuse the mask-feature neck's output because those features are what
+    the dynamic kernels combine into instance masks: a semantic loss on them
+    would pull on the one map every instance mask is made from. Panoptic
+    FPN, whose fusion SOLOv2 adopts, likewise gives its semantic branch a
+    fusion of its own. The price is a second fusion: the panoptic quick
+    start (32 channels here) logs a median of 0.38 s per step against the
+    instance one's 0.31 s. As in Panoptic FPN, every thing class is merged
+    into one "thing" output (the instance branch segments things), so the head
     has ``num_stuff_classes + 1`` outputs.
 
     Labels of ``gt_sem_seg`` are the dataset's: things ``0 .. T-1``, stuff
@@ -87,18 +87,15 @@ class SOLOv2SemanticHead(BaseModule):
         self.num_stuff_classes = num_stuff_classes
         self.ignore_index = ignore_index
         self.seg_stride = seg_stride
-        self.fusion = MODELS.build(
-            dict(
-                type='MaskFeatureNeck',
-                in_channels=in_channels,
-                feat_channels=feat_channels,
-                out_channels=feat_channels,
-                start_level=start_level,
-                end_level=end_level,
-                mask_stride=seg_stride,
-                with_coord=with_coord,
-                norm_cfg=norm_cfg,
-                init_cfg=None))
+        self.fusion = PyramidFusion(
+            in_channels=in_channels,
+            feat_channels=feat_channels,
+            out_channels=feat_channels,
+            start_level=start_level,
+            end_level=end_level,
+            with_coord=with_coord,
+            conv_cfg=None,
+            norm_cfg=norm_cfg)
         self.conv_seg = nn.Conv2d(feat_channels, self.num_outputs, 1)
         self.loss_seg = MODELS.build(copy.deepcopy(loss_seg))
 

@@ -14,7 +14,7 @@ the cell is asked for both masks, as in the SOLO authors' and MMDetection's
 implementations. ``num_pos`` counts distinct positive cells.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -197,37 +197,55 @@ class CenterRegionGridAssigner:
         half_h = 0.5 * (gt_bboxes[:, 3] - gt_bboxes[:, 1]) * self.pos_scale
 
         labels, pos_cells, pos_instances = [], [], []
-        num_pos_cells = 0
         for level_used, num_grid in zip(used, self.num_grids):
-            level_labels = torch.full((num_grid, num_grid),
-                                      self.num_classes,
-                                      dtype=torch.long,
-                                      device=device)
-            cells: List[Tensor] = []
-            instances: List[int] = []
-            cell_size = 1. / num_grid
-            for gt in level_used.nonzero().flatten().tolist():
-                top, down = self._cell_span(center_h[gt], half_h[gt],
-                                            image_h, cell_size, num_grid)
-                left, right = self._cell_span(center_w[gt], half_w[gt],
-                                              image_w, cell_size, num_grid)
-                level_labels[top:down + 1, left:right + 1] = gt_labels[gt]
-                rows = torch.arange(top, down + 1, device=device)
-                cols = torch.arange(left, right + 1, device=device)
-                gt_cells = (rows[:, None] * num_grid + cols[None, :]).flatten()
-                cells.append(gt_cells)
-                instances.extend([row[gt]] * len(gt_cells))
-            if cells:
-                level_cells = torch.cat(cells)
-                num_pos_cells += len(torch.unique(level_cells))
-            else:
-                level_cells = torch.zeros(0, dtype=torch.long, device=device)
-            labels.append(level_labels.flatten())
-            pos_cells.append(level_cells)
-            pos_instances.append(
-                torch.tensor(instances, dtype=torch.long, device=device))
+            level = self._assign_level(
+                level_used.nonzero().flatten().tolist(), num_grid, gt_labels,
+                (center_h, center_w), (half_h, half_w), (image_h, image_w),
+                row)
+            labels.append(level[0])
+            pos_cells.append(level[1])
+            pos_instances.append(level[2])
+        num_pos_cells = sum(
+            len(torch.unique(cells)) for cells in pos_cells if len(cells))
         return GridTargets(labels, pos_cells, pos_instances, instance_masks,
                            num_pos_cells)
+
+    def _assign_level(self, gt_ids: List[int], num_grid: int,
+                      gt_labels: Tensor, centers: Tuple[Tensor, Tensor],
+                      half_sizes: Tuple[Tensor, Tensor],
+                      image_size: Tuple[int, int],
+                      row: Dict[int, int]) -> Tuple[Tensor, Tensor, Tensor]:
+        """Targets of one S x S level for the instances ``gt_ids`` it
+        takes, given their (row, column) centres (n,), their centre-region
+        half-sizes (n,) and ``row[gt]``, their rows in ``instance_masks``.
+
+        Returns:
+            tuple[Tensor]: (S*S,) labels, (P,) positive cells and (P,) rows
+            of their instances.
+        """
+        device = gt_labels.device
+        level_labels = torch.full((num_grid, num_grid),
+                                  self.num_classes,
+                                  dtype=torch.long,
+                                  device=device)
+        cells: List[Tensor] = []
+        instances: List[int] = []
+        cell_size = 1. / num_grid
+        for gt in gt_ids:
+            top, down = self._cell_span(centers[0][gt], half_sizes[0][gt],
+                                        image_size[0], cell_size, num_grid)
+            left, right = self._cell_span(centers[1][gt], half_sizes[1][gt],
+                                          image_size[1], cell_size, num_grid)
+            level_labels[top:down + 1, left:right + 1] = gt_labels[gt]
+            rows = torch.arange(top, down + 1, device=device)
+            cols = torch.arange(left, right + 1, device=device)
+            gt_cells = (rows[:, None] * num_grid + cols[None, :]).flatten()
+            cells.append(gt_cells)
+            instances.extend([row[gt]] * len(gt_cells))
+        level_cells = torch.cat(cells) if cells else torch.zeros(
+            0, dtype=torch.long, device=device)
+        return (level_labels.flatten(), level_cells,
+                torch.tensor(instances, dtype=torch.long, device=device))
 
     @staticmethod
     def _cell_span(center: Tensor, half_range: Tensor, image_len: int,

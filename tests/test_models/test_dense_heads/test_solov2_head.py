@@ -4,46 +4,15 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmsolo.models.layers import MaskFeatures
+from mmsolo.models.task_modules import point_nms
 from mmsolo.registry import MODELS
-from mmsolo.testing import MMSOLO_R50_CONFIG, demo_batch
+from mmsolo.testing import demo_batch, mmsolo_config_path
 
 
-def small_head_cfg(**overrides):
-    cfg = dict(
-        type='SOLOv2Head',
-        num_classes=4,
-        in_channels=32,
-        feat_channels=32,
-        stacked_convs=2,
-        strides=[8, 8, 16, 32, 32],
-        scale_ranges=((1, 96), (48, 192), (96, 384), (192, 768), (384,
-                                                                  2048)),
-        num_grids=[12, 10, 8, 6, 4],
-        mask_feat_channels=16,
-        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True),
-        test_cfg=dict(
-            nms_pre=100,
-            score_thr=0.0,
-            mask_thr=0.5,
-            filter_thr=-1,
-            kernel='gaussian',
-            sigma=2.0,
-            max_per_img=20))
-    cfg.update(overrides)
-    return cfg
-
-
-def fpn_feats(batch=2, size=(64, 96), channels=32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    h, w = size[0] // 4, size[1] // 4
-    return [
-        torch.randn(batch, channels, h // 2**i, w // 2**i, generator=g)
-        for i in range(5)
-    ]
-
-
-def test_empty_ground_truth_gives_finite_losses_and_gradients():
-    head = MODELS.build(small_head_cfg())
+def test_empty_ground_truth_gives_finite_losses_and_gradients(
+        head_cfg, fpn_feats):
+    head = MODELS.build(head_cfg())
     feats = [f.requires_grad_() for f in fpn_feats()]
     mask_feats = torch.randn(2, 16, 16, 24, requires_grad=True)
     _, samples = demo_batch([(64, 96), (64, 96)],
@@ -51,7 +20,7 @@ def test_empty_ground_truth_gives_finite_losses_and_gradients():
                                 dict(boxes=torch.zeros(0, 4), labels=[]),
                                 dict(boxes=torch.zeros(0, 4), labels=[])
                             ])
-    losses = head.loss(feats, mask_feats, samples)
+    losses = head.loss(feats, MaskFeatures.shared(mask_feats), samples)
     assert losses['loss_mask'].item() == 0
     assert losses['loss_cls'].item() > 0
     total = sum(losses.values())
@@ -62,13 +31,14 @@ def test_empty_ground_truth_gives_finite_losses_and_gradients():
     assert mask_feats.grad is not None
 
 
-def test_loss_with_objects_has_mask_gradient():
-    head = MODELS.build(small_head_cfg())
+def test_loss_with_objects_has_mask_gradient(head_cfg, fpn_feats):
+    head = MODELS.build(head_cfg())
     mask_feats = torch.randn(1, 16, 16, 24, requires_grad=True)
     _, samples = demo_batch(
         [(64, 96)],
         gt_instances=[dict(boxes=[[10, 10, 40, 50]], labels=[2])])
-    losses = head.loss(fpn_feats(batch=1), mask_feats, samples)
+    losses = head.loss(fpn_feats(batch=1), MaskFeatures.shared(mask_feats),
+                       samples)
     assert losses['loss_mask'].item() > 0
     losses['loss_mask'].backward()
     assert mask_feats.grad.abs().sum() > 0
@@ -79,30 +49,31 @@ def test_loss_with_objects_has_mask_gradient():
     ('strides', [8, 8, 16, 32]),
     ('scale_ranges', ((1, 96), (48, 192))),
 ])
-def test_level_lengths_must_agree(field, value):
+def test_level_lengths_must_agree(head_cfg, field, value):
     with pytest.raises(ValueError, match='num_grids, strides and scale_ranges'):
-        MODELS.build(small_head_cfg(**{field: value}))
+        MODELS.build(head_cfg(**{field: value}))
 
 
-def test_wrong_number_of_levels_is_explained():
-    head = MODELS.build(small_head_cfg())
+def test_wrong_number_of_levels_is_explained(head_cfg, fpn_feats):
+    head = MODELS.build(head_cfg())
     with pytest.raises(ValueError, match='num_outs'):
         head(fpn_feats()[:4])
 
 
 @pytest.mark.parametrize('cls_down_index', [0, 1, 2])
 @pytest.mark.parametrize('dynamic_conv_size', [1, 3])
-def test_variants_predict_with_boxes_of_their_masks(cls_down_index,
+def test_variants_predict_with_boxes_of_their_masks(head_cfg, fpn_feats,
+                                                    cls_down_index,
                                                     dynamic_conv_size):
     head = MODELS.build(
-        small_head_cfg(
+        head_cfg(
             cls_down_index=cls_down_index,
             dynamic_conv_size=dynamic_conv_size)).eval()
     kernel_preds, cls_preds = head(fpn_feats())
     assert [k.shape[1] for k in kernel_preds] == [16 * dynamic_conv_size**2] * 5
     assert [c.shape[-1] for c in cls_preds] == [12, 10, 8, 6, 4]
     _, samples = demo_batch([(64, 96), (50, 70)], [(64, 96), (100, 140)])
-    mask_feats = torch.randn(2, 16, 16, 24)
+    mask_feats = MaskFeatures.shared(torch.randn(2, 16, 16, 24))
     with torch.no_grad():
         results = head.predict_by_feat(kernel_preds, cls_preds, mask_feats,
                                        [s.metainfo for s in samples])
@@ -120,13 +91,14 @@ def test_variants_predict_with_boxes_of_their_masks(cls_down_index,
             ]
 
 
-def test_no_candidates_gives_empty_typed_results():
-    head = MODELS.build(small_head_cfg()).eval()
+def test_no_candidates_gives_empty_typed_results(head_cfg, fpn_feats):
+    head = MODELS.build(head_cfg()).eval()
     kernel_preds, cls_preds = head(fpn_feats())
     _, samples = demo_batch([(64, 96), (64, 96)], [(64, 96), (128, 192)])
     with torch.no_grad():
         results = head.predict_by_feat(
-            kernel_preds, cls_preds, torch.randn(2, 16, 16, 24),
+            kernel_preds, cls_preds,
+            MaskFeatures.shared(torch.randn(2, 16, 16, 24)),
             [s.metainfo for s in samples],
             cfg=dict(head.test_cfg, score_thr=1.1))
     for result, shape in zip(results, [(64, 96), (128, 192)]):
@@ -138,7 +110,7 @@ def test_no_candidates_gives_empty_typed_results():
 
 
 def test_detector_fills_and_checks_mask_feature_settings():
-    model_cfg = copy.deepcopy(Config.fromfile(MMSOLO_R50_CONFIG).model)
+    model_cfg = copy.deepcopy(Config.fromfile(mmsolo_config_path()).model)
     model_cfg.backbone.init_cfg = None
     model_cfg.backbone.depth = 18
     model_cfg.neck.in_channels = [64, 128, 256, 512]
@@ -151,29 +123,30 @@ def test_detector_fills_and_checks_mask_feature_settings():
         MODELS.build(model_cfg)
 
 
-def test_post_processing_computes_masks_for_nms_pre_candidates_only():
+def test_post_processing_computes_masks_for_nms_pre_candidates_only(
+        head_cfg, fpn_feats):
     """More than 50,000 candidates above score_thr: masks are computed for
     the nms_pre best (by category score) only, so predict time and memory
     stay bounded; with fewer candidates than nms_pre all of them are
     kept."""
     grids = [40, 36, 24, 16, 12]  # 3872 cells x 80 classes
-    head = MODELS.build(small_head_cfg(num_classes=80, num_grids=grids))
+    head = MODELS.build(head_cfg(num_classes=80, num_grids=grids))
     head.eval()
     feats = fpn_feats(batch=1, size=(128, 160))
-    mask_feats = torch.randn(1, 16, 32, 40)
+    mask_feats = MaskFeatures.shared(torch.randn(1, 16, 32, 40))
     img_metas = [s.metainfo for s in demo_batch([(128, 160)])[1]]
     seen = []
-    original = head._candidate_masks
+    original = head.post_processor.candidate_mask_probs
 
-    def spy(mask_feats, kernels, levels):
+    def spy(mask_feats, img_id, kernels, levels):
         seen.append(len(kernels))
-        return original(mask_feats, kernels, levels)
+        return original(mask_feats, img_id, kernels, levels)
 
-    head._candidate_masks = spy
+    head.post_processor.candidate_mask_probs = spy
     with torch.no_grad():
         kernel_preds, cls_preds = head(feats)
         scores = torch.cat([
-            head._point_nms(level.sigmoid()).flatten() for level in cls_preds
+            point_nms(level.sigmoid()).flatten() for level in cls_preds
         ])
         few_thr = scores.topk(301).values[-1].item()  # 300 candidates
         for nms_pre, score_thr in ((500, 0.0), (500, few_thr)):

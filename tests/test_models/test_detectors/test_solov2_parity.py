@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.models.dense_heads import solov2_head as mmdet_solov2_head
+from mmdet.models.layers import mask_matrix_nms
 
-import mmsolo.models.dense_heads.solov2_head as our_head_module
+from mmsolo.registry import FUNCTIONS
 from mmsolo.testing import (build_paired_solov2, demo_batch,
                             random_gt_boxes, spread_class_scores)
 
@@ -58,33 +59,8 @@ def _models(test_cfg):
     return reference, ours
 
 
-def _top_candidates_only(original_single):
-    """mmdet's per-image predict, made to see only the ``nms_pre`` best
-    candidates by category score: its ``score_thr`` for the image becomes
-    the ``nms_pre + 1``-th best score. That is what our bounded
-    post-processing keeps when candidates exceed ``nms_pre``."""
-
-    def single(self, kernel_preds, cls_scores, mask_feats, img_meta,
-               cfg=None):
-        cfg = copy.deepcopy(self.test_cfg if cfg is None else cfg)
-        candidates = cls_scores[cls_scores > cfg.score_thr]
-        if len(candidates) > cfg.nms_pre:
-            cfg.score_thr = candidates.topk(cfg.nms_pre + 1).values[-1].item()
-        return original_single(self, kernel_preds, cls_scores, mask_feats,
-                               img_meta, cfg)
-
-    return single
-
-
-@pytest.mark.parametrize('kernel,nms_pre', [('gaussian', 1000),
-                                            ('linear', 1000),
-                                            ('gaussian', 200)])
-def test_predict_matches_mmdet(batch, kernel, nms_pre):
-    """With 671-771 candidates, nms_pre 1000 compares with mmdet as it is;
-    nms_pre 200 with mmdet restricted to the 200 best candidates (ours
-    computes masks for those only; mmdet computes all, then keeps the 200
-    best after maskness)."""
-    test_cfg = dict(
+def _test_cfg(kernel, nms_pre):
+    return dict(
         score_thr=0.35,
         mask_thr=MASK_THR,
         nms_pre=nms_pre,
@@ -92,44 +68,131 @@ def test_predict_matches_mmdet(batch, kernel, nms_pre):
         filter_thr=0.05,
         kernel=kernel,
         sigma=2.0)
-    reference, ours = _models(test_cfg)
-    inputs, samples = batch
-    spy = _InterpolateSpy()
-    nms_counter = _NmsCounter(our_head_module.matrix_nms)
-    mmdet_head_cls = mmdet_solov2_head.SOLOV2Head
-    restricted = _top_candidates_only(mmdet_head_cls._predict_by_feat_single)
-    with torch.no_grad(), mock.patch.object(mmdet_solov2_head, 'F', spy), \
-            mock.patch.object(mmdet_head_cls, '_predict_by_feat_single',
-                              restricted):
-        ref_results = reference.predict(inputs, copy.deepcopy(samples))
-    with torch.no_grad(), mock.patch.object(our_head_module, 'matrix_nms',
-                                            nms_counter):
-        our_results = ours.predict(inputs, copy.deepcopy(samples))
 
-    # Hundreds of candidates reach Matrix NMS in every image (after the
-    # area filter when nms_pre truncates them to 200).
-    assert all(size >= min(200, nms_pre - 50)
-               for size in nms_counter.sizes), nms_counter.sizes
-    # mmdet's last resize of an image's masks gives its final probabilities.
+
+def _mmdet_predict(reference, inputs, samples):
+    """mmdet's predictions as they are, and each image's final mask
+    probabilities (its last resize)."""
+    spy = _InterpolateSpy()
+    with torch.no_grad(), mock.patch.object(mmdet_solov2_head, 'F', spy):
+        results = reference.predict(inputs, copy.deepcopy(samples))
     final_probs = [[out for out in spy.outputs if out.shape[-2:] == shape][-1]
                    for shape in ORI_SHAPES]
+    return [r.pred_instances for r in results], [p[0] for p in final_probs]
+
+
+def _bounded_reference(model, inputs, samples, cfg):
+    """SOLOv2's post-processing as mmdet does it, written out on ``model``'s
+    raw outputs with mmdet's Matrix NMS, except where mmsolo departs from
+    it by design: only the ``nms_pre`` best candidates by category score
+    (kept in cell order) get masks. Returns per image (labels, scores,
+    masks) and the final mask probabilities."""
+    head = model.mask_head
+    with torch.no_grad():
+        kernel_preds, cls_preds, (mask_feats, ) = model(inputs, mode='tensor')
+        outputs = []
+        for img_id, sample in enumerate(samples):
+            probs, kernels, strides = [], [], []
+            for level, (level_kernels, level_logits) in enumerate(
+                    zip(kernel_preds, cls_preds)):
+                level_probs = level_logits[img_id:img_id + 1].sigmoid()
+                peak = F.max_pool2d(level_probs, 2, stride=1, padding=1)
+                level_probs = level_probs * (
+                    peak[:, :, :-1, :-1] == level_probs)
+                probs.append(level_probs[0].flatten(1).t())
+                kernels.append(level_kernels[img_id].flatten(1).t())
+                strides += [head.min_mask_areas[level]] * kernels[-1].shape[0]
+            probs, kernels = torch.cat(probs), torch.cat(kernels)
+            cells, labels = (probs > cfg['score_thr']).nonzero().unbind(1)
+            scores = probs[cells, labels]
+            top = scores.topk(cfg['nms_pre']).indices.sort().values
+            cells, labels, scores = cells[top], labels[top], scores[top]
+            mask_probs = F.conv2d(mask_feats[img_id:img_id + 1],
+                                  kernels[cells][:, :, None, None])[0].sigmoid()
+            masks = mask_probs > cfg['mask_thr']
+            areas = masks.sum((1, 2)).float()
+            keep = areas > torch.tensor(strides, dtype=torch.float)[cells]
+            mask_probs, masks = mask_probs[keep], masks[keep]
+            areas, scores = areas[keep], scores[keep]
+            scores = scores * ((mask_probs * masks).sum((1, 2)) / areas)
+            scores, labels, _, kept = mask_matrix_nms(
+                masks, labels[keep], scores, mask_area=areas,
+                nms_pre=cfg['nms_pre'], max_num=cfg['max_per_img'],
+                kernel=cfg['kernel'], sigma=cfg['sigma'],
+                filter_thr=cfg['filter_thr'])
+            height, width = sample.metainfo['img_shape'][:2]
+            final = F.interpolate(
+                mask_probs[kept][None],
+                size=tuple(4 * n for n in mask_feats.shape[-2:]),
+                mode='bilinear')[:, :, :height, :width]
+            final = F.interpolate(final, size=sample.metainfo['ori_shape'][:2],
+                                  mode='bilinear')[0]
+            outputs.append((labels, scores, final > cfg['mask_thr'], final))
+    return outputs
+
+
+def _assert_predictions_match(reference, ours, final_probs):
+    """Labels equal, scores within 1e-5, masks equal but for pixels whose
+    probability lies within 1e-5 of mask_thr; returns how many such
+    pixels differ."""
     near_threshold_mismatches = 0
-    for ref, ours_, probs, ori_shape in zip(ref_results, our_results,
-                                            final_probs, ORI_SHAPES):
-        ref, ours_ = ref.pred_instances, ours_.pred_instances
-        probs = probs[0]
-        assert len(ref) == len(ours_) > 10
-        assert torch.equal(ref.labels.long(), ours_.labels)
-        score_diff = (ref.scores - ours_.scores).abs().max().item()
+    for (ref_labels, ref_scores, ref_masks), ours_, probs, ori_shape in zip(
+            reference, ours, final_probs, ORI_SHAPES):
+        assert len(ref_labels) == len(ours_) > 10
+        assert torch.equal(ref_labels.long(), ours_.labels)
+        score_diff = (ref_scores - ours_.scores).abs().max().item()
         assert score_diff <= 1e-5, score_diff
-        assert ours_.masks.shape == (len(ref), *ori_shape)
-        mismatch = ref.masks != ours_.masks
+        assert ours_.masks.shape == (len(ref_labels), *ori_shape)
+        mismatch = ref_masks != ours_.masks
         near = (probs - MASK_THR).abs() <= 1e-5
         assert not (mismatch & ~near).any()
         near_threshold_mismatches += int(mismatch.sum())
-    print(f'\nkernel={kernel} nms_pre={nms_pre}: NMS inputs '
-          f'{nms_counter.sizes}, mask mismatches within 1e-5 of mask_thr: '
-          f'{near_threshold_mismatches}')
+    return near_threshold_mismatches
+
+
+def _our_predict(ours, inputs, samples):
+    """Our predictions and the sizes of the Matrix NMS inputs."""
+    counter = _NmsCounter(FUNCTIONS.get('matrix_nms'))
+    with torch.no_grad(), mock.patch.dict(FUNCTIONS.module_dict,
+                                          {'matrix_nms': counter}):
+        results = ours.predict(inputs, copy.deepcopy(samples))
+    return [r.pred_instances for r in results], counter.sizes
+
+
+@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
+def test_predict_matches_mmdet(batch, kernel):
+    """With 671-771 candidates and nms_pre 1000, ours and mmdet (as it is)
+    must agree."""
+    reference, ours = _models(_test_cfg(kernel, 1000))
+    inputs, samples = batch
+    ref_results, final_probs = _mmdet_predict(reference, inputs, samples)
+    our_results, nms_sizes = _our_predict(ours, inputs, samples)
+    # Hundreds of candidates reach Matrix NMS in every image.
+    assert all(size >= 200 for size in nms_sizes), nms_sizes
+    mismatches = _assert_predictions_match(
+        [(r.labels, r.scores, r.masks) for r in ref_results], our_results,
+        final_probs)
+    print(f'\nkernel={kernel}: NMS inputs {nms_sizes}, mask mismatches '
+          f'within 1e-5 of mask_thr: {mismatches}')
+
+
+def test_predict_with_nms_pre_cut_matches_the_bounded_reference(batch):
+    """nms_pre 200 of 671-771 candidates, where ours departs from mmdet by
+    design (masks for the 200 best by category score only; mmdet computes
+    all, then keeps the 200 best after maskness): against the bounded
+    post-processing written out with mmdet's Matrix NMS."""
+    cfg = _test_cfg('gaussian', 200)
+    _, ours = _models(cfg)
+    inputs, samples = batch
+    reference = _bounded_reference(ours, inputs, samples, cfg)
+    our_results, nms_sizes = _our_predict(ours, inputs, samples)
+    # Hundreds of candidates reach Matrix NMS after the area filter.
+    assert all(size >= 150 for size in nms_sizes), nms_sizes
+    mismatches = _assert_predictions_match(
+        [ref[:3] for ref in reference], our_results,
+        [ref[3] for ref in reference])
+    print(f'\nnms_pre=200: NMS inputs {nms_sizes}, mask mismatches within '
+          f'1e-5 of mask_thr: {mismatches}')
 
 
 def _loss_batch():
@@ -169,8 +232,9 @@ def test_loss_matches_mmdet():
 
 
 def test_loss_matches_mmdet_with_50_objects_per_image():
-    """The batch of issue 4's targets benchmark, at a smaller size: many
-    overlapping objects of every level's scale range."""
+    """The batch of the targets benchmark (benchmarks/bench_targets.py), at
+    a smaller size: many overlapping objects of every level's scale
+    range."""
     img_shape = (320, 480)
     gts = random_gt_boxes(2, 50, img_shape, num_classes=80, min_side=4,
                           max_side=300, seed=5)

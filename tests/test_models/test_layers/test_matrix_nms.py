@@ -3,6 +3,7 @@ import torch
 from mmdet.models.layers import mask_matrix_nms
 
 from mmsolo.models.layers import matrix_nms
+from mmsolo.models.layers.nms import matrix as matrix_module
 from mmsolo.registry import FUNCTIONS
 
 
@@ -128,11 +129,6 @@ def test_registered_as_function():
     assert FUNCTIONS.get('matrix_nms') is matrix_nms
 
 
-def _module():
-    import importlib
-    return importlib.import_module('mmsolo.models.layers.matrix_nms')
-
-
 @pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
 @pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.uint8])
 @pytest.mark.parametrize('given_area', [False, True])
@@ -141,7 +137,7 @@ def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
                                                 chunk, monkeypatch):
     """With chunks of 2 every group is cut into many blocks (some pairs of
     chunks meet, some are skipped); with 16 most groups are one block."""
-    module = _module()
+    module = matrix_module
     monkeypatch.setattr(module, 'GROUP_CHUNK', chunk)
     masks, labels, scores = overlapping_masks(120, num_classes=3, seed=7)
     masks = masks.to(dtype)
@@ -161,13 +157,14 @@ def test_group_matmul_gives_exact_integer_counts():
             0)) > 0.3  # about 42,000 px each, so counts well above 2**8
     flat = masks.reshape(6, -1)
     exact = (flat[:, None, :] & flat[None, :, :]).sum(-1)
-    iou = _module().mask_iou_matrix(masks)
+    iou = matrix_module.mask_iou_matrix(masks)
     areas = flat.sum(1)
     expected = exact.double() / (areas[:, None] + areas[None, :] - exact)
     assert torch.equal(iou, expected.float())
     labels = torch.zeros(6, dtype=torch.long)
-    dense = _module().matrix_nms_decay(iou, labels)
-    assert torch.equal(_module().sparse_matrix_nms_decay(masks, labels), dense)
+    dense = matrix_module.matrix_nms_decay(iou, labels)
+    assert torch.equal(
+        matrix_module.sparse_matrix_nms_decay(masks, labels), dense)
 
 
 def test_same_class_masks_that_do_not_touch_are_not_decayed():
@@ -212,7 +209,7 @@ def test_soft_float_masks_take_the_dense_path(kernel, monkeypatch):
     masks, labels, scores = overlapping_masks(50, seed=2)
     soft = masks.float() * torch.rand(
         masks.shape, generator=torch.Generator().manual_seed(1))
-    module = _module()
+    module = matrix_module
 
     def fail(*args, **kwargs):
         raise AssertionError('soft masks must not take the sparse path')

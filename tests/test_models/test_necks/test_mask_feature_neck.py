@@ -21,7 +21,9 @@ def test_fuses_to_finest_scale_from_config():
             out_channels=24,
             norm_cfg=dict(type='GN', num_groups=8)))
     assert isinstance(neck, MaskFeatureNeck)
-    out = neck(pyramid())
+    mask_feats = neck(pyramid())
+    assert not mask_feats.per_level and len(mask_feats.maps) == 1
+    out = mask_feats.maps[0]
     assert out.shape == (2, 24, 32, 48)
     assert (out >= 0).all()  # ends with ReLU
     # Level i has max(i, 1) convs; only the deepest gets coordinates.
@@ -31,17 +33,31 @@ def test_fuses_to_finest_scale_from_config():
 
 
 def test_coordinates_make_output_position_dependent():
+    """With the same weights, the output with coordinates differs from the
+    one without by what the coordinate channels add, and by nothing else:
+    zero weights on those channels give the output without them. (Zero
+    padding alone makes a constant input's output position-dependent, so
+    comparing two positions of one output could not fail.)"""
     torch.manual_seed(0)
-    neck = MaskFeatureNeck(in_channels=8, feat_channels=8, out_channels=8,
-                           norm_cfg=None).eval()
-    flat = [torch.ones(1, 8, 16 // 2**i, 16 // 2**i) for i in range(4)]
-    out = neck(flat)
-    assert out[0, :, 2, 2].sub(out[0, :, 13, 13]).abs().max() > 1e-4
+    with_coord = MaskFeatureNeck(in_channels=8, feat_channels=8,
+                                 out_channels=8, norm_cfg=None).eval()
     no_coord = MaskFeatureNeck(in_channels=8, feat_channels=8,
                                out_channels=8, norm_cfg=None,
                                with_coord=False).eval()
+    assert with_coord.level_convs[3][0].conv.in_channels == 10
     assert no_coord.level_convs[3][0].conv.in_channels == 8
-    assert no_coord(flat).shape == (1, 8, 16, 16)
+    weights = with_coord.state_dict()
+    coord_key = 'level_convs.3.0.conv.weight'
+    no_coord.load_state_dict(
+        dict(weights, **{coord_key: weights[coord_key][:, :8]}))
+    feats = pyramid(channels=8, size=(16, 16), levels=4)
+    with torch.no_grad():
+        out = with_coord(feats).maps[0]
+        plain = no_coord(feats).maps[0]
+        assert plain.shape == out.shape == (2, 8, 16, 16)
+        assert out.sub(plain).abs().max() > 1e-4
+        with_coord.level_convs[3][0].conv.weight[:, 8:] = 0
+        torch.testing.assert_close(with_coord(feats).maps[0], plain)
 
 
 def test_too_few_levels_is_explained():

@@ -36,7 +36,9 @@ def test_one_map_per_level_at_the_finest_scale():
     assert isinstance(neck, SeparateMaskFeatureNeck)
     feats = pyramid()
     assert feats[4].shape[-2:] == (2, 3)  # not half of P5's (4, 5)
-    outs = neck(feats)
+    mask_feats = neck(feats)
+    assert mask_feats.per_level
+    outs = mask_feats.maps
     assert len(outs) == 5
     assert all(out.shape == (2, 12, 32, 40) for out in outs)
     assert all((out >= 0).all() for out in outs)  # ends with ReLU
@@ -52,10 +54,10 @@ def test_each_map_depends_on_its_own_level_only():
     neck = small_neck().eval()
     feats = pyramid()
     with torch.no_grad():
-        outs = neck(feats)
+        outs = neck(feats).maps
         changed = list(feats)
         changed[3] = changed[3] + 1
-        new_outs = neck(changed)
+        new_outs = neck(changed).maps
     differs = [not torch.allclose(a, b) for a, b in zip(outs, new_outs)]
     assert differs == [False, False, False, True, False]
 
@@ -65,10 +67,10 @@ def test_coordinates_make_every_level_position_dependent():
     neck = small_neck(norm_cfg=None, init_cfg=None).eval()
     flat = [torch.ones_like(f) for f in pyramid(batch=1)]
     with torch.no_grad():
-        outs = neck(flat)
+        outs = neck(flat).maps
         no_coord = small_neck(
             norm_cfg=None, init_cfg=None, with_coord=False).eval()(
-                flat)
+                flat).maps
     for out in outs:
         assert out[0, :, 3, 3].sub(out[0, :, 28, 36]).abs().max() > 1e-5
     # Without coordinates a constant input gives a (nearly) constant
@@ -85,44 +87,48 @@ def test_bad_levels_are_explained():
         small_neck(num_levels=0)
 
 
-def test_in_a_detector_loss_and_predict_run():
+def separate_neck_detector_cfg(head_test_cfg, **neck_overrides):
+    """An R18 SOLOv2 on 16-channel FPN levels with a
+    SeparateMaskFeatureNeck of 12 output channels."""
+    return dict(
+        type='SOLOv2',
+        backbone=dict(
+            type='ResNet',
+            depth=18,
+            out_indices=(0, 1, 2, 3),
+            norm_cfg=dict(type='BN'),
+            init_cfg=None),
+        neck=dict(
+            type='FPN',
+            in_channels=[64, 128, 256, 512],
+            out_channels=16,
+            num_outs=5),
+        mask_feature_neck=dict(
+            type='SeparateMaskFeatureNeck',
+            in_channels=16,
+            feat_channels=8,
+            out_channels=12,
+            norm_cfg=dict(type='GN', num_groups=4),
+            **neck_overrides),
+        mask_head=dict(
+            type='SOLOv2Head',
+            num_classes=3,
+            in_channels=16,
+            feat_channels=16,
+            stacked_convs=2,
+            num_grids=[12, 10, 8, 6, 4],
+            norm_cfg=dict(type='GN', num_groups=4)),
+        test_cfg=dict(head_test_cfg, nms_pre=50, max_per_img=10))
+
+
+def test_a_detector_checks_the_neck_levels_against_the_head(head_test_cfg):
+    with pytest.raises(ValueError, match='mask_feature_neck.num_levels=4'):
+        MODELS.build(separate_neck_detector_cfg(head_test_cfg, num_levels=4))
+
+
+def test_in_a_detector_loss_and_predict_run(head_test_cfg):
     from mmsolo.testing import demo_batch
-    detector = MODELS.build(
-        dict(
-            type='SOLOv2',
-            backbone=dict(
-                type='ResNet',
-                depth=18,
-                out_indices=(0, 1, 2, 3),
-                norm_cfg=dict(type='BN'),
-                init_cfg=None),
-            neck=dict(
-                type='FPN',
-                in_channels=[64, 128, 256, 512],
-                out_channels=16,
-                num_outs=5),
-            mask_feature_neck=dict(
-                type='SeparateMaskFeatureNeck',
-                in_channels=16,
-                feat_channels=8,
-                out_channels=12,
-                norm_cfg=dict(type='GN', num_groups=4)),
-            mask_head=dict(
-                type='SOLOv2Head',
-                num_classes=3,
-                in_channels=16,
-                feat_channels=16,
-                stacked_convs=2,
-                num_grids=[12, 10, 8, 6, 4],
-                norm_cfg=dict(type='GN', num_groups=4)),
-            test_cfg=dict(
-                nms_pre=50,
-                score_thr=0.0,
-                mask_thr=0.5,
-                filter_thr=-1,
-                kernel='gaussian',
-                sigma=2.0,
-                max_per_img=10)))
+    detector = MODELS.build(separate_neck_detector_cfg(head_test_cfg))
     assert detector.mask_head.mask_feat_channels == 12
     inputs, samples = demo_batch([(128, 160)],
                                  gt_instances=[

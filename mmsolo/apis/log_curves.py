@@ -161,16 +161,10 @@ def plot_curves(logs: List[List[dict]],
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for index, (name, key, xs, ys) in enumerate(curves):
-        if legend is not None:
-            label = legend[index]
-        elif len(logs) == 1:
-            label = key
-        else:
-            label = f'{_short_name(name)}: {key}'
         axes.plot(
             xs,
             ys,
-            label=label,
+            label=_curve_label(legend, index, len(logs), name, key),
             linewidth=1,
             marker='o' if len(xs) <= 20 else None)
     axes.set_xlabel('iter')
@@ -181,3 +175,14 @@ def plot_curves(logs: List[List[dict]],
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     figure.savefig(out_file)
+
+
+def _curve_label(legend: Optional[Sequence[str]], index: int, num_logs: int,
+                 name: str, key: str) -> str:
+    """Label of curve ``index``: the legend's, else the key, preceded by
+    the log's short name when there are several logs."""
+    if legend is not None:
+        return legend[index]
+    if num_logs == 1:
+        return key
+    return f'{_short_name(name)}: {key}'

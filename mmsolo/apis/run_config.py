@@ -10,7 +10,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from mmsolo.engine.model_wrappers import CPU_DDP_TYPE
-from .setup_env import register_all_modules
+from mmsolo.utils import register_all_modules
 
 
 def load_run_config(config_path: str,

@@ -21,36 +21,19 @@ are integers that float32 holds exactly (below 2**24), so the result is
 bit-identical to the dense (n, H*W) x (H*W, n) product. Float masks with
 other values use the dense path.
 """
-from typing import Optional, Tuple
+from functools import partial
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS
-from .mask_boxes import mask_bounds, viewable_as_words
+from ..mask_bits import mask_bounds, viewable_as_words
+from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 DECAY_KERNELS = ('gaussian', 'linear')
 # Masks per matmul block of an overlap group (see _group_pair_ious).
 GROUP_CHUNK = 16
-
-
-def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
-    """IoU of every pair of masks.
-
-    Args:
-        masks (Tensor): (n, H, W) bool or float masks.
-        areas (Tensor, optional): (n,) mask areas; computed when not given.
-
-    Returns:
-        Tensor: (n, n) float IoU, 0 where both masks are empty.
-    """
-    flat = masks.reshape(len(masks), -1).float()
-    if areas is None:
-        areas = flat.sum(1)
-    inter = flat @ flat.t()
-    union = areas[:, None] + areas[None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12),
-                       inter.new_zeros(()))
 
 
 def matrix_nms_decay(iou: Tensor,
@@ -138,6 +121,51 @@ def _crop_rows(masks: Tensor, ids: Tensor, box: list) -> Tensor:
     return crop.reshape(len(ids), -1).float()
 
 
+# One block of pair intersections: (first, second, intersection), each (p,).
+Block = Tuple[Tensor, Tensor, Tensor]
+
+
+def _within_chunk_blocks(masks: Tensor, order: Tensor, chunks: List[Tensor],
+                         chunk_boxes: List[list]
+                         ) -> Tuple[List[Tensor], List[Block]]:
+    """Per chunk, the areas of its masks (the matmul's diagonal) and the
+    intersections of its pairs, one matmul over its union box each."""
+    areas, blocks = [], []
+    for chunk, box in zip(chunks, chunk_boxes):
+        flat = _crop_rows(masks, order[chunk], box)
+        inter = flat @ flat.t()
+        areas.append(inter.diagonal())
+        i, j = torch.triu_indices(
+            len(chunk), len(chunk), 1, device=masks.device)
+        blocks.append((chunk[i], chunk[j], inter[i, j]))
+    return areas, blocks
+
+
+def _between_chunk_blocks(masks: Tensor, order: Tensor, chunks: List[Tensor],
+                          chunk_boxes: List[list]) -> List[Block]:
+    """The intersections of every pair of masks from two chunks whose union
+    boxes meet, one matmul over the boxes' intersection each."""
+    blocks = []
+    for a in range(len(chunks)):
+        for b in range(a + 1, len(chunks)):
+            box_a, box_b = chunk_boxes[a], chunk_boxes[b]
+            box = [
+                max(box_a[0], box_b[0]),
+                max(box_a[1], box_b[1]),
+                min(box_a[2], box_b[2]),
+                min(box_a[3], box_b[3])
+            ]
+            if box[0] >= box[2] or box[1] >= box[3]:
+                continue
+            inter = (
+                _crop_rows(masks, order[chunks[a]], box) @ _crop_rows(
+                    masks, order[chunks[b]], box).t())
+            blocks.append((chunks[a][:, None].expand_as(inter).reshape(-1),
+                           chunks[b][None, :].expand_as(inter).reshape(-1),
+                           inter.reshape(-1)))
+    return blocks
+
+
 def _group_pair_ious(
         masks: Tensor,
         order: Tensor,
@@ -169,31 +197,8 @@ def _group_pair_ious(
         boxes[c, :2].amin(0).tolist() + boxes[c, 2:].amax(0).tolist()
         for c in chunks
     ]
-    areas, blocks = [], []
-    for chunk, box in zip(chunks, chunk_boxes):
-        flat = _crop_rows(masks, order[chunk], box)
-        inter = flat @ flat.t()
-        areas.append(inter.diagonal())
-        i, j = torch.triu_indices(
-            len(chunk), len(chunk), 1, device=masks.device)
-        blocks.append((chunk[i], chunk[j], inter[i, j]))
-    for a in range(len(chunks)):
-        for b in range(a + 1, len(chunks)):
-            box_a, box_b = chunk_boxes[a], chunk_boxes[b]
-            box = [
-                max(box_a[0], box_b[0]),
-                max(box_a[1], box_b[1]),
-                min(box_a[2], box_b[2]),
-                min(box_a[3], box_b[3])
-            ]
-            if box[0] >= box[2] or box[1] >= box[3]:
-                continue
-            inter = (
-                _crop_rows(masks, order[chunks[a]], box) @ _crop_rows(
-                    masks, order[chunks[b]], box).t())
-            blocks.append((chunks[a][:, None].expand_as(inter).reshape(-1),
-                           chunks[b][None, :].expand_as(inter).reshape(-1),
-                           inter.reshape(-1)))
+    areas, blocks = _within_chunk_blocks(masks, order, chunks, chunk_boxes)
+    blocks += _between_chunk_blocks(masks, order, chunks, chunk_boxes)
     first, second, inter = (torch.cat(t) for t in zip(*blocks))
     if given_areas is None:
         area = torch.zeros(len(boxes), device=masks.device)
@@ -265,10 +270,18 @@ def sparse_matrix_nms_decay(masks: Tensor,
     return decay.scatter_reduce(0, dst, ratio, 'amin')
 
 
-def _empty_result(masks: Tensor, labels: Tensor,
-                  scores: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    return (scores.new_zeros(0), labels.new_zeros(0),
-            masks.new_zeros(0, *masks.shape[1:]), labels.new_zeros(0))
+def suppress_matrix(masks: Tensor, labels: Tensor, order: Tensor,
+                    sorted_scores: Tensor, sorted_areas: Optional[Tensor],
+                    kernel: str, sigma: float) -> Tuple[Tensor, None]:
+    """Every sorted candidate's score times its Matrix NMS decay: by the
+    sparse path for 0/1 masks, by the dense IoU matrix otherwise."""
+    if _is_binary(masks):
+        decay = sparse_matrix_nms_decay(masks, labels, order, sorted_areas,
+                                        kernel, sigma)
+    else:
+        iou = mask_iou_matrix(masks[order], sorted_areas)
+        decay = matrix_nms_decay(iou, labels[order], kernel, sigma)
+    return sorted_scores * decay, None
 
 
 @FUNCTIONS.register_module()
@@ -282,7 +295,7 @@ def matrix_nms(
     kernel: str = 'gaussian',
     sigma: float = 2.0,
     mask_area: Optional[Tensor] = None
-) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+) -> NMSResult:
     """Class-aware Matrix NMS of masks.
 
     The arguments and results follow ``mmdet.models.layers.mask_matrix_nms``,
@@ -310,36 +323,7 @@ def matrix_nms(
     if kernel not in DECAY_KERNELS:
         raise ValueError(f'matrix_nms: kernel must be one of {DECAY_KERNELS}, '
                          f'got {kernel!r}')
-    if masks.dim() != 3 or not (len(masks) == len(labels) == len(scores)):
-        raise ValueError(
-            'matrix_nms: expected masks (n, H, W), labels (n,) and scores '
-            f'(n,), got {tuple(masks.shape)}, {tuple(labels.shape)} and '
-            f'{tuple(scores.shape)}')
-    if mask_area is not None and len(mask_area) != len(masks):
-        raise ValueError(f'matrix_nms: mask_area has {len(mask_area)} entries '
-                         f'for {len(masks)} masks')
-    if len(scores) == 0:
-        return _empty_result(masks, labels, scores)
-
-    sorted_scores, order = torch.sort(scores, descending=True)
-    if 0 < nms_pre < len(order):
-        sorted_scores, order = sorted_scores[:nms_pre], order[:nms_pre]
-    areas = None if mask_area is None else mask_area[order].float()
-    if _is_binary(masks):
-        decay = sparse_matrix_nms_decay(masks, labels, order, areas, kernel,
-                                        sigma)
-    else:
-        iou = mask_iou_matrix(masks[order], areas)
-        decay = matrix_nms_decay(iou, labels[order], kernel, sigma)
-    decayed = sorted_scores * decay
-
-    if filter_thr > 0:
-        keep = decayed >= filter_thr
-        if not keep.any():
-            return _empty_result(masks, labels, scores)
-        decayed, order = decayed[keep], order[keep]
-    final_scores, rank = torch.sort(decayed, descending=True)
-    if 0 < max_num < len(rank):
-        final_scores, rank = final_scores[:max_num], rank[:max_num]
-    keep_inds = order[rank]
-    return final_scores, labels[keep_inds], masks[keep_inds], keep_inds
+    return run_mask_nms('matrix_nms',
+                        partial(suppress_matrix, kernel=kernel, sigma=sigma),
+                        masks, labels, scores, filter_thr, nms_pre, max_num,
+                        mask_area)

@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-REPO_ROOT = os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LVIS_CONFIG = os.path.join(REPO_ROOT, 'configs', 'solov2',
                            'solov2_r50_fpn_sample1e-3_ms-3x_lvis-v0.5.py')
 

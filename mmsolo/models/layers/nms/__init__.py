@@ -1,0 +1,12 @@
+"""Mask NMS: Matrix NMS and the hard, soft and Fast NMS it is compared
+with, on one scaffolding (:mod:`.common`)."""
+from .classic import fast_mask_nms, hard_mask_nms, soft_mask_nms
+from .common import NMSResult, mask_iou_matrix, run_mask_nms
+from .matrix import (DECAY_KERNELS, matrix_nms, matrix_nms_decay,
+                     sparse_matrix_nms_decay)
+
+__all__ = [
+    'DECAY_KERNELS', 'NMSResult', 'fast_mask_nms', 'hard_mask_nms',
+    'mask_iou_matrix', 'matrix_nms', 'matrix_nms_decay', 'run_mask_nms',
+    'soft_mask_nms', 'sparse_matrix_nms_decay'
+]

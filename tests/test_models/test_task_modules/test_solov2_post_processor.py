@@ -1,0 +1,88 @@
+"""SOLOv2PostProcessor's stages and its test_cfg; the head's assigner from
+train_cfg."""
+import pytest
+import torch
+from mmengine.config import ConfigDict
+
+from mmsolo.models.task_modules import (CenterRegionGridAssigner,
+                                        SOLOv2PostProcessor, build_test_cfg,
+                                        point_nms)
+from mmsolo.registry import MODELS, TASK_UTILS
+
+
+def test_point_nms_keeps_the_maxima_of_2x2_windows():
+    probs = torch.tensor([[[[0.1, 0.9, 0.2], [0.3, 0.4, 0.8],
+                            [0.7, 0.1, 0.1]]]])
+    kept = point_nms(probs)[0, 0]
+    # A cell survives when no cell left, up or up-left of it scores more:
+    # 0.8 loses to the 0.9 up-left of it, 0.4 to the 0.9 above it.
+    expected = torch.tensor([[0.1, 0.9, 0.0], [0.3, 0.0, 0.0],
+                             [0.7, 0.0, 0.0]])
+    assert torch.equal(kept, expected)
+
+
+def test_candidates_capped_to_nms_pre_in_cell_order():
+    probs = torch.tensor([[0.5, 0.95], [0.2, 0.8], [0.9, 0.1]])
+    cfg = ConfigDict(score_thr=0.3, nms_pre=2)
+    scores, cells, labels = SOLOv2PostProcessor.select_candidates(probs, cfg)
+    assert scores.tolist() == pytest.approx([0.95, 0.9])
+    assert cells.tolist() == [0, 2] and labels.tolist() == [1, 0]
+    cfg.nms_pre = -1  # no cap: all four above score_thr
+    assert len(SOLOv2PostProcessor.select_candidates(probs, cfg)[0]) == 4
+
+
+def test_test_cfg_defaults_are_merged_once_at_build():
+    processor = SOLOv2PostProcessor([4], [8], 4, 1, dict(
+        score_thr=0.3, nms_type='hard', iou_thr=0.5))
+    assert processor.test_cfg == dict(
+        nms_pre=500, score_thr=0.3, mask_thr=0.5, filter_thr=0.05,
+        max_per_img=100, nms_type='hard', iou_thr=0.5)
+    assert build_test_cfg(None).kernel == 'gaussian'
+
+
+@pytest.mark.parametrize('test_cfg,match', [
+    (dict(nms_type='soft'), r"\['sigma'\]"),
+    (dict(kernel='gaussian', sigma=2.0, max_per_img='all'), 'max_per_img'),
+    (dict(kernel='gaussian', sigma=2.0, mask_thr=True), 'mask_thr'),
+])
+def test_bad_test_cfg_fails_at_build_naming_the_field(test_cfg, match):
+    with pytest.raises(ValueError, match=match):
+        SOLOv2PostProcessor([4], [8], 4, 1, test_cfg)
+
+
+def head_cfg(**overrides):
+    return dict(type='SOLOv2Head', num_classes=3, in_channels=16,
+                feat_channels=16, stacked_convs=1, norm_cfg=None,
+                **overrides)
+
+
+def test_assigner_is_built_from_train_cfg():
+    default = MODELS.build(head_cfg(pos_scale=0.3))
+    assert type(default.assigner) is CenterRegionGridAssigner
+    assert default.assigner.pos_scale == 0.3
+
+    @TASK_UTILS.register_module(force=True)
+    class NarrowCenterAssigner(CenterRegionGridAssigner):
+        """A CenterRegionGridAssigner that halves pos_scale."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pos_scale /= 2
+
+    head = MODELS.build(
+        head_cfg(
+            pos_scale=0.3,
+            train_cfg=dict(assigner=dict(type='NarrowCenterAssigner'))))
+    assert type(head.assigner) is NarrowCenterAssigner
+    assert head.assigner.pos_scale == 0.15
+    assert head.assigner.num_grids == [40, 36, 24, 16, 12]
+
+
+def test_assigner_may_not_set_the_heads_level_settings():
+    with pytest.raises(ValueError,
+                       match=r"train_cfg.assigner sets \['num_grids'\]"):
+        MODELS.build(
+            head_cfg(
+                train_cfg=dict(
+                    assigner=dict(
+                        type='CenterRegionGridAssigner', num_grids=[4]))))
