@@ -40,7 +40,8 @@ from bench_matrix_nms import compare, realistic_candidates  # noqa: E402
 from common import print_table, quiet_init_logs  # noqa: E402
 
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
-                            random_gt_boxes, spread_class_scores)
+                            mmsolo_config_path, random_gt_boxes,
+                            spread_class_scores)
 
 PREDICT_MODELS = (
     # (name, mmdet config, image shape)
@@ -113,14 +114,15 @@ def row(what: str, result: Dict[str, dict], note: str = '') -> tuple:
 
 
 def paired(config: str, device: str):
-    """mmdet's and mmsolo's model of ``config``, same seeded weights, no
-    DCN (see the module docstring), on ``device``."""
-    overrides = {}
+    """mmdet's and mmsolo's model of ``config`` (same name in both), same
+    seeded weights, no DCN (see the module docstring), on ``device``."""
+    overrides = None
     if 'dcn' in config:
-        overrides = dict(backbone=dict(dcn=None, stage_with_dcn=None),
+        overrides = dict(backbone=dict(dcn=None, stage_with_dcn=(False, ) * 4),
                          mask_head=dict(dcn_cfg=None))
     reference, ours = build_paired_solov2(
-        config=config, test_cfg=TEST_CFG, seed=0, kernel_scale=20,
+        test_cfg=TEST_CFG, seed=0, kernel_scale=20, mmdet_config=config,
+        mmsolo_config=mmsolo_config_path(f'solov2/{config}'),
         model_overrides=overrides)
     spread_class_scores([reference, ours], mean=-5.5)
     return reference.to(device), ours.to(device)

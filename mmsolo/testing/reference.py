@@ -56,8 +56,13 @@ def mmdet_config_path(name: str = 'solov2_r50_fpn_1x_coco.py') -> str:
     return path
 
 
-def _model_cfg(config_path: str, test_cfg: Optional[dict]) -> Config:
-    model_cfg = copy.deepcopy(Config.fromfile(config_path).model)
+def _model_cfg(config_path: str,
+               test_cfg: Optional[dict],
+               overrides: Optional[dict] = None) -> Config:
+    cfg = Config.fromfile(config_path)
+    if overrides:
+        cfg.merge_from_dict(dict(model=overrides))
+    model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.init_cfg = None  # no download of pretrained weights
     if test_cfg:
         model_cfg.test_cfg.update(test_cfg)
@@ -69,7 +74,9 @@ def build_paired_solov2(
         seed: int = 0,
         mmdet_config: str = 'solov2_r50_fpn_1x_coco.py',
         mmsolo_config: Optional[str] = None,
-        kernel_scale: float = 1.0) -> Tuple[torch.nn.Module, torch.nn.Module]:
+        kernel_scale: float = 1.0,
+        model_overrides: Optional[dict] = None
+) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """mmdet's SOLOv2 with seeded random weights, and mmsolo's with the same
     weights through the checkpoint converter. Both in eval mode.
 
@@ -81,6 +88,8 @@ def build_paired_solov2(
             config; ``mmsolo_config_path()`` (the R50 1x) if None.
         kernel_scale (float): Multiplies the dynamic-kernel predictor's
             weights, spreading the random masks' probabilities.
+        model_overrides (dict, optional): Merged into both configs'
+            ``model`` (e.g. ``dict(backbone=dict(dcn=None))``).
 
     Returns:
         tuple: ``(reference, ours)``.
@@ -94,14 +103,16 @@ def build_paired_solov2(
     register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope('mmdet'):
         reference = MMDET_MODELS.build(
-            _model_cfg(mmdet_config_path(mmdet_config), test_cfg))
+            _model_cfg(mmdet_config_path(mmdet_config), test_cfg,
+                       model_overrides))
     torch.manual_seed(seed)
     reference.init_weights()
     with torch.no_grad():
         reference.mask_head.conv_kernel.weight.mul_(kernel_scale)
     with DefaultScope.overwrite_default_scope('mmsolo'):
         ours = MODELS.build(
-            _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg))
+            _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg,
+                       model_overrides))
     ours.load_state_dict(
         convert_mmdet_state_dict(reference.state_dict()), strict=True)
     return reference.eval(), ours.eval()

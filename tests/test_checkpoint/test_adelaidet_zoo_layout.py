@@ -87,7 +87,8 @@ def test_converted_adelaidet_predicts_as_its_source():
     with torch.no_grad():
         data = ours.data_preprocessor(
             dict(inputs=[bgr], data_samples=[sample]), training=False)
-        kernels, cls_logits, mask_feats = ours._forward(data['inputs'])
+        # One shared mask-feature map (MaskFeatureNeck).
+        kernels, cls_logits, (mask_feats, ) = ours._forward(data['inputs'])
         feats = ours.extract_feat(data['inputs'])
         ref = source(bgr[None].float())
     for ref_level, our_level in zip(ref['feats'], feats):

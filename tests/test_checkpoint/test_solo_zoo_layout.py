@@ -131,7 +131,8 @@ def test_converted_official_predicts_as_its_source(name):
         for ref_level, our_level in zip(ref_raw[0] + ref_raw[1],
                                         our_raw[0] + our_raw[1]):
             assert_outputs_close(ref_level, our_level)
-        assert_outputs_close(ref_raw[2], our_raw[2])
+        (our_mask_feats, ) = our_raw[2]  # one shared map
+        assert_outputs_close(ref_raw[2], our_mask_feats)
         ref = stand_in.predict(inputs, copy.deepcopy(samples))[0]
         got = ours.predict(inputs, copy.deepcopy(samples))[0]
     ref, got = ref.pred_instances, got.pred_instances
