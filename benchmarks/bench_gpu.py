@@ -3,7 +3,9 @@
 Times, ours against mmdet's on the same weights and inputs in one run:
 
 1. Matrix NMS of 500 and 1000 masks (``bench_matrix_nms.py``'s recipe,
-   gaussian), results compared (labels and order equal, scores);
+   gaussian), results compared (labels and order equal, scores), with the
+   dense and the sparse path of ours timed too (``path='auto'`` picks by
+   device: these figures are what that choice is to be checked against);
 2. end-to-end ``predict`` at batch 1 (FPS): R50 at 800x1333, the light-448
    model at 448x768 and the light-512 model at 512x852 without DCN (mmcv's
    compiled DCN is absent from the GPU environment: the backbone and head
@@ -90,6 +92,7 @@ def bench_nms(device: str, repeats: int, warmup: int) -> List[tuple]:
     from mmdet.models.layers import mask_matrix_nms
 
     from mmsolo.models.layers import matrix_nms
+    from mmsolo.models.layers.nms.matrix import matrix_nms_path
     rows = []
     for num in (500, 1000):
         masks, labels, scores = (t.to(device)
@@ -100,10 +103,17 @@ def bench_nms(device: str, repeats: int, warmup: int) -> List[tuple]:
         result = timed_calls(
             dict(mmdet=lambda: mask_matrix_nms(masks, labels, scores,
                                                **kwargs),
-                 ours=lambda: matrix_nms(masks, labels, scores, **kwargs)),
+                 ours=lambda: matrix_nms(masks, labels, scores, **kwargs),
+                 dense=lambda: matrix_nms(masks, labels, scores,
+                                          path='dense', **kwargs),
+                 sparse=lambda: matrix_nms(masks, labels, scores,
+                                           path='sparse', **kwargs)),
             device, repeats, warmup)
-        rows.append(row(f'Matrix NMS {num} masks', result,
-                        f'max |score diff| {diff:.1e}'))
+        rows.append(row(
+            f'Matrix NMS {num} masks', result,
+            f'max |score diff| {diff:.1e}; auto takes the '
+            f'{matrix_nms_path(masks)} path; dense {result["dense"]["ms"]:.2f}'
+            f' ms, sparse {result["sparse"]["ms"]:.2f} ms'))
     return rows
 
 

@@ -53,7 +53,8 @@ def test_benchmark_on_the_test_set(shapes_val, repo_root, python):
 def test_benchmark_synthetic_with_a_training_checkpoint(
         tmp_path, repo_root, python):
     """No dataset; a checkpoint as mmengine's CheckpointHook writes it
-    (with its message hub) loads; conv-bn fusion runs."""
+    (with its message hub as HistoryBuffer objects) is refused by default
+    and loads with --unsafe-load; conv-bn fusion runs."""
     cfg = Config.fromfile(osp.join(repo_root, QUICKSTART))
     model = MODELS.build(cfg.model)
     history = HistoryBuffer()
@@ -64,12 +65,16 @@ def test_benchmark_synthetic_with_a_training_checkpoint(
             meta=dict(iter=4),
             state_dict=model.state_dict(),
             message_hub=dict(log_scalars={'train/loss': history})), checkpoint)
-    done, log = run_tool(repo_root, python,
-                         'tools/analysis_tools/benchmark.py', QUICKSTART,
-                         str(checkpoint), '--synthetic', '--shape', '64', '96',
-                         '--max-iter', '2', '--num-warmup', '0',
-                         '--fuse-conv-bn', '--cfg-options',
-                         'test_dataloader.dataset.data_root=/nonexistent/')
+    command = ['tools/analysis_tools/benchmark.py', QUICKSTART,
+               str(checkpoint), '--synthetic', '--shape', '64', '96',
+               '--max-iter', '2', '--num-warmup', '0', '--fuse-conv-bn',
+               '--cfg-options',
+               'test_dataloader.dataset.data_root=/nonexistent/']
+    done, log = run_tool(repo_root, python, *command)
+    assert done.returncode == 1
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in log
+    assert '--unsafe-load' in log
+    done, log = run_tool(repo_root, python, *command, '--unsafe-load')
     assert done.returncode == 0, log[-3000:]
     assert 'synthetic 64x96 images (H x W)' in log
     assert 'random weights' not in log

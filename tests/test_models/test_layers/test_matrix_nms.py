@@ -244,3 +244,26 @@ def test_byte_masks_at_any_memory_offset(start):
     masks = shifted
     ref = mask_matrix_nms(masks, labels, scores)
     assert_same(matrix_nms(masks, labels, scores), ref)
+
+
+@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
+def test_dense_and_sparse_paths_give_identical_results(kernel):
+    """The path chosen per device (``path='auto'``) never changes a result:
+    forced dense and forced sparse agree bit for bit on 0/1 masks."""
+    masks, labels, scores = overlapping_masks(150, num_classes=3, seed=11)
+    dense = matrix_nms(masks, labels, scores, kernel=kernel, path='dense')
+    sparse = matrix_nms(masks, labels, scores, kernel=kernel, path='sparse')
+    for got, want in zip(sparse, dense):
+        assert torch.equal(got, want)
+    assert (dense[0] < scores[dense[3]]).sum() > 10, 'nothing was decayed'
+
+
+def test_path_is_chosen_by_device_and_mask_values():
+    masks = overlapping_masks(4)[0]
+    assert matrix_module.matrix_nms_path(masks) == 'sparse'  # CPU, 0/1
+    assert matrix_module.matrix_nms_path(masks.float() * 0.7) == 'dense'
+    assert matrix_module.matrix_nms_path(masks, 'dense') == 'dense'
+    meta = torch.zeros(2, 4, 4, device='meta')
+    assert matrix_module.matrix_nms_path(meta) == 'dense'  # not the CPU
+    with pytest.raises(ValueError, match='path must be one of'):
+        matrix_nms(masks, torch.zeros(4), torch.ones(4), path='fastest')

@@ -20,6 +20,13 @@ cropped to the boxes where the masks can meet. Intersections of 0/1 masks
 are integers that float32 holds exactly (below 2**24), so the result is
 bit-identical to the dense (n, H*W) x (H*W, n) product. Float masks with
 other values use the dense path.
+
+Which path runs (``path='auto'``, :func:`matrix_nms_path`): the sparse one
+for 0/1 masks on the CPU, where it was measured 13-20x faster than mmdet's
+dense product at 500 masks (benchmarks/README.md); the dense one on other
+devices, where one large matmul is what the hardware does best and the
+sparse path's group loop would synchronise the device at every group (not
+yet measured on a GPU: ``benchmarks/bench_gpu.py`` times both paths).
 """
 from functools import partial
 from typing import List, Optional, Tuple
@@ -32,6 +39,7 @@ from ..mask_bits import mask_bounds, viewable_as_words
 from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 DECAY_KERNELS = ('gaussian', 'linear')
+MATRIX_NMS_PATHS = ('auto', 'dense', 'sparse')
 # Masks per matmul block of an overlap group (see _group_pair_ious).
 GROUP_CHUNK = 16
 
@@ -270,12 +278,26 @@ def sparse_matrix_nms_decay(masks: Tensor,
     return decay.scatter_reduce(0, dst, ratio, 'amin')
 
 
-def suppress_matrix(masks: Tensor, labels: Tensor, order: Tensor,
-                    sorted_scores: Tensor, sorted_areas: Optional[Tensor],
-                    kernel: str, sigma: float) -> Tuple[Tensor, None]:
-    """Every sorted candidate's score times its Matrix NMS decay: by the
-    sparse path for 0/1 masks, by the dense IoU matrix otherwise."""
-    if _is_binary(masks):
+def matrix_nms_path(masks: Tensor, path: str = 'auto') -> str:
+    """``'sparse'`` or ``'dense'``: the path :func:`matrix_nms` takes for
+    ``masks`` (see the module docstring); ``'sparse'`` only for 0/1 masks,
+    whatever ``path`` asks."""
+    if path == 'dense' or (path == 'auto' and masks.device.type != 'cpu'):
+        return 'dense'
+    return 'sparse' if _is_binary(masks) else 'dense'
+
+
+def suppress_matrix(masks: Tensor,
+                    labels: Tensor,
+                    order: Tensor,
+                    sorted_scores: Tensor,
+                    sorted_areas: Optional[Tensor],
+                    kernel: str,
+                    sigma: float,
+                    path: str = 'auto') -> Tuple[Tensor, None]:
+    """Every sorted candidate's score times its Matrix NMS decay, by the
+    path :func:`matrix_nms_path` picks."""
+    if matrix_nms_path(masks, path) == 'sparse':
         decay = sparse_matrix_nms_decay(masks, labels, order, sorted_areas,
                                         kernel, sigma)
     else:
@@ -294,7 +316,8 @@ def matrix_nms(
     max_num: int = -1,
     kernel: str = 'gaussian',
     sigma: float = 2.0,
-    mask_area: Optional[Tensor] = None
+    mask_area: Optional[Tensor] = None,
+    path: str = 'auto'
 ) -> NMSResult:
     """Class-aware Matrix NMS of masks.
 
@@ -314,6 +337,9 @@ def matrix_nms(
         kernel (str): Decay kernel, ``'gaussian'`` or ``'linear'``.
         sigma (float): Width of the gaussian kernel. Defaults to 2.0.
         mask_area (Tensor, optional): (n,) precomputed areas of ``masks``.
+        path (str): ``'auto'`` (default: by device, see
+            :func:`matrix_nms_path`), ``'dense'`` or ``'sparse'``; both give
+            bit-identical results for 0/1 masks.
 
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept masks
@@ -323,7 +349,11 @@ def matrix_nms(
     if kernel not in DECAY_KERNELS:
         raise ValueError(f'matrix_nms: kernel must be one of {DECAY_KERNELS}, '
                          f'got {kernel!r}')
+    if path not in MATRIX_NMS_PATHS:
+        raise ValueError(f'matrix_nms: path must be one of '
+                         f'{MATRIX_NMS_PATHS}, got {path!r}')
     return run_mask_nms('matrix_nms',
-                        partial(suppress_matrix, kernel=kernel, sigma=sigma),
+                        partial(suppress_matrix, kernel=kernel, sigma=sigma,
+                                path=path),
                         masks, labels, scores, filter_thr, nms_pre, max_num,
                         mask_area)
