@@ -63,7 +63,7 @@ class IterRecorder(Hook):
 
 def test_default_runtime_lists_the_hook(repo_root):
     cfg = Config.fromfile(f'{repo_root}/configs/_base_/default_runtime.py')
-    assert dict(type='NumClassesCheckHook') in cfg.custom_hooks
+    assert dict(type='mmsolo.NumClassesCheckHook') in cfg.custom_hooks
     assert isinstance(HOOKS.build(cfg.custom_hooks[0]), NumClassesCheckHook)
 
 
@@ -117,7 +117,7 @@ def test_val_mismatch_is_caught_before_training(repo_root, shapes_root,
 @pytest.fixture(scope='module')
 def shapes_dataset_cfg(shapes_root):
     return dict(
-        type='CocoDataset',
+        type='mmsolo.CheckedCocoDataset',
         data_root=f'{shapes_root}/',
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),

@@ -12,7 +12,7 @@ from .random_states import get_random_states, set_random_states
 RANDOM_STATES_KEY = 'random_states'
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(name=['AtomicCheckpointHook', 'CheckpointHook'])
 class CheckpointHook(MMEngineCheckpointHook):
     """mmengine's ``CheckpointHook`` (same arguments) with three changes, so
     that a run killed at any moment loses nothing and resumes exactly:

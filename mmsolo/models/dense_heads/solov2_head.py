@@ -192,7 +192,7 @@ class SOLOv2Head(BaseModule):
         self.loss_cls = MODELS.build(loss_cls)
         self.assigner = TASK_UTILS.build(
             dict(
-                type='CenterRegionGridAssigner',
+                type='mmsolo.CenterRegionGridAssigner',
                 num_classes=num_classes,
                 num_grids=self.num_grids,
                 scale_ranges=self.scale_ranges,
@@ -537,7 +537,9 @@ class SOLOv2Head(BaseModule):
         out_shape = img_meta['ori_shape'][:2] if rescale \
             else img_meta['img_shape'][:2]
         is_candidate = cls_scores > cfg.score_thr
-        scores = cls_scores[is_candidate]
+        # float32 from here on, also under bf16/fp16 autocast: a half
+        # precision sum over a mask can exceed its area (maskness > 1).
+        scores = cls_scores[is_candidate].float()
         if len(scores) == 0:
             return self._empty_result(kernels, out_shape)
         cells, labels = is_candidate.nonzero().unbind(1)
@@ -546,8 +548,9 @@ class SOLOv2Head(BaseModule):
             top = scores.topk(cfg.nms_pre).indices.sort().values
             scores, cells, labels = scores[top], cells[top], labels[top]
 
-        mask_probs = self._candidate_masks(mask_feats, kernels[cells],
-                                           cell_levels[cells]).sigmoid()
+        mask_logits = self._candidate_masks(mask_feats, kernels[cells],
+                                            cell_levels[cells])
+        mask_probs = mask_logits.float().sigmoid()
         masks = mask_probs > cfg.mask_thr
         areas = masks.sum((1, 2)).float()
         # A mask must cover more pixels than its level's stride.
@@ -619,10 +622,11 @@ class SOLOv2Head(BaseModule):
     @staticmethod
     def _empty_result(like: Tensor, out_shape: Tuple[int,
                                                      int]) -> InstanceData:
-        """No instances; ``like`` gives the device and float dtype."""
+        """No instances, float32 whatever the dtype of ``like`` (which
+        gives the device)."""
         results = InstanceData()
-        results.scores = like.new_zeros(0)
+        results.scores = like.new_zeros(0, dtype=torch.float32)
         results.labels = like.new_zeros(0, dtype=torch.long)
         results.masks = like.new_zeros((0, *out_shape), dtype=torch.bool)
-        results.bboxes = like.new_zeros(0, 4)
+        results.bboxes = like.new_zeros((0, 4), dtype=torch.float32)
         return results

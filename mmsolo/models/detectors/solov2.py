@@ -8,6 +8,7 @@ from torch import Tensor
 
 from mmsolo.registry import MODELS
 from ..necks.mask_feature_neck import mask_neck_out_spec
+from .channel_checks import check_channels
 from .finite_losses import check_finite_losses
 
 
@@ -62,6 +63,7 @@ class SOLOv2(BaseDetector):
             train_cfg=copy.deepcopy(train_cfg),
             test_cfg=copy.deepcopy(test_cfg))
         self.mask_head = MODELS.build(mask_head)
+        check_channels(self, consumers=('mask_feature_neck', 'mask_head'))
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 

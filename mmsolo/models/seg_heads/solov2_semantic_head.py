@@ -89,7 +89,7 @@ class SOLOv2SemanticHead(BaseModule):
         self.seg_stride = seg_stride
         self.fusion = MODELS.build(
             dict(
-                type='MaskFeatureNeck',
+                type='mmsolo.MaskFeatureNeck',
                 in_channels=in_channels,
                 feat_channels=feat_channels,
                 out_channels=feat_channels,
