@@ -35,6 +35,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default=SHORT_WORK_DIR,
                         help='where the short training writes')
     parser.add_argument('--data-root', default=DATA_ROOT)
+    parser.add_argument('--train-images', type=int, default=1000,
+                        help='images of the shapes set generated if absent '
+                        '(the quick start\'s 1000 and 100)')
+    parser.add_argument('--val-images', type=int, default=100)
     parser.add_argument('--out-dir', default='outputs/demo')
     return parser.parse_args()
 
@@ -48,18 +52,21 @@ def short_training(args: argparse.Namespace) -> str:
     """Train the quick-start model for ``args.short_iters`` iterations (no
     validation); returns its checkpoint."""
     iters = args.short_iters
+    warm_up = max(1, min(100, iters // 5))  # the quick start's, shortened
     print(f'no quick-start checkpoint at {args.checkpoint} (make quickstart '
           f'trains it): training the quick-start model for {iters} '
           f'iterations on the shapes set first, into {args.work_dir}',
           flush=True)
-    data_root = ensure_shapes_dataset(args.data_root)
+    data_root = ensure_shapes_dataset(args.data_root, args.train_images,
+                                      args.val_images)
     run([
         sys.executable, 'tools/train.py', CONFIG, '--work-dir',
         args.work_dir, '--cfg-options', f'train_cfg.max_iters={iters}',
-        f'train_cfg.val_interval={iters + 1}',
         f'default_hooks.checkpoint.interval={iters}',
-        f'param_scheduler.1.end={iters}',
-        f'train_dataloader.dataset.data_root={data_root}'
+        f'param_scheduler.0.end={warm_up}',
+        f'param_scheduler.1.begin={warm_up}', f'param_scheduler.1.end={iters}',
+        f'train_dataloader.dataset.data_root={data_root}',
+        'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None'
     ])
     return osp.join(args.work_dir, f'iter_{iters}.pth')
 
@@ -73,7 +80,8 @@ def main() -> None:
         checkpoint = short_training(args)
     image = osp.join(args.data_root, 'val', osp.basename(IMAGE))
     if not osp.isfile(image):
-        ensure_shapes_dataset(args.data_root)
+        ensure_shapes_dataset(args.data_root, args.train_images,
+                              args.val_images)
     run([
         sys.executable, 'tools/demo/image_demo.py', image, CONFIG,
         '--weights', checkpoint, '--out-dir', args.out_dir
