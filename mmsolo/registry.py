@@ -10,7 +10,9 @@ no mmdet module before building its Runner, finds ``DetVisualizationHook``.
 mmsolo's subclasses of mmdet or mmengine classes have names of their own
 (``CheckedCocoDataset``, ``EmptySafeCocoMetric``, ``AtomicCheckpointHook``,
 ``PanopticDetLocalVisualizer`` ...), so that ``type='CocoDataset'`` means
-mmdet's class in either scope. mmsolo's configs name mmsolo's classes with
+mmdet's class in either scope. One old name stays as an alias:
+``'CheckpointHook'`` still builds mmsolo's hook in the ``mmsolo`` scope, for
+configs written before the rename. mmsolo's configs name mmsolo's classes with
 the scope, ``type='mmsolo.SOLOv2'``, so they build the same modules whatever
 the default scope (``mmdet``'s ``DetInferencer`` sets ``mmdet``, and so does
 a config inheriting ``mmdet::_base_/default_runtime.py``).
@@ -26,7 +28,9 @@ def _child(name: str,
            mmdet_registry_name: str,
            locations: Sequence[str] = ()) -> Registry:
     """A registry whose parent is mmdet's ``mmdet_registry_name`` and whose
-    ``locations`` are the parent's followed by ``locations``."""
+    ``locations`` are the parent's (mmengine keeps them in ``_locations``)
+    followed by ``locations``: a lookup in this registry imports mmdet's
+    modules of that kind too, which mmengine does not do for a parent."""
     parent = getattr(mmdet_registry, mmdet_registry_name)
     return Registry(
         name,

@@ -26,7 +26,9 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='mmsolo.PanopticDetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='mmsolo.PanopticDetLocalVisualizer',
+    vis_backends=vis_backends,
+    name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'

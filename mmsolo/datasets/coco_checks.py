@@ -66,10 +66,9 @@ def check_coco_dict(
         required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS) -> None:
     """Check what an instance-segmentation dataset reads from a COCO file:
     the top-level ``images``, ``annotations`` and ``categories`` lists; the
-    keys of every record (``required_keys``, by default COCO's
-    :data:`REQUIRED_KEYS`); each ``bbox`` four
-    numbers; each ``segmentation`` a polygon list or RLE; every image and
-    category an annotation refers to present in the file. Without
+    keys of every record (``required_keys``, COCO's by default); each
+    ``bbox`` four numbers; each ``segmentation`` a polygon list or RLE;
+    every image and category an annotation refers to present. Without
     ``require_annotations`` (a test set such as COCO's test-dev image
     info) a file may have no ``annotations``.
 

@@ -154,7 +154,8 @@ def test_wrapped_datasets_are_checked(wrapper, shapes_dataset_cfg, head_80):
     with pytest.raises(
             ValueError,
             match=re.escape(
-                f'but train_dataloader.dataset ({wrapper} of CheckedCocoDataset')):
+                f'but train_dataloader.dataset ({wrapper} of '
+                'CheckedCocoDataset')):
         check_num_classes(head_80, dataset, 'train_dataloader.dataset')
     # A one-class tuple written without its comma is a string.
     dataset._metainfo['classes'] = 'circle'

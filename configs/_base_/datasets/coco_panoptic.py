@@ -54,5 +54,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Ground truth from each sample's seg_map_path and segments_info.
-val_evaluator = dict(type='mmsolo.CocoPanopticMetric', backend_args=backend_args)
+val_evaluator = dict(
+    type='mmsolo.CocoPanopticMetric', backend_args=backend_args)
 test_evaluator = val_evaluator

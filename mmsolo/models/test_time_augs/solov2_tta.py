@@ -72,10 +72,12 @@ class SOLOv2TTAModel(BaseTTAModel):
         self._nms_kwargs = nms_cfg
 
     def merge_preds(
-            self,
-            data_samples_list: List[List[DetDataSample]]) -> List[DetDataSample]:
+        self, data_samples_list: List[List[DetDataSample]]
+    ) -> List[DetDataSample]:
         """Per image, its views' predictions merged into one sample."""
-        return [self._merge_single_sample(views) for views in data_samples_list]
+        return [
+            self._merge_single_sample(views) for views in data_samples_list
+        ]
 
     def _merge_single_sample(
             self, data_samples: List[DetDataSample]) -> DetDataSample:
