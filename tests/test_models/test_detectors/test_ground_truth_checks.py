@@ -1,14 +1,17 @@
-"""A panoptic model trained on samples without semantic ground truth stops
-with a message naming the pipeline step to add (it raised
-``AttributeError: 'DetDataSample' object has no attribute '_gt_sem_seg'``)."""
+"""A panoptic model whose train pipeline loads no semantic ground truth
+stops before its first step, and a loss on samples without it stops too,
+each with a message naming the pipeline step (it raised ``AttributeError:
+'DetDataSample' object has no attribute '_gt_sem_seg'``)."""
 import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
+from mmengine.dataset import RepeatDataset
 from mmengine.structures import InstanceData
 
-from mmsolo.registry import MODELS
+from mmsolo.engine.hooks.pipeline_checks import check_semantic_pipeline
+from mmsolo.registry import DATASETS, MODELS
 
 PANOPTIC = 'configs/quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py'
 
@@ -31,3 +34,29 @@ def test_panoptic_loss_without_gt_sem_seg_names_the_pipeline_step(repo_root):
     assert ("train_dataloader.dataset.pipeline) must load it with "
             "dict(type='mmsolo.LoadPanopticAnnotations', with_bbox=True, "
             "with_mask=True, with_seg=True)") in message
+
+
+@pytest.mark.parametrize('step, found', [
+    (dict(type='mmsolo.LoadPanopticAnnotations', with_seg=False),
+     'step 1 (LoadPanopticAnnotations) has with_seg=False'),
+    (dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+     'step 1 (LoadAnnotations) has with_seg=False'),
+])
+def test_panoptic_train_pipeline_without_seg_stops_before_training(
+        repo_root, step, found):
+    """What ``NumClassesCheckHook`` runs before the first step."""
+    cfg = Config.fromfile(f'{repo_root}/{PANOPTIC}')
+    model = MODELS.build(cfg.model)
+    dataset_cfg = dict(cfg.train_dataloader.dataset, lazy_init=True)
+    check_semantic_pipeline(model, DATASETS.build(dataset_cfg))  # as given
+    dataset_cfg['pipeline'] = [dict(type='LoadImageFromFile'), step,
+                               dict(type='PackDetInputs')]
+    dataset = RepeatDataset(DATASETS.build(dataset_cfg), times=2,
+                            lazy_init=True)
+    with pytest.raises(ValueError) as error:
+        check_semantic_pipeline(model, dataset)
+    assert str(error.value) == (
+        'PanopticSOLOv2 trains a semantic head, but '
+        f'train_dataloader.dataset.pipeline loads no semantic ground truth '
+        f"({found}): use dict(type='mmsolo.LoadPanopticAnnotations', "
+        "with_bbox=True, with_mask=True, with_seg=True) there")
