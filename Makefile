@@ -6,7 +6,9 @@
 #   make quickstart-panoptic  the same for panoptic segmentation (PQ):
 #                    outputs/quickstart-panoptic/
 #   make test        builds .venv and runs the test suite
-#   make demo        an untrained SOLOv2-R50 on one image: outputs/demo.png
+#   make demo        the quick start's model (or, without its checkpoint, a
+#                    short training of it first) on a val image:
+#                    outputs/demo/vis/
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmsolo-installed
@@ -25,9 +27,7 @@ quickstart-panoptic: $(STAMP)
 	$(PY) tools/quickstart.py --panoptic
 
 demo: $(STAMP)
-	$(PY) tools/misc/generate_shapes.py outputs/shapes --train 0 --val 1
-	$(PY) tools/demo/image_demo.py outputs/shapes/val/000001.png \
-		configs/solov2/solov2_r50_fpn_1x_coco.py --out-file outputs/demo.png
+	$(PY) tools/demo/make_demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest tests

@@ -1,15 +1,24 @@
 """mmsolo's registries, children of MMDetection's (scope ``mmsolo``).
 
 Being children of mmdet's registries (not of mmengine's root), they find every
-mmdet module (``ResNet``, ``FPN``, ``DiceLoss`` ...) by its plain name, while
-mmsolo's own modules are registered here. Some of mmsolo's keep the name of
-the mmdet/mmengine class they extend, so configs in the ``mmsolo`` scope get
-them: ``CocoDataset`` (checks its input before a run), ``CocoMetric``
-(evaluates an empty result set), ``CheckpointHook`` (atomic, exactly
-resumable), ``DetLocalVisualizer`` (draws every panoptic prediction) and,
-needing no panopticapi, ``LoadPanopticAnnotations`` and
-``CocoPanopticMetric``; ``mmdet.CocoDataset`` etc. name the originals.
+mmdet module (``ResNet``, ``FPN``, ``DiceLoss``, ``DetVisualizationHook`` ...)
+by its plain name. Each registry's ``locations`` list mmdet's package for
+that kind before mmsolo's own, so a run in the ``mmsolo`` scope imports
+mmdet's modules as it needs them: mmdet's ``tools/train.py``, which imports
+no mmdet module before building its Runner, finds ``DetVisualizationHook``.
+
+mmsolo's subclasses of mmdet or mmengine classes have names of their own
+(``CheckedCocoDataset``, ``EmptySafeCocoMetric``, ``AtomicCheckpointHook``,
+``PanopticDetLocalVisualizer`` ...), so that ``type='CocoDataset'`` means
+mmdet's class in either scope. One old name stays as an alias:
+``'CheckpointHook'`` still builds mmsolo's hook in the ``mmsolo`` scope, for
+configs written before the rename. mmsolo's configs name mmsolo's classes with
+the scope, ``type='mmsolo.SOLOv2'``, so they build the same modules whatever
+the default scope (``mmdet``'s ``DetInferencer`` sets ``mmdet``, and so does
+a config inheriting ``mmdet::_base_/default_runtime.py``).
 """
+from typing import Sequence
+
 from mmdet import registry as mmdet_registry
 from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
@@ -23,9 +32,18 @@ REGISTERING_PACKAGES = ('mmsolo.datasets', 'mmsolo.engine',
                         'mmsolo.visualization')
 
 
-def _child(name: str, mmdet_registry_name: str, **kwargs) -> Registry:
+def _child(name: str,
+           mmdet_registry_name: str,
+           locations: Sequence[str] = ()) -> Registry:
+    """A registry whose parent is mmdet's ``mmdet_registry_name`` and whose
+    ``locations`` are the parent's (mmengine keeps them in ``_locations``)
+    followed by ``locations``: a lookup in this registry imports mmdet's
+    modules of that kind too, which mmengine does not do for a parent."""
+    parent = getattr(mmdet_registry, mmdet_registry_name)
     return Registry(
-        name, parent=getattr(mmdet_registry, mmdet_registry_name), **kwargs)
+        name,
+        parent=parent,
+        locations=[*parent._locations, *locations])
 
 
 # Runners, their constructors and loops.

@@ -1,7 +1,9 @@
-"""Our SOLOv2 configs that MMDetection also has build mmdet's architecture:
-its state dict, converted, loads strictly into ours (every conv, DCN offset
-conv and norm in place, same shapes), and the head's grid settings and
-test_cfg are the same. So mmdet's model-zoo weights fit these configs."""
+"""Every SOLOv2 config of MMDetection has an mmsolo config of the same name
+that builds mmdet's architecture: its state dict, converted, loads strictly
+into ours (every conv, DCN offset conv and norm in place, same shapes), and
+the head's grid settings and test_cfg are the same. So mmdet's model-zoo
+weights (light R18 and R34 included) fit these configs."""
+import glob
 import os
 
 import pytest
@@ -14,17 +16,12 @@ from mmsolo.registry import MODELS
 from mmsolo.testing.reference import mmdet_config_path
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TWINS = [
-    'solov2_r50_fpn_1x_coco.py',
-    'solov2_r50_fpn_ms-3x_coco.py',
-    'solov2_r101_fpn_ms-3x_coco.py',
-    'solov2_r101-dcn_fpn_ms-3x_coco.py',
-    'solov2_x101-dcn_fpn_ms-3x_coco.py',
-    'solov2-light_r18_fpn_ms-3x_coco.py',
-    'solov2-light_r34_fpn_ms-3x_coco.py',
-    'solov2-light_r50_fpn_ms-3x_coco.py',
-    'solov2-light_r50-dcn_fpn_ms-3x_coco.py',
-]
+MMDET_SOLOV2_DIR = os.path.dirname(
+    mmdet_config_path('solov2_r50_fpn_1x_coco.py'))
+# Every config of mmdet's configs/solov2/.
+TWINS = sorted(
+    os.path.basename(path)
+    for path in glob.glob(os.path.join(MMDET_SOLOV2_DIR, '*.py')))
 HEAD_SETTINGS = ('num_classes', 'in_channels', 'feat_channels',
                  'stacked_convs', 'strides', 'scale_ranges', 'pos_scale',
                  'num_grids', 'cls_down_index')
@@ -41,6 +38,17 @@ def model_cfg(path):
     cfg = Config.fromfile(path)
     cfg.model.backbone.init_cfg = None  # no download
     return cfg.model
+
+
+def test_every_mmdet_solov2_config_has_ours():
+    assert len(TWINS) >= 9  # mmdet 3.3 has 9
+    assert {'solov2-light_r18_fpn_ms-3x_coco.py',
+            'solov2-light_r34_fpn_ms-3x_coco.py'} <= set(TWINS)
+    missing = [
+        name for name in TWINS if not os.path.isfile(
+            os.path.join(REPO_ROOT, 'configs', 'solov2', name))
+    ]
+    assert not missing
 
 
 @pytest.mark.parametrize('name', TWINS)

@@ -1,11 +1,14 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT``."""
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT`` (mmdet
+3's options: ``--out``, ``--show``, ``--show-dir``, ``--wait-time``,
+``--tta``)."""
 import argparse
-import os
 
-from mmengine.config import DictAction
+from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmengine.runner import Runner
 
-from mmsolo.apis import cpu_process_group, load_run_config
+from mmsolo.apis import (add_cfg_options, add_launcher_args,
+                         cpu_process_group, load_run_config, parse_tool_args,
+                         use_tta)
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
 
@@ -18,21 +21,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out', help='dump predictions to this pickle file (.pkl)')
     parser.add_argument(
-        '--show-dir', help='save pictures of the predictions under work_dir')
+        '--show', action='store_true', help='show each prediction')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.test_cfg.score_thr=0.2')
+        '--show-dir',
+        help='save pictures of the predictions in this folder under '
+        'work_dir/<timestamp>/')
     parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+        '--wait-time',
+        type=float,
+        default=2,
+        help='seconds each picture is shown with --show')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: the config\'s tta_pipeline views '
+        '(the image and its horizontal flip) merged by its tta_model')
+    add_cfg_options(parser, 'model.test_cfg.score_thr=0.2')
+    add_launcher_args(parser)
     add_unsafe_load_argument(parser)
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    args = parse_tool_args(parser)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must be a .pkl file, got {args.out}')
     return args
 
 
@@ -41,18 +50,19 @@ def main() -> None:
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
     cfg.load_from = args.checkpoint
-    if args.show_dir:
-        hook = cfg.default_hooks.visualization
-        hook.draw = True
-        hook.test_out_dir = args.show_dir
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        try:
+            use_tta(cfg, args.config)
+        except ValueError as error:
+            raise SystemExit(str(error))
     # A distributed run without CUDA tests in its gloo process group. The
     # checkpoint is read with torch's restricted unpickler unless
     # --unsafe-load (mmsolo/checkpoint/safe_loading.py).
     with cpu_process_group(cfg), tool_checkpoint_loading(args.unsafe_load):
         runner = Runner.from_cfg(cfg)
         if args.out is not None:
-            if not args.out.endswith(('.pkl', '.pickle')):
-                raise ValueError(f'--out must be a .pkl file, got {args.out}')
             from mmdet.evaluation import DumpDetResults
             runner.test_evaluator.metrics.append(
                 DumpDetResults(out_file_path=args.out))

@@ -1,13 +1,13 @@
 """Train a detector: ``python tools/train.py CONFIG [--work-dir DIR]``."""
 import argparse
-import os
 import sys
 
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmsolo.apis import cpu_process_group, load_run_config
+from mmsolo.apis import (add_cfg_options, add_launcher_args,
+                         cpu_process_group, load_run_config, parse_tool_args)
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
 
@@ -24,7 +24,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr by the actual batch size')
+        help='scale the lr by the actual batch size (GPUs x batch_size) '
+        'against the config\'s auto_scale_lr.base_batch_size')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -32,21 +33,27 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from the given checkpoint, or from the latest one in '
         'the work dir when no path is given')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.mask_head.num_classes=3')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+    add_cfg_options(parser)
+    add_launcher_args(parser)
     add_unsafe_load_argument(parser)
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser)
+
+
+def enable_auto_scale_lr(cfg: Config, config_path: str) -> None:
+    """Turn on mmengine's lr scaling; the config must say for which batch
+    size its lr is (``auto_scale_lr.base_batch_size``).
+
+    Raises:
+        SystemExit: naming the config and the missing field.
+    """
+    auto_scale_lr = cfg.get('auto_scale_lr', None)
+    if not auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
+        raise SystemExit(
+            f'--auto-scale-lr: {config_path} has no auto_scale_lr.'
+            'base_batch_size; add auto_scale_lr = dict(enable=False, '
+            'base_batch_size=N) with N the total batch size its lr is for '
+            '(16 in mmsolo\'s COCO configs, 8 in the quick start)')
+    auto_scale_lr.enable = True
 
 
 def main() -> None:
@@ -57,10 +64,10 @@ def main() -> None:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     elif args.amp:  # mmengine's AmpOptimWrapper needs a GPU
-        cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        cfg.optim_wrapper.type = 'mmsolo.BF16OptimWrapper'
         cfg.optim_wrapper.device_type = 'cpu'
     if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
+        enable_auto_scale_lr(cfg, args.config)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -4,7 +4,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1),
+    checkpoint=dict(type='mmsolo.AtomicCheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
@@ -14,8 +14,8 @@ default_hooks = dict(
 # stopped by the SOLOv2 detector itself). A config that sets its own
 # custom_hooks keeps them by listing them again.
 custom_hooks = [
-    dict(type='NumClassesCheckHook'),
-    dict(type='FiniteGradientsHook')
+    dict(type='mmsolo.NumClassesCheckHook'),
+    dict(type='mmsolo.FiniteGradientsHook')
 ]
 
 env_cfg = dict(
@@ -26,7 +26,9 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='mmsolo.PanopticDetLocalVisualizer',
+    vis_backends=vis_backends,
+    name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'

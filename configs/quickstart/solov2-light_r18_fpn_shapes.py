@@ -8,7 +8,7 @@ classes = ('circle', 'square', 'triangle')
 image_size = 256
 
 model = dict(
-    type='SOLOv2',
+    type='mmsolo.SOLOv2',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -37,7 +37,7 @@ model = dict(
         start_level=0,
         num_outs=4),
     mask_feature_neck=dict(
-        type='MaskFeatureNeck',
+        type='mmsolo.MaskFeatureNeck',
         in_channels=64,
         feat_channels=64,
         start_level=0,
@@ -46,7 +46,7 @@ model = dict(
         mask_stride=4,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)),
     mask_head=dict(
-        type='SOLOv2Head',
+        type='mmsolo.SOLOv2Head',
         num_classes=len(classes),
         in_channels=64,
         feat_channels=128,
@@ -87,13 +87,34 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
+# tools/test.py --tta: each image as it is and flipped horizontally, the
+# masks of both views merged by SOLOv2TTAModel (a class-aware mask NMS).
+tta_pipeline = [
+    *test_pipeline[:-1],
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='RandomFlip', prob=0.),
+             dict(type='RandomFlip', prob=1.)],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction'))
+            ],
+        ])
+]
+tta_model = dict(
+    type='mmsolo.SOLOv2TTAModel',
+    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100))
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='CocoDataset',
+        type='mmsolo.CheckedCocoDataset',
         data_root=data_root,
         metainfo=dict(classes=classes),
         ann_file='annotations/instances_train.json',
@@ -107,7 +128,7 @@ val_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='CocoDataset',
+        type='mmsolo.CheckedCocoDataset',
         data_root=data_root,
         metainfo=dict(classes=classes),
         ann_file='annotations/instances_val.json',
@@ -116,7 +137,7 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='CocoMetric',
+    type='mmsolo.EmptySafeCocoMetric',
     ann_file=data_root + 'annotations/instances_val.json',
     metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
@@ -128,10 +149,13 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # bfloat16 autocast: about 1.5x faster steps on CPUs with AVX512-BF16.
 optim_wrapper = dict(
-    type='BF16OptimWrapper',
+    type='mmsolo.BF16OptimWrapper',
     device_type='cpu',
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
     clip_grad=dict(max_norm=35, norm_type=2))
+# The lr is for 8 images per batch (one process): `tools/train.py
+# --auto-scale-lr` scales it to the actual batch size.
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=100),
@@ -141,7 +165,7 @@ param_scheduler = [
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+    checkpoint=dict(type='mmsolo.AtomicCheckpointHook', by_epoch=False,
                     interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(window_size=20, by_epoch=False)
 randomness = dict(seed=0)

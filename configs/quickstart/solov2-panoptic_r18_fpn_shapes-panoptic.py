@@ -13,12 +13,12 @@ metainfo = dict(
     stuff_classes=stuff_classes)
 
 model = dict(
-    type='PanopticSOLOv2',
+    type='mmsolo.PanopticSOLOv2',
     data_preprocessor=dict(pad_seg=True, seg_pad_value=255),
     # The other settings are the head's defaults: P2..P5, stride 4,
     # ignore label 255, cross-entropy of weight 0.5.
     semantic_head=dict(
-        type='SOLOv2SemanticHead',
+        type='mmsolo.SOLOv2SemanticHead',
         num_things_classes=len(thing_classes),
         num_stuff_classes=len(stuff_classes),
         in_channels=64,
@@ -35,7 +35,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
-        type='LoadPanopticAnnotations',
+        type='mmsolo.LoadPanopticAnnotations',
         with_bbox=True,
         with_mask=True,
         with_seg=True),
@@ -45,7 +45,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
-        type='LoadPanopticAnnotations',
+        type='mmsolo.LoadPanopticAnnotations',
         with_bbox=True,
         with_mask=True,
         with_seg=True),
@@ -71,7 +71,10 @@ val_dataloader = dict(
         data_prefix=dict(img='val/', seg='annotations/panoptic_val/'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='CocoPanopticMetric')
+val_evaluator = dict(_delete_=True, type='mmsolo.CocoPanopticMetric')
+# Test-time augmentation merges instance predictions only: no --tta here.
+tta_model = None
+tta_pipeline = None
 test_evaluator = val_evaluator
 
 max_iters = 1800

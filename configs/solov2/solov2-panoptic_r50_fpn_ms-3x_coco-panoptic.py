@@ -10,7 +10,9 @@ _base_ = [
 # Multi-scale training: shorter side one of 640, 672, ..., 800.
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadPanopticAnnotations', backend_args={{_base_.backend_args}}),
+    dict(
+        type='mmsolo.LoadPanopticAnnotations',
+        backend_args={{_base_.backend_args}}),
     dict(
         type='RandomChoiceResize',
         scales=[(1333, 800), (1333, 768), (1333, 736), (1333, 704),

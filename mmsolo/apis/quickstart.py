@@ -11,7 +11,7 @@ from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.hooks import Hook
 from torch import nn
 
-from mmsolo.visualization import DetLocalVisualizer
+from mmsolo.visualization import PanopticDetLocalVisualizer
 from .log_curves import load_scalar_log, plot_curves
 
 LOSS_KEYS = ('loss', 'loss_mask', 'loss_cls', 'loss_seg')
@@ -36,7 +36,7 @@ def draw_predictions(model: nn.Module,
     """Draw ground truth | prediction for the first ``num_images`` images of
     ``dataset`` (its test pipeline must load annotations) with mmdet's
     visualizer, tiled ``columns`` pairs wide, into ``out_file``."""
-    visualizer = DetLocalVisualizer.get_instance(
+    visualizer = PanopticDetLocalVisualizer.get_instance(
         'mmsolo_quickstart', line_width=1, alpha=0.6)
     visualizer.dataset_meta = dataset.metainfo
     was_training = model.training

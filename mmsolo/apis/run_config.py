@@ -1,4 +1,4 @@
-"""Config loading shared by tools/train.py and tools/test.py."""
+"""Config loading shared by mmsolo's tools."""
 import datetime
 import os.path as osp
 from contextlib import contextmanager
@@ -8,6 +8,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
 
 from mmsolo.engine.model_wrappers import CPU_DDP_TYPE
 from mmsolo.utils import register_all_modules
@@ -37,6 +38,20 @@ def load_run_config(config_path: str,
                                 osp.splitext(osp.basename(config_path))[0])
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_distributed(cfg)
+    return cfg
+
+
+def load_tool_config(config_path: str,
+                     cfg_options: Optional[dict] = None) -> Config:
+    """The config of a tool that builds modules itself, without a Runner
+    (benchmark, FLOPs, dataset browser): mmsolo's modules registered,
+    ``cfg_options`` merged, and the config's ``default_scope`` (``mmsolo``
+    if it names none) made the default scope, as the Runner would."""
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(config_path)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmsolo'))
     return cfg
 
 

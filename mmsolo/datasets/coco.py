@@ -1,4 +1,5 @@
-"""mmdet's CocoDataset with its input checked before a run starts."""
+"""mmdet's CocoDataset with its input checked before a run starts and its
+instances kept from their masks."""
 from typing import List
 
 from mmdet.datasets import CocoDataset as MMDetCocoDataset
@@ -6,8 +7,8 @@ from mmdet.datasets.api_wrappers import COCO
 
 from mmsolo.registry import DATASETS
 from mmsolo.utils.messages import abbreviated
-from .coco_checks import (AnnotationFileError, check_image_files,
-                          read_coco_json)
+from .checked_input import CheckedInputMixin
+from .coco_checks import AnnotationFileError, read_coco_json
 
 MAX_NAMES_SHOWN = 8
 
@@ -34,7 +35,7 @@ class CheckedCOCO(COCO):
 
 
 @DATASETS.register_module()
-class CocoDataset(MMDetCocoDataset):
+class CheckedCocoDataset(CheckedInputMixin, MMDetCocoDataset):
     """mmdet's ``CocoDataset`` (same arguments, same data) that checks its
     input when it is built, i.e. before the first training step:
 
@@ -48,8 +49,11 @@ class CocoDataset(MMDetCocoDataset):
       ``check_images=False``).
 
     Each failure raises a ``ValueError`` subclass naming the file and the
-    record. Within the ``mmsolo`` scope this class is what
-    ``type='CocoDataset'`` builds; mmdet's stays ``'mmdet.CocoDataset'``.
+    record. And an instance whose ``bbox`` mmdet would drop (zero width
+    ...) is trained on with the tight box of its mask if the mask has
+    pixels (:class:`~mmsolo.datasets.checked_input.CheckedInputMixin`).
+    Configs name it ``type='mmsolo.CheckedCocoDataset'``;
+    ``'CocoDataset'`` is mmdet's.
     """
 
     def __init__(self, *args, check_images: bool = True, **kwargs) -> None:
@@ -75,12 +79,5 @@ class CocoDataset(MMDetCocoDataset):
                 '(and model.mask_head.num_classes to their number)')
         return coco
 
-    def filter_data(self) -> List[dict]:
-        data_list = super().filter_data()
-        if self.check_images and self.backend_args is None:
-            check_image_files((info['img_path'] for info in data_list),
-                              self.ann_file)
-        return data_list
 
-
-__all__ = ['AnnotationFileError', 'CheckedCOCO', 'CocoDataset']
+__all__ = ['AnnotationFileError', 'CheckedCOCO', 'CheckedCocoDataset']

@@ -4,7 +4,7 @@ file, the annotation or image and the key at fault."""
 import json
 import os.path as osp
 from numbers import Number
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 import cv2
 
@@ -32,10 +32,13 @@ class ImageFileError(ValueError):
     """An image named by the annotations that is missing or unreadable."""
 
 
-def read_coco_json(path: str,
-                   require_annotations: bool = True) -> Dict[str, Any]:
+def read_coco_json(
+        path: str,
+        require_annotations: bool = True,
+        required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS
+) -> Dict[str, Any]:
     """The parsed content of the COCO-format file at ``path``, checked with
-    :func:`check_coco_dict`.
+    :func:`check_coco_dict` (``required_keys``: the keys of each record).
 
     Raises:
         AnnotationFileError: the file is not JSON (with the line and column
@@ -52,18 +55,20 @@ def read_coco_json(path: str,
         raise AnnotationFileError(
             f'{path} is not a JSON file (not UTF-8 text: {error.reason} at '
             f'byte {error.start})') from error
-    check_coco_dict(content, path, require_annotations)
+    check_coco_dict(content, path, require_annotations, required_keys)
     return content
 
 
-def check_coco_dict(content: Any,
-                    path: str,
-                    require_annotations: bool = True) -> None:
+def check_coco_dict(
+        content: Any,
+        path: str,
+        require_annotations: bool = True,
+        required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS) -> None:
     """Check what an instance-segmentation dataset reads from a COCO file:
     the top-level ``images``, ``annotations`` and ``categories`` lists; the
-    keys of every record (:data:`REQUIRED_KEYS`); each ``bbox`` four
-    numbers; each ``segmentation`` a polygon list or RLE; every image and
-    category an annotation refers to present in the file. Without
+    keys of every record (``required_keys``, COCO's by default); each
+    ``bbox`` four numbers; each ``segmentation`` a polygon list or RLE;
+    every image and category an annotation refers to present. Without
     ``require_annotations`` (a test set such as COCO's test-dev image
     info) a file may have no ``annotations``.
 
@@ -76,14 +81,14 @@ def check_coco_dict(content: Any,
             f'{path}: the top level is a {type(content).__name__}, not an '
             'object with "images", "annotations" and "categories"')
     missing = [
-        key for key in REQUIRED_KEYS if key not in content and (
+        key for key in required_keys if key not in content and (
             require_annotations or key != 'annotations')
     ]
     if missing:
         raise AnnotationFileError(
             f'{path} misses the top-level key(s) {missing}; a COCO '
             'instance file has "images", "annotations" and "categories"')
-    for section, keys in REQUIRED_KEYS.items():
+    for section, keys in required_keys.items():
         records = content.get(section, [])
         if not isinstance(records, list):
             raise AnnotationFileError(

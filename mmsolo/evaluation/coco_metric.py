@@ -33,7 +33,7 @@ class EmptyResultsCOCO(COCO):
 
 
 @METRICS.register_module()
-class CocoMetric(MMDetCocoMetric):
+class EmptySafeCocoMetric(MMDetCocoMetric):
     """``mmdet.evaluation.CocoMetric`` that evaluates an empty result set.
 
     When no image of the whole dataset has a single predicted instance,
@@ -51,7 +51,8 @@ class CocoMetric(MMDetCocoMetric):
     ``ann_file``, or from the data samples when there is none) is mmdet's
     with an ``loadRes`` that accepts an empty list
     (:class:`EmptyResultsCOCO`); with any prediction the results are
-    mmdet's, number for number. The arguments are mmdet's.
+    mmdet's, number for number. The arguments are mmdet's. Configs name it
+    ``type='mmsolo.EmptySafeCocoMetric'``; ``'CocoMetric'`` is mmdet's.
     """
 
     @property

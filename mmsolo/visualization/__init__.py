@@ -1,3 +1,3 @@
-from .local_visualizer import DetLocalVisualizer
+from .local_visualizer import PanopticDetLocalVisualizer
 
-__all__ = ['DetLocalVisualizer']
+__all__ = ['PanopticDetLocalVisualizer']

@@ -11,9 +11,9 @@ from mmsolo.registry import VISUALIZERS
 
 
 @VISUALIZERS.register_module()
-class DetLocalVisualizer(MMDetLocalVisualizer):
-    """mmdet's ``DetLocalVisualizer`` (same name, mmsolo scope) with two
-    changes for panoptic predictions.
+class PanopticDetLocalVisualizer(MMDetLocalVisualizer):
+    """mmdet's ``DetLocalVisualizer`` with two changes for panoptic
+    predictions (configs: ``type='mmsolo.PanopticDetLocalVisualizer'``).
 
     - A sample carrying both ``pred_instances`` and ``pred_panoptic_seg``
       (what :class:`PanopticSOLOv2` predicts) gets its panoptic map drawn

@@ -54,7 +54,8 @@ def write_dataset(root, content=None, raw_text=None) -> str:
 
 def build(root, ann_file: str, classes=CLASSES, **kwargs):
     return DATASETS.build(
-        dict(type='CocoDataset', data_root=str(root), ann_file=ann_file,
+        dict(type='mmsolo.CheckedCocoDataset', data_root=str(root),
+             ann_file=ann_file,
              data_prefix=dict(img='img/'), metainfo=dict(classes=classes),
              filter_cfg=dict(filter_empty_gt=False), pipeline=[],
              **kwargs))

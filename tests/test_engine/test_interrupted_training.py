@@ -48,7 +48,7 @@ def write_config(path, repo_root: str, data_root: str,
                                 milestones=[2], gamma=0.1)]
         default_hooks = dict(
             logger=dict(interval=1),
-            checkpoint=dict(_delete_=True, type='CheckpointHook',
+            checkpoint=dict(_delete_=True, type='mmsolo.AtomicCheckpointHook',
                             interval=1, by_epoch=True, max_keep_ckpts=1))
         log_processor = dict(by_epoch=True)
         randomness = dict(seed=0, deterministic=True)

@@ -63,7 +63,7 @@ class IterRecorder(Hook):
 
 def test_default_runtime_lists_the_hook(repo_root):
     cfg = Config.fromfile(f'{repo_root}/configs/_base_/default_runtime.py')
-    assert dict(type='NumClassesCheckHook') in cfg.custom_hooks
+    assert dict(type='mmsolo.NumClassesCheckHook') in cfg.custom_hooks
     assert isinstance(HOOKS.build(cfg.custom_hooks[0]), NumClassesCheckHook)
 
 
@@ -79,7 +79,8 @@ def test_runner_stops_before_first_iteration(repo_root, shapes_root, tmp_path):
     ann_file = f'{shapes_root}/annotations/instances_train.json'
     assert str(error.value) == (
         'model.mask_head.num_classes is 80 but train_dataloader.dataset '
-        f"(CocoDataset, ann_file '{ann_file}') has 3 classes {SHAPES}: set "
+        f"(CheckedCocoDataset, ann_file '{ann_file}') has 3 classes "
+        f"{SHAPES}: set "
         'model.mask_head.num_classes=3 in your config')
 
 
@@ -108,7 +109,7 @@ def test_val_mismatch_is_caught_before_training(repo_root, shapes_root,
             ValueError,
             match=re.escape(
                 'model.mask_head.num_classes is 3 but val_dataloader.dataset '
-                '(CocoDataset')) as error:
+                '(CheckedCocoDataset')) as error:
         runner.train()
     assert "has 2 classes ('circle', 'square')" in str(error.value)
     assert recorder.started == 0
@@ -117,7 +118,7 @@ def test_val_mismatch_is_caught_before_training(repo_root, shapes_root,
 @pytest.fixture(scope='module')
 def shapes_dataset_cfg(shapes_root):
     return dict(
-        type='CocoDataset',
+        type='mmsolo.CheckedCocoDataset',
         data_root=f'{shapes_root}/',
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
@@ -148,12 +149,13 @@ def test_wrapped_datasets_are_checked(wrapper, shapes_dataset_cfg, head_80):
     dataset = DATASETS.build(cfg)
     assert isinstance(dataset,
                       (ClassBalancedDataset, RepeatDataset, ConcatDataset))
-    assert describe_dataset(dataset).startswith(f'{wrapper} of CocoDataset, '
-                                                'ann_file ')
+    assert describe_dataset(dataset).startswith(
+        f'{wrapper} of CheckedCocoDataset, ann_file ')
     with pytest.raises(
             ValueError,
             match=re.escape(
-                f'but train_dataloader.dataset ({wrapper} of CocoDataset')):
+                f'but train_dataloader.dataset ({wrapper} of '
+                'CheckedCocoDataset')):
         check_num_classes(head_80, dataset, 'train_dataloader.dataset')
     # A one-class tuple written without its comma is a string.
     dataset._metainfo['classes'] = 'circle'
@@ -235,7 +237,8 @@ test_evaluator = dict(ann_file='{data}annotations/instances_val.json')
     assert done.returncode != 0
     ann_file = f'{data}annotations/instances_val.json'
     assert ('ValueError: model.mask_head.num_classes is 80 but '
-            f"test_dataloader.dataset (CocoDataset, ann_file '{ann_file}') "
+            "test_dataloader.dataset (CheckedCocoDataset, ann_file "
+            f"'{ann_file}') "
             f'has 3 classes {SHAPES}: set model.mask_head.num_classes=3 in '
             'your config') in done.stderr, done.stderr[-3000:]
 

@@ -16,7 +16,7 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.structures import InstanceData
 from pycocotools import mask as mask_utils
 
-from mmsolo.evaluation import CocoMetric
+from mmsolo.evaluation import EmptySafeCocoMetric as CocoMetric
 from mmsolo.models.layers import masks_to_boxes
 from mmsolo.registry import METRICS
 
@@ -176,18 +176,23 @@ def build(metric_class: type,
         ann_file=ann_file, metric=['bbox', 'segm'], classwise=classwise)
 
 
-def test_configs_in_scope_mmsolo_get_this_coco_metric(ann_file: str) -> None:
-    """Registered in mmsolo's METRICS under mmdet's name: a config's
-    ``type='CocoMetric'`` builds it in scope mmsolo (the Evaluator builds
-    through mmengine's root registry), while mmdet's registry keeps its
-    own."""
+def test_configs_name_this_coco_metric_by_its_own_name(
+        ann_file: str) -> None:
+    """Registered in mmsolo's METRICS under a name of its own:
+    ``type='mmsolo.EmptySafeCocoMetric'`` builds it whatever the default
+    scope (the Evaluator builds through mmengine's root registry), and
+    ``type='CocoMetric'`` is mmdet's in scope mmsolo too: no silent
+    shadowing."""
     assert issubclass(CocoMetric, MMDetCocoMetric)
-    assert METRICS.get('CocoMetric') is CocoMetric
+    assert METRICS.get('EmptySafeCocoMetric') is CocoMetric
+    assert METRICS.get('CocoMetric') is MMDetCocoMetric
     assert MMDET_METRICS.get('CocoMetric') is MMDetCocoMetric
     assert type(MMENGINE_METRICS.build(
-        dict(type='CocoMetric', ann_file=ann_file))) is CocoMetric
+        dict(type='mmsolo.EmptySafeCocoMetric',
+             ann_file=ann_file))) is CocoMetric
     evaluator = Evaluator(
-        dict(type='CocoMetric', ann_file=ann_file, metric=['bbox', 'segm']))
+        dict(type='mmsolo.EmptySafeCocoMetric', ann_file=ann_file,
+             metric=['bbox', 'segm']))
     assert type(evaluator.metrics[0]) is CocoMetric
 
 
@@ -214,7 +219,7 @@ def test_register_all_modules_registers_it(repo_root: str, python: str,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-2:] == [
-        'mmsolo.evaluation.coco_metric', 'CocoMetric'
+        'mmsolo.evaluation.coco_metric', 'EmptySafeCocoMetric'
     ]
 
 

@@ -112,13 +112,13 @@ def test_lvis_configs(repo_root, config):
     train = cfg.train_dataloader.dataset
     assert train.type == 'ClassBalancedDataset'
     assert train.oversample_thr == 1e-3
-    assert train.dataset.type == 'LVISV05Dataset'
-    assert cfg.val_dataloader.dataset.type == 'LVISV05Dataset'
-    assert cfg.val_evaluator.type == 'LVISMetric'
+    assert train.dataset.type == 'mmsolo.CheckedLVISV05Dataset'
+    assert cfg.val_dataloader.dataset.type == 'mmsolo.CheckedLVISV05Dataset'
+    assert cfg.val_evaluator.type == 'mmsolo.EmptySafeLVISMetric'
     assert cfg.val_evaluator.metric == ['bbox', 'segm']
     assert cfg.train_cfg.max_epochs == 36
     assert cfg.param_scheduler[1].milestones == [27, 33]
-    assert dict(type='NumClassesCheckHook') in cfg.custom_hooks
+    assert dict(type='mmsolo.NumClassesCheckHook') in cfg.custom_hooks
 
 
 def test_lvis_datasets_build_and_match_the_head(repo_root, lvis_val):

@@ -26,12 +26,12 @@ def odd_coco(tmp_path_factory) -> OddCoco:
 
 @pytest.fixture(scope='session')
 def odd_dataset(odd_coco: OddCoco) -> BaseDataset:
-    """The odd set as the ``CocoDataset`` that configs in scope mmsolo
+    """The odd set as the ``CheckedCocoDataset`` that mmsolo's configs
     build (through mmsolo's registry), keeping the image without objects,
     with a pipeline that does not resize."""
     dataset = DATASETS.build(
         dict(
-            type='CocoDataset',
+            type='mmsolo.CheckedCocoDataset',
             data_root=odd_coco.root,
             ann_file='annotations.json',
             data_prefix=dict(img='images/'),

@@ -19,7 +19,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 
-from mmsolo.evaluation import CocoMetric
+from mmsolo.evaluation import EmptySafeCocoMetric as CocoMetric
 from mmsolo.models.dense_heads.solov2_head import SOLOv2Head
 from mmsolo.testing.odd_coco import CLASSES, ODD_IMAGES, OddCoco
 

@@ -8,7 +8,8 @@ from mmdet.visualization import DetLocalVisualizer as MMDetLocalVisualizer
 from mmengine.structures import InstanceData, PixelData
 
 from mmsolo.registry import VISUALIZERS
-from mmsolo.visualization import DetLocalVisualizer
+from mmsolo.visualization import \
+    PanopticDetLocalVisualizer as DetLocalVisualizer
 
 META = dict(classes=('circle', 'square', 'sky', 'ground'),
             thing_classes=('circle', 'square'),
@@ -45,7 +46,7 @@ def image():
 
 
 def test_scope_builds_mmsolos_visualizer():
-    built = VISUALIZERS.build(dict(type='DetLocalVisualizer',
+    built = VISUALIZERS.build(dict(type='mmsolo.PanopticDetLocalVisualizer',
                                    name='scope_check'))
     assert type(built) is DetLocalVisualizer
 

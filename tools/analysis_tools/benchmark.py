@@ -37,14 +37,12 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmsolo.registry import MODELS
-from mmsolo.apis import config_input_shape
+from mmsolo.apis import config_input_shape, load_tool_config
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
-from mmsolo.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -214,11 +212,7 @@ def run_benchmark(model: torch.nn.Module, batches: Iterator[dict],
 
 def main() -> None:
     args = parse_args()
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmsolo'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     logger = MMLogger.get_instance('mmsolo-benchmark', log_level='INFO')
 
     model = build_model(cfg, args.checkpoint, args.device, args.fuse_conv_bn,

@@ -20,11 +20,9 @@ import torch
 from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
 
 from mmsolo.registry import MODELS
-from mmsolo.apis import config_input_shape
-from mmsolo.utils import register_all_modules
+from mmsolo.apis import config_input_shape, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,11 +60,7 @@ def padded_shape(cfg: Config, shape: Tuple[int, int]) -> Tuple[int, int]:
 
 def main() -> None:
     args = parse_args()
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmsolo'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     try:
         shape = tuple(args.shape or config_input_shape(cfg))
     except ValueError as error:  # no Resize to take the size from

@@ -14,11 +14,10 @@ import os.path as osp
 from mmdet.models.utils import mask2ndarray
 from mmdet.structures.bbox import BaseBoxes
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 from mmsolo.registry import DATASETS, VISUALIZERS
-from mmsolo.utils import register_all_modules
+from mmsolo.apis import load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,11 +50,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmsolo'))
+    cfg = load_tool_config(args.config, args.cfg_options)
 
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     visualizer = VISUALIZERS.build(cfg.visualizer)

@@ -1,5 +1,5 @@
 # COCO 2017 instance segmentation; images resized to at most 1333x800.
-dataset_type = 'CocoDataset'
+dataset_type = 'mmsolo.CheckedCocoDataset'
 data_root = 'data/coco/'
 backend_args = None
 
@@ -19,6 +19,22 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
+# Test-time augmentation (tools/test.py --tta): the test pipeline up to its
+# last step, then each image as it is and flipped horizontally; the model's
+# tta_model merges the masks of both views.
+tta_flip = dict(
+    type='TestTimeAug',
+    transforms=[
+        [dict(type='RandomFlip', prob=0.),
+         dict(type='RandomFlip', prob=1.)],
+        [
+            dict(
+                type='PackDetInputs',
+                meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                           'scale_factor', 'flip', 'flip_direction'))
+        ],
+    ])
+tta_pipeline = [*test_pipeline[:-1], tta_flip]
 train_dataloader = dict(
     batch_size=2,
     num_workers=2,
@@ -51,7 +67,7 @@ test_dataloader = val_dataloader
 
 # SOLOv2 boxes are the tight boxes of its masks: both APs are meaningful.
 val_evaluator = dict(
-    type='CocoMetric',
+    type='mmsolo.EmptySafeCocoMetric',
     ann_file=data_root + 'annotations/instances_val2017.json',
     metric=['bbox', 'segm'],
     format_only=False,

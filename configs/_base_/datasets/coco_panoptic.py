@@ -8,7 +8,7 @@ backend_args = None
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
+    dict(type='mmsolo.LoadPanopticAnnotations', backend_args=backend_args),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
@@ -16,7 +16,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
+    dict(type='mmsolo.LoadPanopticAnnotations', backend_args=backend_args),
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
@@ -54,5 +54,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Ground truth from each sample's seg_map_path and segments_info.
-val_evaluator = dict(type='CocoPanopticMetric', backend_args=backend_args)
+val_evaluator = dict(
+    type='mmsolo.CocoPanopticMetric', backend_args=backend_args)
 test_evaluator = val_evaluator

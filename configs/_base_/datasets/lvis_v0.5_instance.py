@@ -1,11 +1,12 @@
 # LVIS v0.5 instance segmentation: 1230 categories on COCO 2017 images
 # (data_root/train2017, data_root/val2017; LVIS v0.5 names images the COCO
-# 2014 way, LVISV05Dataset maps them). Training images are resampled by
-# repeat factor (ClassBalancedDataset, oversample_thr=1e-3, as in the LVIS
-# paper and SOLOv2's LVIS experiment) and at multiple scales; evaluation is
-# mmdet's LVISMetric (federated AP with APr/APc/APf; needs `lvis`, which
-# requirements/runtime.txt installs).
-dataset_type = 'LVISV05Dataset'
+# 2014 way, mmdet's LVISV05Dataset maps them, mmsolo's checks the file and
+# the images first). Training images are resampled by repeat factor
+# (ClassBalancedDataset, oversample_thr=1e-3, as in the LVIS paper and
+# SOLOv2's LVIS experiment) and at multiple scales; evaluation is mmdet's
+# LVISMetric (federated AP with APr/APc/APf; mmsolo's also scores an empty
+# result set; needs `lvis`, which requirements/runtime.txt installs).
+dataset_type = 'mmsolo.CheckedLVISV05Dataset'
 data_root = 'data/lvis_v0.5/'
 backend_args = None
 
@@ -29,6 +30,22 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
+# Test-time augmentation (tools/test.py --tta): the test pipeline up to its
+# last step, then each image as it is and flipped horizontally; the model's
+# tta_model merges the masks of both views.
+tta_flip = dict(
+    type='TestTimeAug',
+    transforms=[
+        [dict(type='RandomFlip', prob=0.),
+         dict(type='RandomFlip', prob=1.)],
+        [
+            dict(
+                type='PackDetInputs',
+                meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                           'scale_factor', 'flip', 'flip_direction'))
+        ],
+    ])
+tta_pipeline = [*test_pipeline[:-1], tta_flip]
 train_dataloader = dict(
     batch_size=2,
     num_workers=2,
@@ -64,7 +81,7 @@ test_dataloader = val_dataloader
 
 # SOLOv2 boxes are the tight boxes of its masks: both APs are meaningful.
 val_evaluator = dict(
-    type='LVISMetric',
+    type='mmsolo.EmptySafeLVISMetric',
     ann_file=data_root + 'annotations/lvis_v0.5_val.json',
     metric=['bbox', 'segm'],
     backend_args=backend_args)

@@ -4,11 +4,11 @@
 _base_ = './solov2_r50_fpn.py'
 
 model = dict(
-    type='PanopticSOLOv2',
+    type='mmsolo.PanopticSOLOv2',
     # Semantic maps are padded like images, with the ignore label.
     data_preprocessor=dict(pad_seg=True, seg_pad_value=255),
     semantic_head=dict(
-        type='SOLOv2SemanticHead',
+        type='mmsolo.SOLOv2SemanticHead',
         num_things_classes=80,
         num_stuff_classes=53,
         in_channels=256,
@@ -31,3 +31,7 @@ model = dict(
     test_cfg=dict(
         panoptic=dict(score_thr=0.6, mask_overlap=0.5,
                       stuff_area_limit=4096)))
+
+# Test-time augmentation merges instance predictions only: no tools/test.py
+# --tta for the panoptic model.
+tta_model = None

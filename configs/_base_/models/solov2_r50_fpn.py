@@ -1,6 +1,6 @@
 # SOLOv2 with ResNet-50 and FPN (P2-P6), the paper's R50 model.
 model = dict(
-    type='SOLOv2',
+    type='mmsolo.SOLOv2',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -26,7 +26,7 @@ model = dict(
         num_outs=5),
     # The unified mask features (mmdet: mask_head.mask_feature_head).
     mask_feature_neck=dict(
-        type='MaskFeatureNeck',
+        type='mmsolo.MaskFeatureNeck',
         in_channels=256,
         feat_channels=128,
         start_level=0,
@@ -35,7 +35,7 @@ model = dict(
         mask_stride=4,
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
     mask_head=dict(
-        type='SOLOv2Head',
+        type='mmsolo.SOLOv2Head',
         num_classes=80,
         in_channels=256,
         feat_channels=512,
@@ -60,3 +60,10 @@ model = dict(
         kernel='gaussian',  # gaussian/linear
         sigma=2.0,
         max_per_img=100))
+
+# tools/test.py --tta: the instances of the test-time views (the dataset
+# config's tta_pipeline) merged by a class-aware mask NMS, as mmdet's
+# DetTTAModel merges boxes (IoU 0.5, 100 per image).
+tta_model = dict(
+    type='mmsolo.SOLOv2TTAModel',
+    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100))

@@ -14,7 +14,7 @@ from .random_states import get_random_states, set_random_states
 RANDOM_STATES_KEY = 'random_states'
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(name=['AtomicCheckpointHook', 'CheckpointHook'])
 class CheckpointHook(MMEngineCheckpointHook):
     """mmengine's ``CheckpointHook`` (same arguments) with four changes, so
     that a run killed at any moment loses nothing and resumes exactly, and
@@ -41,8 +41,10 @@ class CheckpointHook(MMEngineCheckpointHook):
       ``DetInferencer`` and ``tools/test.py`` read it; resuming turns the
       stored buffers back into ``HistoryBuffer`` objects.
 
-    Within the ``mmsolo`` scope this class is what ``type='CheckpointHook'``
-    builds; mmengine's stays reachable as ``'mmengine.CheckpointHook'``.
+    Registered as ``'AtomicCheckpointHook'`` (``type=
+    'mmsolo.AtomicCheckpointHook'`` in mmsolo's configs), and, for configs
+    written before the rename, as ``'CheckpointHook'`` in the ``mmsolo``
+    scope; mmengine's stays reachable as ``'mmengine.CheckpointHook'``.
     Remote ``out_dir`` (``backend_args`` given) is written as before.
     """
 

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from mmsolo.registry import HOOKS
 from mmsolo.utils.messages import abbreviated
+from .pipeline_checks import check_semantic_pipeline
 
 # How many class names a message spells out before "... N in all".
 MAX_NAMES_SHOWN = 5
@@ -195,7 +196,9 @@ class NumClassesCheckHook(Hook):
     raises a ValueError that gives both numbers, the dataset and the config
     field to set; a dataset without ``classes`` in its metainfo is skipped
     with a warning. Wrapped datasets (ClassBalancedDataset, RepeatDataset,
-    ConcatDataset) are checked through their metainfo.
+    ConcatDataset) are checked through their metainfo. Before training it
+    also checks that a panoptic model's train pipeline loads semantic
+    ground truth (:func:`~.pipeline_checks.check_semantic_pipeline`).
     """
 
     priority = 'VERY_HIGH'
@@ -213,6 +216,7 @@ class NumClassesCheckHook(Hook):
     def before_train(self, runner: Runner) -> None:
         self._check(runner, runner.train_dataloader.dataset,
                     'train_dataloader.dataset')
+        check_semantic_pipeline(runner.model, runner.train_dataloader.dataset)
         if runner.val_loop is not None:
             self._check(runner, runner.val_dataloader.dataset,
                         'val_dataloader.dataset')

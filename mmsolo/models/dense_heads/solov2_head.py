@@ -155,7 +155,7 @@ class SOLOv2Head(BaseModule):
                 mask_stride=self.mask_stride))
         self.post_processor = TASK_UTILS.build(
             dict(
-                type='SOLOv2PostProcessor',
+                type='mmsolo.SOLOv2PostProcessor',
                 num_grids=self.num_grids,
                 min_mask_areas=self.min_mask_areas,
                 mask_stride=self.mask_stride,

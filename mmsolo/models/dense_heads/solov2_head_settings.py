@@ -5,7 +5,7 @@ from mmsolo.registry import TASK_UTILS
 
 # The assigner of a head whose train_cfg names none; the head fills in
 # its own num_classes, num_grids, scale_ranges, pos_scale and mask_stride.
-DEFAULT_ASSIGNER = dict(type='CenterRegionGridAssigner')
+DEFAULT_ASSIGNER = dict(type='mmsolo.CenterRegionGridAssigner')
 
 
 def check_level_settings(num_grids: Sequence[int], strides: Sequence[int],

@@ -9,6 +9,8 @@ from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmsolo.registry import MODELS
+from .channel_checks import check_channels
+from .ground_truth_checks import check_semantic_ground_truth
 from .solov2 import SOLOv2
 
 # model.test_cfg.panoptic when the config gives none: Panoptic FPN's values
@@ -76,6 +78,7 @@ class PanopticSOLOv2(SOLOv2):
         semantic_head.setdefault('num_things_classes',
                                  self.mask_head.num_classes)
         self.semantic_head = MODELS.build(semantic_head)
+        check_channels(self, consumers=('semantic_head', ))
         if self.semantic_head.num_things_classes != self.mask_head.num_classes:
             raise ValueError(
                 'model.semantic_head.num_things_classes='
@@ -104,6 +107,7 @@ class PanopticSOLOv2(SOLOv2):
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """SOLOv2's losses and the semantic head's ``loss_seg``."""
+        check_semantic_ground_truth(batch_data_samples)
         feats, mask_feats = self._features(batch_inputs)
         losses = self.mask_head.loss(feats, mask_feats, batch_data_samples)
         losses.update(self.semantic_head.loss(feats, batch_data_samples))

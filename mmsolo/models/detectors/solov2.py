@@ -10,6 +10,7 @@ from mmsolo.engine import check_finite_losses
 from mmsolo.registry import MODELS
 from ..layers import MaskFeatures
 from ..necks import check_neck_levels, mask_neck_out_spec
+from .channel_checks import check_channels
 
 
 @MODELS.register_module()
@@ -64,6 +65,7 @@ class SOLOv2(BaseDetector):
             test_cfg=copy.deepcopy(test_cfg))
         self.mask_head = MODELS.build(mask_head)
         check_neck_levels(self.mask_feature_neck, self.mask_head.num_levels)
+        check_channels(self, consumers=('mask_feature_neck', 'mask_head'))
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 

@@ -52,13 +52,13 @@ def maskness(mask_probs: Tensor, masks: Tensor, areas: Tensor) -> Tensor:
 
 def empty_instances(like: Tensor, out_shape: Tuple[int,
                                                    int]) -> InstanceData:
-    """No instances, at ``out_shape``; ``like`` gives the device and the
-    float dtype."""
+    """No instances, at ``out_shape``, float32 whatever the dtype of
+    ``like`` (which gives the device)."""
     results = InstanceData()
-    results.scores = like.new_zeros(0)
+    results.scores = like.new_zeros(0, dtype=torch.float32)
     results.labels = like.new_zeros(0, dtype=torch.long)
     results.masks = like.new_zeros((0, *out_shape), dtype=torch.bool)
-    results.bboxes = like.new_zeros(0, 4)
+    results.bboxes = like.new_zeros((0, 4), dtype=torch.float32)
     return results
 
 
@@ -194,7 +194,9 @@ class SOLOv2PostProcessor:
             tuple[Tensor]: ``(cls_scores, cells, labels)``, each (K,).
         """
         is_candidate = cell_probs > cfg.score_thr
-        cls_scores = cell_probs[is_candidate]
+        # float32 from here on, also under bf16/fp16 autocast: a half
+        # precision sum over a mask can exceed its area (maskness > 1).
+        cls_scores = cell_probs[is_candidate].float()
         cells, labels = is_candidate.nonzero().unbind(1)
         if 0 < cfg.nms_pre < len(cls_scores):
             top = cls_scores.topk(cfg.nms_pre).indices.sort().values
@@ -206,7 +208,7 @@ class SOLOv2PostProcessor:
         """(K, h, w) mask probabilities of image ``img_id``'s candidate
         kernels (K, D) from cells of the given levels (K,)."""
         return mask_feats.logits(img_id, kernels, levels,
-                                 self.kernel_size).sigmoid()
+                                 self.kernel_size).float().sigmoid()
 
     @staticmethod
     def mask_nms(masks: Tensor, labels: Tensor, scores: Tensor, areas: Tensor,

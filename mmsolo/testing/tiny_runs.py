@@ -1,0 +1,40 @@
+"""Small training and test runs of the quick-start model, for the tests of
+the tools (mmsolo's and mmdet's)."""
+import os
+
+from mmsolo.datasets import write_split
+
+QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
+
+
+def write_tiny_shapes(root: str, num_train: int = 4, num_val: int = 2) -> str:
+    """A shapes set of ``num_train`` + ``num_val`` images under ``root``;
+    returns ``root``."""
+    write_split(root, 'train', num_images=num_train, seed=11)
+    write_split(root, 'val', num_images=num_val, seed=12)
+    return root
+
+
+def write_tiny_config(path: str, repo_root: str, data_root: str,
+                      max_iters: int = 2) -> str:
+    """A config at ``path``: the quick start on the set at ``data_root``,
+    batches of 2 in the main process, ``max_iters`` iterations, one
+    validation and one checkpoint at the end. Returns ``path``."""
+    data_root = data_root.rstrip('/') + '/'
+    base = os.path.join(repo_root, QUICKSTART)
+    with open(path, 'w') as f:
+        f.write(f"""_base_ = '{base}'
+data_root = '{data_root}'
+train_dataloader = dict(batch_size=2, num_workers=0,
+                        persistent_workers=False,
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=2, num_workers=0,
+                      dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
+default_hooks = dict(checkpoint=dict(interval={max_iters}),
+                     logger=dict(interval=1))
+""")
+    return path
