@@ -30,6 +30,14 @@ def parse_args() -> argparse.Namespace:
         default='none',
         help='job launcher')
     add_unsafe_load_argument(parser)
+    # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file.
+    parser.add_argument(
+        '--backend',
+        choices=['pytorch', 'onnxruntime', 'openvino'],
+        default='pytorch',
+        help='run CHECKPOINT, a graph from tools/deployment/pytorch2onnx.py, '
+        'with this backend instead of the PyTorch model')
+    # --- end deployment
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -40,6 +48,12 @@ def main() -> None:
     args = parse_args()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
+    # --- deployment: the exported graph replaces the model.
+    if args.backend != 'pytorch':
+        from mmsolo.deploy import deployed_model_cfg
+        cfg.model = deployed_model_cfg(cfg, args.checkpoint, args.backend)
+        args.checkpoint = None
+    # --- end deployment
     cfg.load_from = args.checkpoint
     if args.show_dir:
         hook = cfg.default_hooks.visualization
