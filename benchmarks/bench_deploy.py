@@ -27,7 +27,8 @@ import torch
 from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import print_table, quiet_init_logs, time_interleaved  # noqa: E402,E501
+from common import (print_table, quiet_init_logs,  # noqa: E402
+                    time_interleaved)
 
 from mmsolo.deploy import DeployedSOLOv2, export_onnx  # noqa: E402
 from mmsolo.deploy.parity import compare_samples  # noqa: E402

@@ -6,7 +6,6 @@ from typing import Dict, Optional
 import numpy as np
 
 from .export import INPUT_NAME, METADATA_KEY
-from .graph_postprocess import OUTPUT_NAMES
 
 BACKENDS = ('onnxruntime', 'openvino')
 
@@ -40,11 +39,12 @@ class OnnxRuntimeBackend:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
             model_file, options, providers=['CPUExecutionProvider'])
+        self.names = [out.name for out in self.session.get_outputs()]
 
     def __call__(self, images: np.ndarray) -> Dict[str, np.ndarray]:
         """Outputs of a float32 batch (B, 3, H, W), by name."""
-        outputs = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
-        return dict(zip(OUTPUT_NAMES, outputs))
+        outputs = self.session.run(self.names, {INPUT_NAME: images})
+        return dict(zip(self.names, outputs))
 
 
 class OpenVINOBackend:

@@ -49,6 +49,10 @@ class DeployedSOLOv2(BaseModel):
             self.meta))
         self.backend_name = backend
         self.backend = build_backend(backend, model_file, num_threads)
+        self.fusion_head = None
+        if self.meta.get('panoptic'):
+            from .panoptic import build_fusion_head
+            self.fusion_head = build_fusion_head(self.meta['panoptic'])
 
     def _pad_value(self) -> torch.Tensor:
         """(3, 1, 1) value of padded pixels: 0 after normalisation, or the
@@ -105,11 +109,17 @@ class DeployedSOLOv2(BaseModel):
         results, start = [], 0
         for array, real in self._chunks(batch):
             outputs = self.backend(array)
-            results += to_data_samples(outputs,
-                                       data_samples[start:start + real],
-                                       self.meta['test_cfg']['mask_stride'],
-                                       self.meta['test_cfg']['mask_thr'],
-                                       rescale)
+            samples = to_data_samples(outputs,
+                                      data_samples[start:start + real],
+                                      self.meta['test_cfg']['mask_stride'],
+                                      self.meta['test_cfg']['mask_thr'],
+                                      rescale)
+            if self.fusion_head is not None:
+                from .panoptic import add_panoptic
+                samples = add_panoptic(samples, outputs['semantic_logits'],
+                                       self.fusion_head,
+                                       self.meta['panoptic'], rescale)
+            results += samples
             start += real
         return results
 

@@ -8,7 +8,6 @@ import torch.nn as nn
 
 from .export_model import SOLOv2Export
 from .export_patches import export_friendly_coords
-from .graph_postprocess import OUTPUT_NAMES
 
 INPUT_NAME = 'input'
 METADATA_KEY = 'mmsolo'
@@ -43,11 +42,23 @@ def deploy_metadata(model: SOLOv2Export, shape: Tuple[int, int, int],
         mean=None if normalize is None else list(normalize[0]),
         std=None if normalize is None else list(normalize[1]),
         bgr_to_rgb=None if normalize is None else bool(normalize[2]),
-        test_cfg={
-            key: value
-            for key, value in model.spec.items()
-        },
-        outputs=list(OUTPUT_NAMES))
+        test_cfg=dict(model.spec),
+        outputs=list(model.output_names),
+        panoptic=panoptic_metadata(model.detector) if model.panoptic else None)
+
+
+def panoptic_metadata(detector: nn.Module) -> dict:
+    """What the host fusion of a ``PanopticSOLOv2`` needs: the semantic
+    head's stride and class numbers, ``test_cfg.panoptic`` and the fusion
+    head's config."""
+    head = detector.semantic_head
+    fusion = detector.panoptic_fusion_head
+    return dict(
+        seg_stride=head.seg_stride,
+        num_things_classes=head.num_things_classes,
+        num_stuff_classes=head.num_stuff_classes,
+        panoptic_cfg=dict(detector.test_cfg['panoptic']),
+        fusion_type=type(fusion).__name__)
 
 
 def export_onnx(detector: nn.Module,
@@ -88,7 +99,7 @@ def export_onnx(detector: nn.Module,
         program = torch.onnx.export(
             model, (images, ),
             input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
+            output_names=list(model.output_names),
             dynamic_shapes=export_dynamic_shapes(pad_divisor, dynamic_shape,
                                                  dynamic_batch),
             opset_version=opset,

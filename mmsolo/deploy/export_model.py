@@ -65,6 +65,11 @@ class SOLOv2Export(nn.Module):
             self.register_buffer('std',
                                  torch.tensor(std).view(1, 3, 1, 1), False)
         self.normalize = normalize is not None
+        # A panoptic detector: its semantic logits are a graph output too,
+        # the fusion runs on the host (mmsolo.deploy.panoptic).
+        self.panoptic = hasattr(detector, 'semantic_head')
+        self.output_names = OUTPUT_NAMES + (
+            ('semantic_logits', ) if self.panoptic else ())
 
     def preprocess(self, images: Tensor) -> Tensor:
         """Normalise raw images (B, 3, H, W) when the graph does it."""
@@ -77,7 +82,8 @@ class SOLOv2Export(nn.Module):
     def forward(self, images: Tensor) -> Tuple[Tensor, ...]:
         """Detections of a batch (B, 3, H, W), H and W multiples of the
         pad divisor; the outputs of :func:`graph_predict` in the order of
-        ``OUTPUT_NAMES``."""
+        ``OUTPUT_NAMES``, then for a panoptic detector ``semantic_logits``
+        (B, S + 1, H / 4, W / 4)."""
         detector = self.detector
         feats = detector.extract_feat(self.preprocess(images))
         mask_feats = detector.mask_feature_neck(feats)
@@ -90,4 +96,6 @@ class SOLOv2Export(nn.Module):
                                                    mask_feats,
                                                    self.cell_strides,
                                                    self.spec)
-        return tuple(outputs[name] for name in OUTPUT_NAMES)
+        if self.panoptic:
+            outputs['semantic_logits'] = detector.semantic_head(feats)
+        return tuple(outputs[name] for name in self.output_names)

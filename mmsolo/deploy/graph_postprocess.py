@@ -139,7 +139,8 @@ def maskness_scores(probs: Tensor, scores: Tensor, valid: Tensor,
     areas = masks.sum(2)
     keep = valid & (areas > min_areas)
     maskness = (flat * masks).sum(2) / areas.clamp(min=1.0)
-    scores = torch.where(keep, scores * maskness, torch.full_like(scores, -1.0))
+    scores = torch.where(keep, scores * maskness,
+                         torch.full_like(scores, -1.0))
     return masks, areas, scores
 
 

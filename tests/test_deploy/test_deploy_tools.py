@@ -2,6 +2,7 @@
 generated val split: pytorch2onnx.py (normalisation in the graph),
 tools/test.py --backend (COCO AP equal to PyTorch's), onnx_infer.py and
 benchmark.py --backend."""
+import os
 import re
 import subprocess
 
@@ -45,7 +46,11 @@ def exported(tmp_path_factory, repo_root, python):
 
 
 def run_tool(python, repo_root, *args, timeout=600):
-    done = subprocess.run([python, *args], cwd=repo_root,
+    # The tools import mmsolo from this tree (a script's sys.path[0] is its
+    # own folder, not the working directory).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [repo_root, os.environ.get('PYTHONPATH')])))
+    done = subprocess.run([python, *args], cwd=repo_root, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     return done
