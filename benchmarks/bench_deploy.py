@@ -90,8 +90,8 @@ def bench_model(name: str, shape, args, workdir: str) -> list:
         times['onnxruntime'], times['openvino'],
         f"{times['pytorch'] / times['onnxruntime']:.2f}x",
         f"{times['pytorch'] / times['openvino']:.2f}x",
-        max(s['max_score_diff'] for s in stats.values()),
-        min(s['min_mask_iou'] for s in stats.values())
+        f"{max(s['max_score_diff'] for s in stats.values()):.1e}",
+        f"{min(s['min_mask_iou'] for s in stats.values()):.4f}"
     ]
 
 
@@ -114,7 +114,8 @@ def main() -> None:
             shape = (256, 320) if args.small else MODEL_SPECS[name][1]
             rows.append(bench_model(name, shape, args, workdir))
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads; '
-          f'medians of {args.repeats} interleaved runs')
+          f'medians of {args.repeats} interleaved runs; ORT threads do not '
+          'spin between runs')
     print_table([
         'model', 'detections', 'PyTorch ms', 'ORT ms', 'OpenVINO ms',
         'PyTorch/ORT', 'PyTorch/OpenVINO', 'max score diff', 'min mask IoU'

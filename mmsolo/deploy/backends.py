@@ -28,14 +28,22 @@ class OnnxRuntimeBackend:
         model_file (str): The ``.onnx`` file.
         num_threads (int, optional): Intra-op threads; ORT's default if
             None.
+        spinning (bool): Let idle ORT threads spin-wait for work (ORT's
+            default). Off here: spinning threads take the CPU from
+            whatever runs between two calls (the data pipeline, or
+            PyTorch in an interleaved benchmark).
     """
 
-    def __init__(self, model_file: str,
-                 num_threads: Optional[int] = None) -> None:
+    def __init__(self,
+                 model_file: str,
+                 num_threads: Optional[int] = None,
+                 spinning: bool = False) -> None:
         import onnxruntime as ort
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
+        options.add_session_config_entry('session.intra_op.allow_spinning',
+                                         '1' if spinning else '0')
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
             model_file, options, providers=['CPUExecutionProvider'])

@@ -62,8 +62,6 @@ def evaluate_with_backend(cfg: Config, model_file: str, backend: str) -> dict:
     mmengine's Runner and the config's evaluator (``tools/test.py
     --backend``)."""
     from mmengine.runner import Runner
-
-    import mmsolo.deploy  # noqa: F401  registers DeployedSOLOv2
     cfg = copy.deepcopy(cfg)
     cfg.model = deployed_model_cfg(cfg, model_file, backend)
     cfg.load_from = None

@@ -3,7 +3,6 @@ from typing import Dict, List
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 

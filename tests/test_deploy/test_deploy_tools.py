@@ -40,7 +40,7 @@ def exported(tmp_path_factory, repo_root, python):
     done = run_tool(python, repo_root, 'tools/deployment/pytorch2onnx.py',
                     str(config), str(checkpoint), '--out', str(onnx_file),
                     '--shape', '256', '256', '--dynamic-batch',
-                    '--with-normalize')
+                    '--with-normalize', '--simplify')
     assert 'exported' in done.stdout
     return root, config, checkpoint, onnx_file
 

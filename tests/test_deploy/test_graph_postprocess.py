@@ -110,7 +110,6 @@ def postprocess_onnx(tmp_path_factory):
 
 @pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
 def test_postprocess_graph_no_candidates(postprocess_onnx, backend):
-    from mmsolo.deploy.backends import build_backend  # noqa: F401
     model, module, path = postprocess_onnx
     kernels, cls, feats = head_outputs(model, 3, 128, seed=6)
     for level in cls:

@@ -9,7 +9,8 @@ The graph takes the normalised, padded batch (B, 3, H, W) (with
 ``--with-normalize`` the raw BGR image batch instead) and returns flat
 detections of all images with a batch index and a per-image count
 (``scores``, ``labels``, ``masks``, ``boxes``, ``batch_index``, ``counts``,
-``mask_probs``; see mmsolo/deploy/graph_postprocess.py). The exporter is
+``mask_probs``, and ``semantic_logits`` for a panoptic model, whose fusion
+runs on the host; see mmsolo/deploy/graph_postprocess.py). The exporter is
 torch's dynamo-based ``torch.onnx.export(..., dynamo=True)``. Without
 ``--shape`` the traced size is the test pipeline's Resize scale rounded up
 to the pad divisor; a static graph runs only at that size (smaller images
