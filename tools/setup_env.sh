@@ -20,6 +20,8 @@ if ! "$VENV/bin/python" -c "import mmcv.ops" 2>/dev/null; then
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install --no-build-isolation "mmcv==2.1.0"
 fi
 $PIP install "mmengine==0.10.7" "mmdet==3.3.0" -r requirements/runtime.txt -r requirements/tests.txt
+# ONNX export and the ONNX Runtime / OpenVINO backends (tests/test_deploy).
+$PIP install -r requirements/deploy.txt
 $PIP install --no-build-isolation --no-deps -e .
 "$VENV/bin/python" -c "import mmsolo, mmcv.ops; print('mmsolo', mmsolo.__version__, 'ready')"
 touch "$STAMP"

@@ -39,6 +39,14 @@ def parse_args() -> argparse.Namespace:
     add_cfg_options(parser, 'model.test_cfg.score_thr=0.2')
     add_launcher_args(parser)
     add_unsafe_load_argument(parser)
+    # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file.
+    parser.add_argument(
+        '--backend',
+        choices=['pytorch', 'onnxruntime', 'openvino'],
+        default='pytorch',
+        help='run CHECKPOINT, a graph from tools/deployment/pytorch2onnx.py, '
+        'with this backend instead of the PyTorch model')
+    # --- end deployment
     args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl file, got {args.out}')
@@ -49,6 +57,12 @@ def main() -> None:
     args = parse_args()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
+    # --- deployment: the exported graph replaces the model.
+    if args.backend != 'pytorch':
+        from mmsolo.deploy import deployed_model_cfg
+        cfg.model = deployed_model_cfg(cfg, args.checkpoint, args.backend)
+        args.checkpoint = None
+    # --- end deployment
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

@@ -100,7 +100,18 @@ def parse_args() -> argparse.Namespace:
         action=DictAction,
         help='override config settings, e.g. model.test_cfg.nms_pre=300')
     add_unsafe_load_argument(parser)
+    # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file.
+    parser.add_argument(
+        '--backend',
+        choices=['pytorch', 'onnxruntime', 'openvino'],
+        default='pytorch',
+        help='time CHECKPOINT, a graph from tools/deployment/pytorch2onnx.py, '
+        'run by this backend (CPU) instead of the PyTorch model')
+    # --- end deployment
     args = parser.parse_args()
+    if args.backend != 'pytorch' and args.checkpoint is None:
+        parser.error(f'--backend {args.backend} needs CHECKPOINT, the .onnx '
+                     'file')
     if args.max_iter < 1:
         parser.error(f'--max-iter must be at least 1, got {args.max_iter}')
     if args.log_interval < 1:
@@ -215,8 +226,14 @@ def main() -> None:
     cfg = load_tool_config(args.config, args.cfg_options)
     logger = MMLogger.get_instance('mmsolo-benchmark', log_level='INFO')
 
-    model = build_model(cfg, args.checkpoint, args.device, args.fuse_conv_bn,
-                        args.seed, logger, args.unsafe_load)
+    if args.backend != 'pytorch':  # --- deployment
+        from mmsolo.deploy import build_deployed_model
+        model = build_deployed_model(cfg, args.checkpoint, args.backend)
+        logger.info(f'{args.backend}: {args.checkpoint}')
+    else:
+        model = build_model(cfg, args.checkpoint, args.device,
+                            args.fuse_conv_bn, args.seed, logger,
+                            args.unsafe_load)
     if args.synthetic:
         try:
             shape = args.shape or config_input_shape(cfg)

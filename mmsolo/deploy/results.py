@@ -1,0 +1,72 @@
+"""Graph outputs (flat, with a per-image count) to mmdet's data samples."""
+from typing import Dict, List
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+
+from mmsolo.models.layers import masks_to_boxes, resize_to_image
+
+
+def split_outputs(outputs: Dict[str, np.ndarray],
+                  num_images: int) -> List[Dict[str, torch.Tensor]]:
+    """Per image the rows of the flat outputs (image after image, as the
+    ``counts`` say)."""
+    counts = outputs['counts'].astype(np.int64).tolist()[:num_images]
+    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    per_image = []
+    for index in range(num_images):
+        rows = slice(starts[index], starts[index + 1])
+        per_image.append({
+            name: torch.from_numpy(np.ascontiguousarray(outputs[name][rows]))
+            for name in ('scores', 'labels', 'masks', 'boxes', 'mask_probs')
+        })
+    return per_image
+
+
+def to_instances(detections: Dict[str, torch.Tensor], img_meta: dict,
+                 mask_stride: int, mask_thr: float,
+                 rescale: bool = True) -> InstanceData:
+    """One image's detections as ``pred_instances``.
+
+    The graph's masks (n, H, W) at the padded input size are cropped to
+    ``img_shape``. If ``rescale`` and ``ori_shape`` differs, the masks are
+    made from the graph's ``mask_probs`` exactly as PyTorch makes them
+    (upsampled to the padded input, cropped, resized to ``ori_shape``,
+    thresholded at ``mask_thr``). Boxes are those of the final masks.
+    """
+    img_h, img_w = img_meta['img_shape'][:2]
+    ori_shape = tuple(img_meta['ori_shape'][:2])
+    if rescale and ori_shape != (img_h, img_w):
+        probs = detections['mask_probs'].float()
+        if len(probs):
+            masks = resize_to_image(probs, mask_stride, img_meta,
+                                    True) > mask_thr
+        else:
+            masks = torch.zeros((0, *ori_shape), dtype=torch.bool)
+        boxes = None
+    else:
+        masks = detections['masks'].bool()
+        boxes = detections['boxes'].float()
+        if masks.shape[-2:] != (img_h, img_w):
+            masks, boxes = masks[:, :img_h, :img_w], None
+    instances = InstanceData()
+    instances.masks = masks.contiguous()
+    instances.labels = detections['labels'].long()
+    instances.scores = detections['scores'].float()
+    instances.bboxes = masks_to_boxes(instances.masks) if boxes is None \
+        else boxes
+    return instances
+
+
+def to_data_samples(outputs: Dict[str, np.ndarray],
+                    data_samples: List[DetDataSample], mask_stride: int,
+                    mask_thr: float,
+                    rescale: bool = True) -> List[DetDataSample]:
+    """``data_samples`` with ``pred_instances`` from the graph outputs."""
+    for sample, detections in zip(data_samples,
+                                  split_outputs(outputs, len(data_samples))):
+        sample.pred_instances = to_instances(detections, sample.metainfo,
+                                             mask_stride, mask_thr, rescale)
+    return data_samples

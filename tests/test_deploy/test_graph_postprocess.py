@@ -1,0 +1,145 @@
+"""The export-friendly post-processing against the head's, in eager
+PyTorch, and its graph alone run by ONNX Runtime and OpenVINO on crafted
+head outputs (no candidates in one image, none in a whole batch)."""
+import numpy as np
+import pytest
+import torch
+
+from mmsolo.deploy.export_model import SOLOv2Export
+from mmsolo.deploy.graph_postprocess import OUTPUT_NAMES, graph_predict
+from mmsolo.models.layers import masks_to_boxes
+from .helpers import QUICKSTART_CONFIG, seeded_model
+
+
+def head_outputs(model, batch: int, size: int, seed: int):
+    """Random head outputs of a batch: some confident cells per image."""
+    head = model.mask_head
+    generator = torch.Generator().manual_seed(seed)
+    kernels = [
+        torch.randn(batch, head.kernel_out_channels, s, s,
+                    generator=generator) for s in head.num_grids
+    ]
+    cls = [
+        torch.randn(batch, head.num_classes, s, s, generator=generator) * 2 -
+        3 for s in head.num_grids
+    ]
+    feats = torch.randn(batch, head.mask_feat_channels, size // 4,
+                        size // 4, generator=generator)
+    return kernels, cls, feats
+
+
+def eager_graph(model, kernels, cls, feats):
+    wrapper = SOLOv2Export(model)
+    out = graph_predict(kernels, cls, feats, wrapper.cell_strides,
+                        wrapper.spec)
+    return out
+
+
+def check_against_head(model, kernels, cls, feats, size):
+    metas = [dict(img_shape=(size, size), ori_shape=(size, size))] * len(feats)
+    with torch.no_grad():
+        ref = model.mask_head.predict_by_feat(kernels, cls, feats, metas)
+        out = eager_graph(model, kernels, cls, feats)
+    assert out['counts'].tolist() == [len(r) for r in ref]
+    start = 0
+    for r in ref:
+        rows = slice(start, start + len(r))
+        start += len(r)
+        assert torch.equal(out['labels'][rows], r.labels)
+        torch.testing.assert_close(out['scores'][rows], r.scores,
+                                   rtol=0, atol=1e-5)
+        assert torch.equal(out['masks'][rows], r.masks)
+        assert torch.equal(out['boxes'][rows], r.bboxes)
+    assert torch.equal(out['boxes'], masks_to_boxes(out['masks']))
+
+
+@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
+def test_eager_equals_head(kernel):
+    model = seeded_model(QUICKSTART_CONFIG, None, test_cfg=dict(kernel=kernel))
+    kernels, cls, feats = head_outputs(model, 3, 128, seed=3)
+    check_against_head(model, kernels, cls, feats, 128)
+
+
+def test_eager_nms_pre_and_empty_images():
+    model = seeded_model(QUICKSTART_CONFIG, None,
+                         test_cfg=dict(nms_pre=20, max_per_img=7))
+    kernels, cls, feats = head_outputs(model, 3, 128, seed=4)
+    for level in cls:
+        level[1] = -20  # image 1 has no candidate
+    check_against_head(model, kernels, cls, feats, 128)
+    out = eager_graph(model, kernels, cls, feats)
+    assert out['counts'].tolist()[1] == 0
+    for level in cls:
+        level[:] = -20
+    check_against_head(model, kernels, cls, feats, 128)
+
+
+class PostprocessOnly(torch.nn.Module):
+
+    def __init__(self, model):
+        super().__init__()
+        self.wrapper = SOLOv2Export(model)
+        self.levels = len(model.mask_head.num_grids)
+
+    def forward(self, *tensors):
+        n = self.levels
+        out = graph_predict(tensors[:n], tensors[n:2 * n], tensors[2 * n],
+                            self.wrapper.cell_strides, self.wrapper.spec)
+        return tuple(out[name] for name in OUTPUT_NAMES)
+
+
+@pytest.fixture(scope='module')
+def postprocess_onnx(tmp_path_factory):
+    model = seeded_model(QUICKSTART_CONFIG, None,
+                         test_cfg=dict(kernel='linear'))
+    module = PostprocessOnly(model).eval()
+    inputs = head_outputs(model, 2, 128, seed=5)
+    flat = (*inputs[0], *inputs[1], inputs[2])
+    batch = torch.export.Dim('batch', min=1, max=8)
+    path = str(tmp_path_factory.mktemp('post') / 'post.onnx')
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            flat,
+            path,
+            dynamic_shapes=(tuple([{0: batch}] * len(flat)), ),
+            dynamo=True,
+            verbose=False)
+    return model, module, path
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_postprocess_graph_no_candidates(postprocess_onnx, backend):
+    model, module, path = postprocess_onnx
+    kernels, cls, feats = head_outputs(model, 3, 128, seed=6)
+    for level in cls:
+        level[0] = -20
+    flat = (*kernels, *cls, feats)
+    run = _runner(backend, path, len(flat))
+    for case in ('first image empty', 'all empty'):
+        if case == 'all empty':
+            for level in cls:
+                level[:] = -20
+            flat = (*kernels, *cls, feats)
+        with torch.no_grad():
+            expected = module(*flat)
+        got = run([t.numpy() for t in flat])
+        assert got[5].tolist() == expected[5].tolist(), case
+        assert got[2].shape == tuple(expected[2].shape), case
+        np.testing.assert_array_equal(got[1], expected[1].numpy())
+        np.testing.assert_allclose(got[0], expected[0].numpy(), atol=1e-5)
+
+
+def _runner(backend, path, num_inputs):
+    if backend == 'onnxruntime':
+        import onnxruntime as ort
+        session = ort.InferenceSession(path,
+                                       providers=['CPUExecutionProvider'])
+        names = [i.name for i in session.get_inputs()]
+        return lambda arrays: session.run(None, dict(zip(names, arrays)))
+    import openvino as ov
+    compiled = ov.Core().compile_model(path, 'CPU',
+                                       {'INFERENCE_PRECISION_HINT': 'f32'})
+    return lambda arrays: [
+        np.asarray(v) for v in compiled(arrays).values()
+    ]
