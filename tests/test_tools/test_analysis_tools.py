@@ -74,8 +74,10 @@ def test_benchmark_synthetic_with_a_training_checkpoint(
     assert done.returncode == 1
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in log
     assert '--unsafe-load' in log
-    done, log = run_tool(repo_root, python, *command, '--unsafe-load')
+    done, log = run_tool(repo_root, python, *command, '--unsafe-load',
+                         '--fp16')
     assert done.returncode == 0, log[-3000:]
+    assert 'autocast torch.bfloat16' in log  # --fp16 on the CPU
     assert 'synthetic 64x96 images (H x W)' in log
     assert 'random weights' not in log
     assert 'Overall fps' in log

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT]
         [--max-iter 2000] [--log-interval 50] [--num-warmup 5]
-        [--fuse-conv-bn] [--device cpu|cuda] [--synthetic [--shape H W]]
+        [--fuse-conv-bn] [--fp16] [--device cpu|cuda] [--synthetic [--shape H W]]
         [--cfg-options ...]
 
 Images come one at a time (batch size 1, no dataloader workers) from the
@@ -73,6 +73,11 @@ def parse_args() -> argparse.Namespace:
         '--fuse-conv-bn',
         action='store_true',
         help='fuse conv and bn layers (slightly faster inference)')
+    parser.add_argument(
+        '--fp16',
+        action='store_true',
+        help='half-precision autocast: float16 on CUDA, bfloat16 on the CPU '
+        '(which has no fast float16); outputs stay float32')
     parser.add_argument(
         '--device',
         choices=['cpu', 'cuda'],
@@ -183,11 +188,23 @@ def dataset_batches(cfg: Config) -> Iterator[dict]:
         yield from loader
 
 
-def run_benchmark(model: torch.nn.Module, batches: Iterator[dict],
-                  max_iter: int, num_warmup: int, log_interval: int,
-                  device: str, logger: MMLogger) -> float:
-    """Time ``max_iter`` images after ``num_warmup``; return the overall
-    fps."""
+def autocast_dtype(device: str, fp16: bool) -> Optional[torch.dtype]:
+    """The autocast dtype of ``--fp16`` on ``device`` (None without it)."""
+    if not fp16:
+        return None
+    return torch.float16 if device == 'cuda' else torch.bfloat16
+
+
+def run_benchmark(model: torch.nn.Module,
+                  batches: Iterator[dict],
+                  max_iter: int,
+                  num_warmup: int,
+                  log_interval: int,
+                  device: str,
+                  logger: MMLogger,
+                  amp_dtype: Optional[torch.dtype] = None) -> float:
+    """Time ``max_iter`` images after ``num_warmup`` (under autocast to
+    ``amp_dtype`` if given); return the overall fps."""
 
     def sync() -> None:
         if device == 'cuda':
@@ -199,7 +216,9 @@ def run_benchmark(model: torch.nn.Module, batches: Iterator[dict],
             itertools.islice(batches, num_warmup + max_iter)):
         sync()
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(
+                device, dtype=amp_dtype or torch.float32,
+                enabled=amp_dtype is not None):
             model.test_step(batch)
         sync()
         if index < num_warmup:
@@ -243,10 +262,12 @@ def main() -> None:
         batches = synthetic_batches(cfg, shape, args.seed)
     else:
         batches = dataset_batches(cfg)
+    amp_dtype = autocast_dtype(args.device, args.fp16)
     logger.info(f'device: {args.device}, '
-                f'{torch.get_num_threads()} CPU threads')
+                f'{torch.get_num_threads()} CPU threads'
+                + (f', autocast {amp_dtype}' if amp_dtype else ''))
     run_benchmark(model, batches, args.max_iter, args.num_warmup,
-                  args.log_interval, args.device, logger)
+                  args.log_interval, args.device, logger, amp_dtype)
 
 
 if __name__ == '__main__':
