@@ -34,19 +34,18 @@ from mmsolo.deploy import DeployedSOLOv2, export_onnx  # noqa: E402
 from mmsolo.deploy.parity import compare_samples  # noqa: E402
 from mmsolo.registry import MODELS  # noqa: E402
 from mmsolo.testing import demo_batch, spread_class_scores  # noqa: E402
-from mmsolo.testing.reference import REPO_ROOT  # noqa: E402
+from mmsolo.testing import mmsolo_config_path  # noqa: E402
 from mmsolo.utils import register_all_modules  # noqa: E402
 
 MODEL_SPECS = dict(
-    r50=('configs/solov2/solov2_r50_fpn_1x_coco.py', (800, 1333)),
-    light448=('configs/solov2/solov2-light_r50_fpn_ms-3x_coco.py',
-              (448, 768)))
+    r50=('solov2/solov2_r50_fpn_1x_coco.py', (800, 1333)),
+    light448=('solov2/solov2-light_r50_fpn_ms-3x_coco.py', (448, 768)))
 BACKENDS = ('onnxruntime', 'openvino')
 
 
 def seeded(config: str) -> torch.nn.Module:
     """The config's model, seeded weights, confident masks, spread biases."""
-    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    cfg = Config.fromfile(mmsolo_config_path(config))
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -61,8 +60,8 @@ def bench_model(name: str, shape, args, workdir: str) -> list:
     """Export, compare and time one model; returns the table row."""
     config, _ = MODEL_SPECS[name]
     model = seeded(config)
-    divisor = Config.fromfile(osp.join(
-        REPO_ROOT, config)).model.data_preprocessor.pad_size_divisor
+    divisor = Config.fromfile(
+        mmsolo_config_path(config)).model.data_preprocessor.pad_size_divisor
     inputs, samples = demo_batch([shape], pad_divisor=divisor, seed=0)
     path = osp.join(workdir, f'{name}.onnx')
     export_onnx(model, path, tuple(inputs.shape[-2:]), pad_divisor=divisor)

@@ -7,11 +7,11 @@ from mmengine.config import Config
 
 from mmsolo.registry import MODELS
 from mmsolo.testing import spread_class_scores
-from mmsolo.testing.reference import REPO_ROOT
+from mmsolo.testing import mmsolo_config_path
 
-QUICKSTART_CONFIG = f'{REPO_ROOT}/configs/quickstart/' \
-    'solov2-light_r18_fpn_shapes.py'
-R50_CONFIG = f'{REPO_ROOT}/configs/solov2/solov2_r50_fpn_1x_coco.py'
+QUICKSTART_CONFIG = mmsolo_config_path(
+    'quickstart/solov2-light_r18_fpn_shapes.py')
+R50_CONFIG = mmsolo_config_path('solov2/solov2_r50_fpn_1x_coco.py')
 
 
 def seeded_model(config: str,

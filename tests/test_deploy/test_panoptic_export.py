@@ -8,11 +8,11 @@ import torch
 from mmsolo.deploy import DeployedSOLOv2, export_onnx
 from mmsolo.deploy.parity import compare_samples
 from mmsolo.testing import demo_batch
-from mmsolo.testing.reference import REPO_ROOT
+from mmsolo.testing import mmsolo_config_path
 from .helpers import data_preprocessor_cfg, seeded_model
 
-PANOPTIC_CONFIG = f'{REPO_ROOT}/configs/quickstart/' \
-    'solov2-panoptic_r18_fpn_shapes-panoptic.py'
+PANOPTIC_CONFIG = mmsolo_config_path(
+    'quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py')
 
 
 @pytest.fixture(scope='module')
