@@ -28,6 +28,7 @@ LAYERS = {
     'visualization': 2,
     'testing': 3,
     'apis': 3,
+    'deploy': 3,
 }
 MAX_FUNCTION_LINES = 60
 MAX_HEAD_LINES = 350

@@ -36,6 +36,13 @@ def test_mmdet_train_py_trains_and_validates(tiny_config, tmp_path,
                                          str(work_dir)], repo_root, python)
     assert (work_dir / 'iter_2.pth').is_file()
     assert 'coco/segm_mAP' in output  # mmsolo's metric at the end
+    # The training checkpoint (optimizer, message hub, random states) loads
+    # in mmdet's test.py under torch's weights_only=True default.
+    output = run_mmdet_tool('test.py', [
+        tiny_config, str(work_dir / 'iter_2.pth'), '--work-dir',
+        str(tmp_path / 'test_work')
+    ], repo_root, python)
+    assert 'coco/segm_mAP' in output
 
 
 def test_mmdet_test_py_evaluates_a_checkpoint(tiny_config, tmp_path,
