@@ -12,8 +12,9 @@ import torch
 from torch import Tensor, nn
 
 # Side of the zero image the backbone and neck are probed with: small, so
-# that the probe costs little (a stride-32 stage gets a 1x1 map).
-PROBE_SIZE = 32
+# that the probe costs little, yet large enough that a stride-32 stage gets
+# a 3x3 map (mmcv's DCN v1 refuses inputs smaller than its 3x3 kernel).
+PROBE_SIZE = 96
 
 
 @contextmanager
@@ -65,7 +66,7 @@ def check_channels(detector: nn.Module,
     """Raise a ValueError naming the config field if the channels of the
     detector's parts disagree.
 
-    The backbone and neck run on one (1, 3, 32, 32) zero image, in eval
+    The backbone and neck run on one (1, 3, 96, 96) zero image, in eval
     mode without gradients (modes restored), so the channels compared are
     those they really produce: the backbone's against ``neck.in_channels``
     (when the neck has a list of them, as FPN), then the neck's outputs
