@@ -4,7 +4,9 @@
 
 Each ``bench_*.py`` times mmsolo and MMDetection 3.3's SOLOv2 on the same
 weights and inputs in one run and prints the ratio (mmdet / ours).
-``--quick`` passes fewer repeats.
+``--quick`` passes fewer repeats. ``bench_gpu.py`` runs only where CUDA is
+available (``python benchmarks/bench_gpu.py --device cpu`` checks it on a
+CPU).
 """
 import argparse
 import glob
@@ -12,6 +14,8 @@ import os.path as osp
 import subprocess
 import sys
 import time
+
+import torch
 
 
 def main() -> None:
@@ -21,6 +25,9 @@ def main() -> None:
     args = parser.parse_args()
     here = osp.dirname(osp.abspath(__file__))
     scripts = sorted(glob.glob(osp.join(here, 'bench_*.py')))
+    if not torch.cuda.is_available():
+        scripts.remove(osp.join(here, 'bench_gpu.py'))
+        print('no CUDA here: bench_gpu.py skipped', flush=True)
     failed = []
     for script in scripts:
         cmd = [sys.executable, script] + (['--repeats', '3']

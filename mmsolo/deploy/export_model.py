@@ -54,7 +54,7 @@ class SOLOv2Export(nn.Module):
         head = detector.mask_head
         strides = [
             torch.full((grid**2, ), float(stride))
-            for grid, stride in zip(head.num_grids, head.strides)
+            for grid, stride in zip(head.num_grids, head.min_mask_areas)
         ]
         self.register_buffer('cell_strides', torch.cat(strides), False)
         self.bgr_to_rgb = False
@@ -86,11 +86,12 @@ class SOLOv2Export(nn.Module):
         (B, S + 1, H / 4, W / 4)."""
         detector = self.detector
         feats = detector.extract_feat(self.preprocess(images))
-        mask_feats = detector.mask_feature_neck(feats)
-        if not isinstance(mask_feats, Tensor):
+        mask_feats = detector.mask_feature_neck(feats)  # MaskFeatures
+        if mask_feats.per_level:
             raise NotImplementedError(
                 'export supports one shared mask-feature map '
                 '(MaskFeatureNeck), not per-level maps')
+        mask_feats = mask_feats.maps[0]
         kernel_preds, cls_preds = detector.mask_head(feats)
         outputs: Dict[str, Tensor] = graph_predict(kernel_preds, cls_preds,
                                                    mask_feats,

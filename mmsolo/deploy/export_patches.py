@@ -15,8 +15,7 @@ from torch import Tensor
 
 # Modules that imported ``concat_coords`` from mmsolo.models.layers.
 COORD_USERS = ('mmsolo.models.dense_heads.solov2_head',
-               'mmsolo.models.necks.mask_feature_neck',
-               'mmsolo.models.necks.separate_mask_feature_neck')
+               'mmsolo.models.layers.pyramid_fusion')
 
 
 def _axis(size: int, like: Tensor) -> Tensor:
@@ -45,7 +44,10 @@ def export_friendly_coords() -> Iterator[None]:
     maps during an export; restores the originals after."""
     import importlib
     modules = [importlib.import_module(name) for name in COORD_USERS]
-    modules = [m for m in modules if hasattr(m, 'concat_coords')]
+    missing = [m.__name__ for m in modules if not hasattr(m, 'concat_coords')]
+    if missing:  # a module moved: the patch would silently do nothing
+        raise RuntimeError(f'export_friendly_coords: {missing} no longer '
+                           'import concat_coords; update COORD_USERS')
     originals = [module.concat_coords for module in modules]
     try:
         for module in modules:

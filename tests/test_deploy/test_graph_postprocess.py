@@ -7,7 +7,7 @@ import torch
 
 from mmsolo.deploy.export_model import SOLOv2Export
 from mmsolo.deploy.graph_postprocess import OUTPUT_NAMES, graph_predict
-from mmsolo.models.layers import masks_to_boxes
+from mmsolo.models.layers import MaskFeatures, masks_to_boxes
 from .helpers import QUICKSTART_CONFIG, seeded_model
 
 
@@ -38,7 +38,9 @@ def eager_graph(model, kernels, cls, feats):
 def check_against_head(model, kernels, cls, feats, size):
     metas = [dict(img_shape=(size, size), ori_shape=(size, size))] * len(feats)
     with torch.no_grad():
-        ref = model.mask_head.predict_by_feat(kernels, cls, feats, metas)
+        ref = model.mask_head.predict_by_feat(kernels, cls,
+                                              MaskFeatures.shared(feats),
+                                              metas)
         out = eager_graph(model, kernels, cls, feats)
     assert out['counts'].tolist() == [len(r) for r in ref]
     start = 0

@@ -6,6 +6,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 
 from mmsolo.models import SOLOv2Head
+from mmsolo.models.layers import MaskFeatures
 from mmsolo.registry import MODELS
 from mmsolo.testing.tiny_runs import QUICKSTART
 
@@ -35,7 +36,8 @@ def test_bf16_maskness_keeps_scores_at_most_one():
                                                           SIDE * 4))
     results = head.predict_by_feat(
         [k.bfloat16() for k in kernel_preds],
-        [c.bfloat16() for c in cls_preds], mask_feats.bfloat16(), [meta])[0]
+        [c.bfloat16() for c in cls_preds],
+        MaskFeatures.shared(mask_feats.bfloat16()), [meta])[0]
     assert len(results) == 1
     assert 0.99 < results.scores.max().item() <= 1.0
     assert results.scores.dtype == results.bboxes.dtype == torch.float32
