@@ -11,6 +11,7 @@ from mmsolo.apis import (add_cfg_options, add_launcher_args,
                          use_tta)
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
+from mmsolo.deploy.cli import add_backend_argument
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,12 +41,7 @@ def parse_args() -> argparse.Namespace:
     add_launcher_args(parser)
     add_unsafe_load_argument(parser)
     # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file.
-    parser.add_argument(
-        '--backend',
-        choices=['pytorch', 'onnxruntime', 'openvino'],
-        default='pytorch',
-        help='run CHECKPOINT, a graph from tools/deployment/pytorch2onnx.py, '
-        'with this backend instead of the PyTorch model')
+    add_backend_argument(parser, 'run')
     # --- end deployment
     args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):

@@ -1,46 +1,13 @@
 # SOLOv2-512 (light, accuracy) R50-DCN as the authors built it: their
 # SOLOv2_Light_512_DCN_R50_3x (36.4 mask AP, val2017; paper 37.1, test-dev)
 # in WXinlong/SOLO, converted by tools/model_converters/solov2_zoo2mmsolo.py.
-# It differs from solov2-light_r50-dcn_fpn_ms-3x_coco.py (mmdet's
-# architecture) in the deformable convs: DCN v1 (mmcv 'DCN', 18 offset
-# channels, no modulation), not DCNv2.
-_base_ = './solov2-light_r50_fpn_ms-3x_coco.py'
+# It is solov2-light_r50-dcn_fpn_ms-3x_coco.py (mmdet's architecture: DCN in
+# the backbone's stages 2-4 and only in the last of the 3 convs of each head
+# branch, no DCN in the mask-feature neck; trained at shorter side 352-512,
+# tested at (852, 512)) with DCN v1 (mmcv 'DCN', 18 offset channels, no
+# modulation) in place of DCNv2.
+_base_ = './solov2-light_r50-dcn_fpn_ms-3x_coco.py'
 
-# DCN v1 in the backbone's stages 2-4 and only in the last of the 3 convs
-# (256 channels) of each head branch; no DCN in the mask-feature neck.
 model = dict(
-    backbone=dict(
-        dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
-        stage_with_dcn=(False, True, True, True)),
-    mask_head=dict(
-        stacked_convs=3,
-        feat_channels=256,
-        scale_ranges=((1, 64), (32, 128), (64, 256), (128, 512), (256, 2048)),
-        dcn_cfg=dict(type='DCN'),
-        dcn_apply_to_all_conv=False))
-
-# Trained at shorter side 352-512 (longer side at most 852), tested at
-# (852, 512), as the authors' config.
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='RandomChoiceResize',
-        scales=[(852, 512), (852, 480), (852, 448), (852, 416), (852, 384),
-                (852, 352)],
-        keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(852, 512), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
+    backbone=dict(dcn=dict(type='DCN')), mask_head=dict(dcn_cfg=dict(
+        type='DCN')))

@@ -43,6 +43,7 @@ from mmsolo.registry import MODELS
 from mmsolo.apis import config_input_shape, load_tool_config
 from mmsolo.checkpoint import (add_unsafe_load_argument,
                                tool_checkpoint_loading)
+from mmsolo.deploy.cli import add_backend_argument
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,12 +107,7 @@ def parse_args() -> argparse.Namespace:
         help='override config settings, e.g. model.test_cfg.nms_pre=300')
     add_unsafe_load_argument(parser)
     # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file.
-    parser.add_argument(
-        '--backend',
-        choices=['pytorch', 'onnxruntime', 'openvino'],
-        default='pytorch',
-        help='time CHECKPOINT, a graph from tools/deployment/pytorch2onnx.py, '
-        'run by this backend (CPU) instead of the PyTorch model')
+    add_backend_argument(parser, 'time')
     # --- end deployment
     args = parser.parse_args()
     if args.backend != 'pytorch' and args.checkpoint is None:
