@@ -129,8 +129,8 @@ def _load_local(filename: str, map_location: Optional[Any] = None) -> Any:
 def install_safe_loaders() -> None:
     """Make mmengine read local checkpoints with :func:`load_checkpoint_file`
     and downloads (``http(s)://`` and every scheme mmengine maps to a URL)
-    with :func:`load_url_safely`. Idempotent; called by
-    :func:`mmsolo.utils.register_all_modules` and the tools."""
+    with :func:`load_url_safely`. Idempotent; called when ``mmsolo`` is
+    imported (and by :func:`unsafe_checkpoint_loading`)."""
     CheckpointLoader.register_scheme('', _load_local, force=True)
     mmengine_checkpoint.load_url = load_url_safely
 

@@ -9,9 +9,9 @@ from mmsolo.registry import REGISTERING_PACKAGES
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import mmdet's and mmsolo's modules so that their registries are filled,
-    and make mmengine read checkpoints safely
-    (:func:`mmsolo.checkpoint.install_safe_loaders`).
+    """Import mmdet's and mmsolo's modules so that their registries are filled.
+    (Safe checkpoint loading needs no call here: importing ``mmsolo`` has
+    installed it, :func:`mmsolo.checkpoint.install_safe_loaders`.)
 
     Args:
         init_default_scope (bool): Also make ``mmsolo`` the default scope, so
@@ -24,8 +24,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     from mmdet.utils import register_all_modules as register_mmdet
 
     register_mmdet(init_default_scope=False)
-    from mmsolo.checkpoint import install_safe_loaders
-    install_safe_loaders()  # checkpoints never run code (weights_only)
     # By name, as mmengine's registries import their ``locations``: the
     # foundation layer does not depend on the packages it registers.
     for package in REGISTERING_PACKAGES:
