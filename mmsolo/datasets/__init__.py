@@ -9,10 +9,11 @@ from .synthetic_panoptic import (PANOPTIC_CLASSES, PANOPTIC_GENERATOR_VERSION,
                                  make_panoptic_image, write_panoptic_split)
 from .synthetic_shapes import CLASSES as SHAPE_CLASSES
 from .synthetic_shapes import ensure_shapes_dataset, make_image, write_split
-from .transforms import LoadPanopticAnnotations
+from .transforms import CachedTransforms, LoadPanopticAnnotations
 
 __all__ = [
-    'AnnotationFileError', 'CheckedCOCO', 'CheckedCocoDataset',
+    'AnnotationFileError', 'CachedTransforms', 'CheckedCOCO',
+    'CheckedCocoDataset',
     'CheckedLVISV05Dataset', 'CheckedLVISV1Dataset', 'ImageFileError',
     'LoadPanopticAnnotations', 'PANOPTIC_CLASSES',
     'PANOPTIC_GENERATOR_VERSION', 'SHAPE_CLASSES', 'STUFF_CLASSES',

@@ -1,3 +1,5 @@
+from .adaptive_threads_hook import (AdaptiveThreadsHook,
+                                    default_thread_candidates)
 from .checkpoint_hook import CheckpointHook
 from .finite_gradients_hook import (FiniteGradientsHook,
                                     NonFiniteGradientError,
@@ -9,7 +11,7 @@ from .num_classes_check_hook import (NumClassesCheckHook, check_num_classes,
 from .random_states import get_random_states, set_random_states
 
 __all__ = [
-    'CheckpointHook', 'FiniteGradientsHook', 'NonFiniteGradientError',
+    'AdaptiveThreadsHook', 'CheckpointHook', 'default_thread_candidates', 'FiniteGradientsHook', 'NonFiniteGradientError',
     'NonFiniteLossError', 'NumClassesCheckHook', 'check_finite_gradients',
     'check_finite_losses', 'check_num_classes',
     'describe_dataset', 'get_random_states', 'modules_with_num_classes',
