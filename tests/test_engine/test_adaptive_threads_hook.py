@@ -7,7 +7,8 @@ import torch
 from mmengine.logging import MessageHub
 
 from mmsolo.engine import AdaptiveThreadsHook
-from mmsolo.engine.hooks import adaptive_threads_hook, default_thread_candidates
+from mmsolo.engine.hooks import (adaptive_threads_hook,
+                                 default_thread_candidates)
 
 
 class FakeRunner:
