@@ -132,13 +132,13 @@ def test_registered_as_function():
 @pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
 @pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.uint8])
 @pytest.mark.parametrize('given_area', [False, True])
-@pytest.mark.parametrize('chunk', [2, 16])
+@pytest.mark.parametrize('chunk', [1, 1 << 16])
 def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
                                                 chunk, monkeypatch):
-    """With chunks of 2 every group is cut into many blocks (some pairs of
-    chunks meet, some are skipped); with 16 most groups are one block."""
+    """With blocks of 1 word the pairs' rows are cut into many blocks (each
+    of a few pairs); with the default all pairs are one block."""
     module = matrix_module
-    monkeypatch.setattr(module, 'GROUP_CHUNK', chunk)
+    monkeypatch.setattr(module, 'PAIR_CHUNK_WORDS', chunk)
     masks, labels, scores = overlapping_masks(120, num_classes=3, seed=7)
     masks = masks.to(dtype)
     order = torch.sort(scores, descending=True)[1][:100]
@@ -150,8 +150,9 @@ def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
     assert torch.equal(sparse, dense)
 
 
-def test_group_matmul_gives_exact_integer_counts():
-    """The per-group float32 intersections are the exact integer counts."""
+def test_bit_counts_give_exact_integer_intersections():
+    """The sparse path's popcounts, and the dense float32 matmul, give the
+    exact integer intersections."""
     masks = torch.rand(
         6, 200, 304, generator=torch.Generator().manual_seed(
             0)) > 0.3  # about 42,000 px each, so counts well above 2**8

@@ -12,6 +12,7 @@ mask or indices; None when all survive).
 """
 from typing import Callable, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -39,6 +40,27 @@ def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
     union = areas[:, None] + areas[None, :] - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12),
                        inter.new_zeros(()))
+
+
+def take_masks(masks: Tensor, index: Tensor) -> Tensor:
+    """``masks[index]``, copied by NumPy on the CPU.
+
+    NumPy asks the kernel for huge pages for its large buffers, so the copy
+    pays a few page faults where a fresh torch buffer of the same size
+    (tens of MB for hundreds of full-size masks) pays thousands; the result
+    is a tensor sharing the NumPy array's memory.
+
+    Args:
+        masks (Tensor): (n, H, W) masks.
+        index (Tensor): (k,) int64 indices in ``masks``.
+
+    Returns:
+        Tensor: (k, H, W) masks, of the dtype and device of ``masks``.
+    """
+    if masks.device.type != 'cpu' or masks.requires_grad:
+        return masks[index]
+    return torch.from_numpy(
+        np.take(masks.numpy(), index.numpy(), axis=0))
 
 
 def check_nms_inputs(name: str, masks: Tensor, labels: Tensor,
@@ -106,4 +128,5 @@ def run_mask_nms(name: str, suppress: Suppression, masks: Tensor,
     if 0 < max_num < len(rank):
         final_scores, rank = final_scores[:max_num], rank[:max_num]
     keep_inds = order[rank]
-    return final_scores, labels[keep_inds], masks[keep_inds], keep_inds
+    return (final_scores, labels[keep_inds], take_masks(masks, keep_inds),
+            keep_inds)

@@ -13,35 +13,51 @@ All decays come from a few matrix operations over the (n, n) IoU matrix, so
 nothing is sequential.
 
 Only same-class pairs that overlap matter (any other pair has IoU 0 and
-cannot decay anything), so 0/1 masks take a sparse path: candidates are
-linked when they share a class and their bounding boxes overlap, and the
-IoU is only computed inside each connected group, by small matmuls
-cropped to the boxes where the masks can meet. Intersections of 0/1 masks
-are integers that float32 holds exactly (below 2**24), so the result is
-bit-identical to the dense (n, H*W) x (H*W, n) product. Float masks with
-other values use the dense path.
+cannot decay anything: its ratio is >= 1), so 0/1 masks take a sparse
+path. The masks are packed to one bit per pixel (NumPy's ``packbits``, one
+pass, 8x smaller); their bounds come from the bits; pairs of one class are
+listed per class (no (n, n) matrix) and kept where their boxes overlap;
+each pair's intersection is the popcount of the AND of its two masks' rows
+where both boxes lie, all pairs' rows laid one after another and handled a
+cache-sized block at a time in buffers reused across blocks (no group loop,
+no float copy of the masks, nothing large allocated). The counts are exact
+integers, and float32 holds them exactly below 2**24 pixels, as it holds
+the dense (n, H*W) x (H*W, n) float32 product's, so the IoUs, and the
+decays computed from them by the same float32 operations, are bit-identical
+to the dense path's and mmdet's. Float masks with other values use the
+dense path.
 
 Which path runs (``path='auto'``, :func:`matrix_nms_path`): the sparse one
-for 0/1 masks on the CPU, where it was measured 13-20x faster than mmdet's
-dense product at 500 masks (benchmarks/README.md); the dense one on other
-devices, where one large matmul is what the hardware does best and the
-sparse path's group loop would synchronise the device at every group (not
-yet measured on a GPU: ``benchmarks/bench_gpu.py`` times both paths).
+for 0/1 masks on the CPU; the dense one on other devices, where one large
+matmul is what the hardware does best and the sparse path would first copy
+the masks to the CPU, where its bit operations run (not yet measured on a
+GPU: ``benchmarks/bench_gpu.py`` times both paths).
+
+CPU time of ``matrix_nms`` on this path (one thread, medians of
+``time.thread_time``, the final copy of the kept masks included), measured
+on a shared, loaded 2-core machine (to be re-measured on a quiet one), for
+the 100 / 500 / 1000 masks of ``benchmarks/bench_matrix_nms.py``: about
+3.7 / 15 / 48-56 ms, against 52 / 565 / 2170-2330 ms for mmdet's and
+9.6 / 30-36 / 99-213 ms for the previous group-matmul path (the higher
+figure each time when interleaved with mmdet's).
+Wall-clock ratios: benchmarks/README.md.
 """
 from functools import partial
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS
-from ..mask_bits import mask_bounds, viewable_as_words
+from ..mask_bits import pack_mask_rows, packed_mask_bounds
 from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 DECAY_KERNELS = ('gaussian', 'linear')
 MATRIX_NMS_PATHS = ('auto', 'dense', 'sparse')
-# Masks per matmul block of an overlap group (see _group_pair_ious).
-GROUP_CHUNK = 16
+# Words of mask rows per block of pair intersections (see
+# _pair_intersections): 512 KiB per buffer, so that the blocks stay in cache.
+PAIR_CHUNK_WORDS = 1 << 16
 
 
 def matrix_nms_decay(iou: Tensor,
@@ -84,137 +100,152 @@ def _is_binary(masks: Tensor) -> bool:
     return bool(((masks == 0) | (masks == 1)).all())
 
 
-def _overlap_groups(boxes: Tensor, labels: Tensor) -> Tensor:
-    """Connected groups of masks linked by same class and overlapping boxes.
+def _same_class_pairs(labels: Tensor) -> Tuple[Tensor, Tensor]:
+    """Every pair of candidates of one class, without the (n, n) matrix.
+
+    Args:
+        labels (Tensor): (n,) classes of the candidates.
+
+    Returns:
+        tuple[Tensor]: ``(first, second)``, each (p,): positions with
+        ``first < second``.
+    """
+    by_class = torch.sort(labels, stable=True)[1]  # increasing per class
+    counts = torch.unique_consecutive(labels[by_class], return_counts=True)[1]
+    class_end = torch.repeat_interleave(counts.cumsum(0), counts)
+    # The k-th of by_class pairs with every later one of its class.
+    partners = class_end - 1 - torch.arange(len(labels))
+    first = torch.repeat_interleave(torch.arange(len(labels)), partners)
+    pair_start = torch.repeat_interleave(partners.cumsum(0) - partners,
+                                         partners)
+    second = first + 1 + torch.arange(len(first)) - pair_start
+    return by_class[first], by_class[second]
+
+
+def _linked_pairs(boxes: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    """Pairs of masks of one class whose bounding boxes overlap: the only
+    pairs whose IoU can be above 0.
 
     Args:
         boxes (Tensor): (n, 4) ``(x0, y0, x1, y1)`` bounds (see
-            :func:`mask_bounds`), all 0 if empty.
+            :func:`mask_bounds`), all 0 if empty (so never linked).
         labels (Tensor): (n,) classes.
 
     Returns:
-        Tensor: (n,) group id of each mask; ids are arbitrary, equal for
-        masks of one group. An empty mask is a group of its own.
+        tuple[Tensor]: ``(first, second)``, each (p,): positions with
+        ``first < second``.
     """
-    x0, y0, x1, y1 = boxes.unbind(1)
-    linked = ((labels[:, None] == labels[None, :])
-              & (y0[:, None] < y1[None, :]) & (y0[None, :] < y1[:, None])
-              & (x0[:, None] < x1[None, :]) & (x0[None, :] < x1[:, None]))
-    group = torch.arange(len(boxes), device=boxes.device)
-    big = len(boxes)
-    while True:  # propagate the smallest index through each group
-        spread = torch.where(linked, group[None, :], big).amin(1)
-        new_group = torch.minimum(group, spread)
-        if torch.equal(new_group, group):
-            return group
-        group = new_group
+    first, second = _same_class_pairs(labels)
+    box_a, box_b = boxes[first], boxes[second]
+    overlap = ((box_a[:, :2] < box_b[:, 2:]) &
+               (box_b[:, :2] < box_a[:, 2:])).all(1)
+    return first[overlap], second[overlap]
 
 
-def _crop_rows(masks: Tensor, ids: Tensor, box: list) -> Tensor:
-    """(len(ids), h * w) float crops of ``masks[ids]`` to ``box``.
+def _candidate_words(masks: Tensor,
+                     order: Tensor) -> Tuple[np.ndarray, np.ndarray]:
+    """The candidates' masks packed to bits (see :func:`pack_mask_rows`).
 
-    Byte masks whose width is a multiple of 8 are gathered 8 pixels at a
-    time as int64 words, the box widened to whole words: the extra pixels
-    lie outside every mask of the block or are counted for all of them
-    alike, so intersections do not change.
+    All masks are packed when the candidates are at least half of them
+    (packing is one cheap pass), else only the candidates, gathered first.
+
+    Returns:
+        tuple[np.ndarray]: ``(words, index)``: (M, H, ceil(W / 64)) uint64
+        words and (n,) int64 index in ``words`` of each candidate.
     """
-    x0, y0, x1, y1 = box
-    if viewable_as_words(masks):
-        words = masks.view(torch.uint8).view(torch.int64)
-        crop = words[:, y0:y1,
-                     x0 // 8:(x1 + 7) // 8].index_select(0,
-                                                         ids).view(torch.uint8)
-    else:
-        crop = masks[:, y0:y1, x0:x1].index_select(0, ids)
-    return crop.reshape(len(ids), -1).float()
+    masks = masks.detach().cpu()
+    order = order.cpu()
+    if 2 * len(order) >= len(masks):
+        return pack_mask_rows(masks), order.numpy()
+    return (pack_mask_rows(masks.index_select(0, order)),
+            np.arange(len(order)))
 
 
-# One block of pair intersections: (first, second, intersection), each (p,).
-Block = Tuple[Tensor, Tensor, Tensor]
+def _pair_intersections(rows: np.ndarray, first_rows: np.ndarray,
+                        second_rows: np.ndarray,
+                        heights: np.ndarray) -> np.ndarray:
+    """Pixels shared by each pair of packed masks, as exact integers.
+
+    A pair's intersection is the number of set bits of the AND of the rows
+    where both masks can have pixels. The rows of all pairs are laid one
+    after another and handled ``PAIR_CHUNK_WORDS`` words at a time in the
+    same few buffers, so that the work stays in the cache and allocates
+    nothing large.
+
+    Args:
+        rows (np.ndarray): (R, w) uint64, every row of every packed mask.
+        first_rows (np.ndarray): (p,) int64 index in ``rows`` of the first
+            overlapping row of each pair's first mask.
+        second_rows (np.ndarray): (p,) the same for the second mask.
+        heights (np.ndarray): (p,) int64 number of overlapping rows, >= 1.
+
+    Returns:
+        np.ndarray: (p,) uint32 intersections.
+    """
+    width = rows.shape[1]
+    starts = np.cumsum(heights) - heights  # first laid row of each pair
+    chunk_rows = max(PAIR_CHUNK_WORDS // width, int(heights.max()))
+    cuts = np.searchsorted(starts, np.arange(0, starts[-1] + 1, chunk_rows))
+    cuts = np.append(cuts, len(heights))
+    size = chunk_rows + int(heights.max())  # a chunk's rows at most
+    ramp = np.arange(size)
+    first_buf = np.empty((size, width), np.uint64)
+    second_buf = np.empty((size, width), np.uint64)
+    counts = np.empty((size, width), np.uint8)
+    inter = np.empty(len(heights), np.uint32)
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if a == b:
+            continue
+        local = starts[a:b] - starts[a]
+        num = int(local[-1] + heights[b - 1])
+        first, second = first_buf[:num], second_buf[:num]
+        offsets = ramp[:num]
+        np.take(rows, np.repeat(first_rows[a:b] - local, heights[a:b]) +
+                offsets, axis=0, out=first, mode='clip')
+        np.take(rows, np.repeat(second_rows[a:b] - local, heights[a:b]) +
+                offsets, axis=0, out=second, mode='clip')
+        np.bitwise_and(first, second, out=first)
+        np.bitwise_count(first, out=counts[:num])
+        inter[a:b] = np.add.reduceat(counts[:num].reshape(-1), local * width,
+                                     dtype=np.uint32)
+    return inter
 
 
-def _within_chunk_blocks(masks: Tensor, order: Tensor, chunks: List[Tensor],
-                         chunk_boxes: List[list]
-                         ) -> Tuple[List[Tensor], List[Block]]:
-    """Per chunk, the areas of its masks (the matmul's diagonal) and the
-    intersections of its pairs, one matmul over its union box each."""
-    areas, blocks = [], []
-    for chunk, box in zip(chunks, chunk_boxes):
-        flat = _crop_rows(masks, order[chunk], box)
-        inter = flat @ flat.t()
-        areas.append(inter.diagonal())
-        i, j = torch.triu_indices(
-            len(chunk), len(chunk), 1, device=masks.device)
-        blocks.append((chunk[i], chunk[j], inter[i, j]))
-    return areas, blocks
-
-
-def _between_chunk_blocks(masks: Tensor, order: Tensor, chunks: List[Tensor],
-                          chunk_boxes: List[list]) -> List[Block]:
-    """The intersections of every pair of masks from two chunks whose union
-    boxes meet, one matmul over the boxes' intersection each."""
-    blocks = []
-    for a in range(len(chunks)):
-        for b in range(a + 1, len(chunks)):
-            box_a, box_b = chunk_boxes[a], chunk_boxes[b]
-            box = [
-                max(box_a[0], box_b[0]),
-                max(box_a[1], box_b[1]),
-                min(box_a[2], box_b[2]),
-                min(box_a[3], box_b[3])
-            ]
-            if box[0] >= box[2] or box[1] >= box[3]:
-                continue
-            inter = (
-                _crop_rows(masks, order[chunks[a]], box) @ _crop_rows(
-                    masks, order[chunks[b]], box).t())
-            blocks.append((chunks[a][:, None].expand_as(inter).reshape(-1),
-                           chunks[b][None, :].expand_as(inter).reshape(-1),
-                           inter.reshape(-1)))
-    return blocks
-
-
-def _group_pair_ious(
-        masks: Tensor,
-        order: Tensor,
-        boxes: Tensor,
-        idx: Tensor,
-        given_areas: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
-    """IoU of every pair of one overlap group.
-
-    The group is cut into chunks of at most ``GROUP_CHUNK`` masks, ordered
-    left to right; two chunks only meet inside the intersection of their
-    union boxes, so each pair of chunks is one matmul over that box, and
-    chunks whose union boxes miss each other are skipped (IoU 0).
+def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
+               areas: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    """IoU of every linked pair (see :func:`_linked_pairs`) of candidates.
 
     Args:
         masks (Tensor): (N, H, W) 0/1 masks.
+        labels (Tensor): (n,) classes of the sorted candidates.
         order (Tensor): (n,) indices in ``masks`` of the sorted candidates.
-        boxes (Tensor): (n, 4) boxes of the sorted candidates.
-        idx (Tensor): (m,) sorted positions of the group's members.
-        given_areas (Tensor, optional): (n,) areas of the sorted candidates;
-            taken from the matmuls' diagonals when not given.
+        areas (Tensor, optional): (n,) float areas of ``masks[order]``;
+            counted from the bits when not given.
 
     Returns:
-        tuple[Tensor]: ``(src, dst, iou)``, each (p,): every pair once as
-        sorted positions ``src < dst`` and their IoU.
+        tuple[Tensor]: ``(first, second, iou)``, each (p,) on the CPU:
+        sorted positions ``first < second`` and their IoU.
     """
-    idx = idx[torch.argsort(boxes[idx, 0] + boxes[idx, 2], stable=True)]
-    chunks = idx.split(GROUP_CHUNK)
-    chunk_boxes = [
-        boxes[c, :2].amin(0).tolist() + boxes[c, 2:].amax(0).tolist()
-        for c in chunks
-    ]
-    areas, blocks = _within_chunk_blocks(masks, order, chunks, chunk_boxes)
-    blocks += _between_chunk_blocks(masks, order, chunks, chunk_boxes)
-    first, second, inter = (torch.cat(t) for t in zip(*blocks))
-    if given_areas is None:
-        area = torch.zeros(len(boxes), device=masks.device)
-        area[torch.cat(chunks)] = torch.cat(areas)
-    else:
-        area = given_areas
-    iou = inter / (area[first] + area[second] - inter)
-    return (torch.minimum(first, second), torch.maximum(first, second), iou)
+    words, index = _candidate_words(masks, order)
+    height = words.shape[1]
+    boxes = packed_mask_bounds(words, masks.shape[2])[index]
+    first, second = _linked_pairs(boxes, labels.cpu())
+    if areas is None:
+        areas = torch.from_numpy(
+            np.bitwise_count(words).reshape(len(words), -1).sum(
+                1, dtype=np.int64)[index]).float()
+    if len(first) == 0:
+        return first, second, areas.new_zeros(0)
+    top = torch.maximum(boxes[first, 1], boxes[second, 1]).numpy()
+    bottom = torch.minimum(boxes[first, 3], boxes[second, 3]).numpy()
+    inter = torch.from_numpy(
+        _pair_intersections(words.reshape(-1, words.shape[2]),
+                            index[first.numpy()] * height + top,
+                            index[second.numpy()] * height + top,
+                            bottom - top)).float()
+    # Below 2**24 pixels the float32 counts are exact, as in a float matmul.
+    areas = areas.cpu()
+    return first, second, inter / (areas[first] + areas[second] - inter)
 
 
 def sparse_matrix_nms_decay(masks: Tensor,
@@ -227,9 +258,9 @@ def sparse_matrix_nms_decay(masks: Tensor,
 
     Gives bit-identical decays to ``matrix_nms_decay(mask_iou_matrix(
     masks[order], areas), labels[order], kernel, sigma)`` but only computes
-    the IoU of same-class masks in one overlap group (see
-    :func:`_overlap_groups`), by matmuls cropped to where they can meet
-    (see :func:`_group_pair_ious`).
+    the IoU of same-class masks whose boxes overlap (see
+    :func:`_linked_pairs`), from bit-packed masks (see :func:`_pair_ious`).
+    Any other pair has IoU 0, which decays nothing.
 
     Args:
         masks (Tensor): (N, H, W) bool or 0/1 float masks.
@@ -246,28 +277,13 @@ def sparse_matrix_nms_decay(masks: Tensor,
     """
     if order is None:
         order = torch.arange(len(masks), device=masks.device)
-    n = len(order)
     areas = None if areas is None else areas.float()
-    boxes = mask_bounds(masks)[order]
-    group = _overlap_groups(boxes, labels[order])
-    group_sorted, members = torch.sort(group, stable=True)
-    sizes = torch.unique_consecutive(group_sorted, return_counts=True)[1]
-    sources, targets, pair_ious = [], [], []
-    start = 0
-    for size in sizes.tolist():
-        if size > 1:
-            group_pairs = _group_pair_ious(masks, order, boxes,
-                                           members[start:start + size], areas)
-            sources.append(group_pairs[0])
-            targets.append(group_pairs[1])
-            pair_ious.append(group_pairs[2])
-        start += size
-    decay = torch.ones(n, device=masks.device)
-    if not sources:
+    src, dst, pair_iou = (t.to(masks.device) for t in _pair_ious(
+        masks, labels[order], order, areas))
+    decay = torch.ones(len(order), device=masks.device)
+    if len(src) == 0:
         return decay
-    src, dst = torch.cat(sources), torch.cat(targets)
-    pair_iou = torch.cat(pair_ious)
-    comp = decay.new_zeros(n).scatter_reduce(0, dst, pair_iou, 'amax')
+    comp = decay.new_zeros(len(decay)).scatter_reduce(0, dst, pair_iou, 'amax')
     if kernel == 'gaussian':
         ratio = (
             torch.exp(-sigma * pair_iou**2) / torch.exp(-sigma * comp[src]**2))
