@@ -25,8 +25,10 @@ def test_packed_bounds_and_counts_equal_the_masks(width, dtype):
     assert counts.tolist() == masks.sum((1, 2)).long().tolist()
 
 
-def test_take_masks_equals_indexing():
-    masks = torch.rand(6, 5, 7) > 0.5
+@pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.bfloat16])
+def test_take_masks_equals_indexing(dtype):
+    masks = (torch.rand(6, 5, 7) > 0.5).to(dtype)
     index = torch.tensor([4, 0, 0, 2])
-    assert torch.equal(take_masks(masks, index), masks[index])
+    taken = take_masks(masks, index)
+    assert taken.dtype == dtype and torch.equal(taken, masks[index])
     assert take_masks(masks, index[:0]).shape == (0, 5, 7)

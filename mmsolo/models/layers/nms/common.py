@@ -57,7 +57,8 @@ def take_masks(masks: Tensor, index: Tensor) -> Tensor:
     Returns:
         Tensor: (k, H, W) masks, of the dtype and device of ``masks``.
     """
-    if masks.device.type != 'cpu' or masks.requires_grad:
+    if (masks.device.type != 'cpu' or masks.requires_grad
+            or masks.dtype == torch.bfloat16):  # NumPy has no bfloat16
         return masks[index]
     return torch.from_numpy(
         np.take(masks.numpy(), index.numpy(), axis=0))
