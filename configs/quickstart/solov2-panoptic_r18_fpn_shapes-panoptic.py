@@ -33,12 +33,16 @@ model = dict(
                       stuff_area_limit=512)))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
     dict(
-        type='mmsolo.LoadPanopticAnnotations',
-        with_bbox=True,
-        with_mask=True,
-        with_seg=True),
+        type='mmsolo.CachedTransforms',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(
+                type='mmsolo.LoadPanopticAnnotations',
+                with_bbox=True,
+                with_mask=True,
+                with_seg=True)
+        ]),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]

@@ -21,6 +21,16 @@ def _base_datasets(dataset: Dataset) -> Iterator[Dataset]:
         yield dataset
 
 
+def _pipeline_steps(pipeline) -> Iterator[object]:
+    """The transforms of a pipeline, those inside wrappers that hold
+    ``transforms`` (``CachedTransforms``, ``Compose``) in their place."""
+    for step in getattr(pipeline, 'transforms', []):
+        if hasattr(step, 'transforms'):
+            yield from _pipeline_steps(step)
+        else:
+            yield step
+
+
 def check_semantic_pipeline(model: nn.Module, dataset: Dataset,
                             field: str = 'train_dataloader.dataset') -> None:
     """Raise a ValueError naming the pipeline step if ``model`` trains a
@@ -32,8 +42,7 @@ def check_semantic_pipeline(model: nn.Module, dataset: Dataset,
     if not hasattr(model, 'semantic_head'):
         return
     for base in _base_datasets(dataset):
-        steps = list(getattr(getattr(base, 'pipeline', None), 'transforms',
-                             []))
+        steps = list(_pipeline_steps(getattr(base, 'pipeline', None)))
         if any(getattr(step, 'with_seg', False) for step in steps):
             continue
         loaders = [(index, type(step).__name__)

@@ -60,3 +60,22 @@ def test_panoptic_train_pipeline_without_seg_stops_before_training(
         f'train_dataloader.dataset.pipeline loads no semantic ground truth '
         f"({found}): use dict(type='mmsolo.LoadPanopticAnnotations', "
         "with_bbox=True, with_mask=True, with_seg=True) there")
+
+
+def test_semantic_check_looks_inside_cached_loading(repo_root):
+    """The quick start caches its loading steps: the check reads the steps
+    inside ``mmsolo.CachedTransforms``."""
+    cfg = Config.fromfile(f'{repo_root}/{PANOPTIC}')
+    model = MODELS.build(cfg.model)
+    dataset_cfg = dict(cfg.train_dataloader.dataset, lazy_init=True)
+    assert dataset_cfg['pipeline'][0]['type'] == 'mmsolo.CachedTransforms'
+    check_semantic_pipeline(model, DATASETS.build(dataset_cfg))
+    dataset_cfg['pipeline'] = [
+        dict(type='mmsolo.CachedTransforms',
+             transforms=[dict(type='LoadImageFromFile'),
+                         dict(type='LoadAnnotations', with_mask=True)]),
+        dict(type='PackDetInputs')
+    ]
+    with pytest.raises(ValueError, match=r'step 1 \(LoadAnnotations\) has '
+                       'with_seg=False'):
+        check_semantic_pipeline(model, DATASETS.build(dataset_cfg))
