@@ -113,7 +113,7 @@ class DeployedSOLOv2(BaseModel):
                                       data_samples[start:start + real],
                                       self.meta['test_cfg']['mask_stride'],
                                       self.meta['test_cfg']['mask_thr'],
-                                      rescale)
+                                      rescale, self.meta['test_cfg'])
             if self.fusion_head is not None:
                 from .panoptic import add_panoptic
                 samples = add_panoptic(samples, outputs['semantic_logits'],

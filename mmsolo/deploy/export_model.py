@@ -11,12 +11,13 @@ from .graph_postprocess import OUTPUT_NAMES, graph_predict
 
 # test_cfg keys the graph reads (Matrix NMS only).
 GRAPH_TEST_CFG_KEYS = ('score_thr', 'nms_pre', 'mask_thr', 'filter_thr',
-                       'kernel', 'sigma', 'max_per_img')
+                       'kernel', 'sigma', 'max_per_img', 'mask_box',
+                       'mask_box_min_part')
 
 
 def graph_spec(head: nn.Module) -> dict:
     """The post-processing settings of a built ``SOLOv2Head``: its
-    ``test_cfg`` (Matrix NMS) and the sizes the graph needs."""
+    ``test_cfg`` (Matrix NMS, box mode) and the sizes the graph needs."""
     cfg = head.test_cfg
     nms_type = cfg.get('nms_type', 'matrix')
     if nms_type != 'matrix':

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmsolo.models.layers.mask_boxes import DEFAULT_MIN_PART, main_part_bounds
+
 OUTPUT_NAMES = ('scores', 'labels', 'masks', 'boxes', 'batch_index',
                 'counts', 'mask_probs')
 
@@ -199,10 +201,18 @@ def matrix_nms_decay(masks: Tensor, areas: Tensor, labels: Tensor,
     return ratio.min(dim=1).values.clamp(max=1.0)
 
 
-def masks_to_boxes(masks: Tensor) -> Tensor:
-    """Tight boxes (n, 4) ``(x0, y0, x1 + 1, y1 + 1)`` of bool masks
-    (n, H, W); empty masks get zeros (as :func:`mmsolo.models.layers.
-    masks_to_boxes`)."""
+def masks_to_boxes(masks: Tensor,
+                   mask_box: str = 'tight',
+                   min_part: float = DEFAULT_MIN_PART) -> Tensor:
+    """Boxes (n, 4) float of bool masks (n, H, W), as
+    :func:`mmsolo.models.layers.masks_to_boxes` computes them: ``'tight'``
+    ``(x0, y0, x1 + 1, y1 + 1)``, or ``'main_parts'`` (the runs of rows and
+    columns holding at least ``min_part`` of the largest run's pixels, by
+    the same :func:`~mmsolo.models.layers.main_part_bounds`); empty masks
+    get zeros."""
+    if mask_box == 'main_parts':
+        counts = masks.to(torch.float32)
+        return main_part_bounds(counts.sum(2), counts.sum(1), min_part)
     height, width = masks.shape[-2:]
     rows = masks.any(2)
     cols = masks.any(1)
@@ -270,14 +280,15 @@ def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
         cell_strides (Tensor): (L,) float stride of each cell's level.
         spec (dict): the head's ``test_cfg`` keys (``score_thr``,
             ``nms_pre``, ``mask_thr``, ``filter_thr``, ``kernel``, ``sigma``,
-            ``max_per_img``), plus ``num_classes``, ``conv_size`` and
-            ``mask_stride``.
+            ``max_per_img``, ``mask_box``, ``mask_box_min_part``), plus
+            ``num_classes``, ``conv_size`` and ``mask_stride``.
 
     Returns:
         dict[str, Tensor]: with n detections in all, image after image,
         each image's by descending score: ``scores`` (n,) float,
         ``labels`` (n,) int64, ``masks`` (n, H, W) bool at the padded input
-        size, ``boxes`` (n, 4) float ``(x0, y0, x1, y1)`` of the masks,
+        size, ``boxes`` (n, 4) float ``(x0, y0, x1, y1)`` of the masks
+        (as ``spec['mask_box']`` says),
         ``batch_index`` (n,) int64 and ``counts`` (B,) int64.
     """
     kernels, scores = flatten_levels(kernel_preds, cls_preds)
@@ -304,7 +315,8 @@ def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
         scores=final_scores[images, ranks],
         labels=labels[images, chosen],
         masks=out_masks,
-        boxes=masks_to_boxes(out_masks),
+        boxes=masks_to_boxes(out_masks, spec['mask_box'],
+                             spec['mask_box_min_part']),
         batch_index=images,
         counts=detected.sum(1),
         mask_probs=out_probs)

@@ -1,5 +1,5 @@
 """Graph outputs (flat, with a per-image count) to mmdet's data samples."""
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -7,6 +7,7 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
 from mmsolo.models.layers import masks_to_boxes, resize_to_image
+from mmsolo.models.task_modules import mask_box_settings
 
 
 def split_outputs(outputs: Dict[str, np.ndarray],
@@ -25,16 +26,21 @@ def split_outputs(outputs: Dict[str, np.ndarray],
     return per_image
 
 
-def to_instances(detections: Dict[str, torch.Tensor], img_meta: dict,
-                 mask_stride: int, mask_thr: float,
-                 rescale: bool = True) -> InstanceData:
+def to_instances(detections: Dict[str, torch.Tensor],
+                 img_meta: dict,
+                 mask_stride: int,
+                 mask_thr: float,
+                 rescale: bool = True,
+                 box_cfg: Optional[dict] = None) -> InstanceData:
     """One image's detections as ``pred_instances``.
 
     The graph's masks (n, H, W) at the padded input size are cropped to
     ``img_shape``. If ``rescale`` and ``ori_shape`` differs, the masks are
     made from the graph's ``mask_probs`` exactly as PyTorch makes them
     (upsampled to the padded input, cropped, resized to ``ori_shape``,
-    thresholded at ``mask_thr``). Boxes are those of the final masks.
+    thresholded at ``mask_thr``). Boxes are those of the final masks, as
+    the graph derives them: ``box_cfg`` (the exported test_cfg) gives
+    ``mask_box`` and ``mask_box_min_part``; without them, tight boxes.
     """
     img_h, img_w = img_meta['img_shape'][:2]
     ori_shape = tuple(img_meta['ori_shape'][:2])
@@ -55,18 +61,23 @@ def to_instances(detections: Dict[str, torch.Tensor], img_meta: dict,
     instances.masks = masks.contiguous()
     instances.labels = detections['labels'].long()
     instances.scores = detections['scores'].float()
-    instances.bboxes = masks_to_boxes(instances.masks) if boxes is None \
+    instances.bboxes = masks_to_boxes(
+        instances.masks, *mask_box_settings(box_cfg)) if boxes is None \
         else boxes
     return instances
 
 
 def to_data_samples(outputs: Dict[str, np.ndarray],
-                    data_samples: List[DetDataSample], mask_stride: int,
+                    data_samples: List[DetDataSample],
+                    mask_stride: int,
                     mask_thr: float,
-                    rescale: bool = True) -> List[DetDataSample]:
-    """``data_samples`` with ``pred_instances`` from the graph outputs."""
+                    rescale: bool = True,
+                    box_cfg: Optional[dict] = None) -> List[DetDataSample]:
+    """``data_samples`` with ``pred_instances`` from the graph outputs
+    (``box_cfg``: see :func:`to_instances`)."""
     for sample, detections in zip(data_samples,
                                   split_outputs(outputs, len(data_samples))):
         sample.pred_instances = to_instances(detections, sample.metainfo,
-                                             mask_stride, mask_thr, rescale)
+                                             mask_stride, mask_thr, rescale,
+                                             box_cfg)
     return data_samples

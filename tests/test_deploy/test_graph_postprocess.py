@@ -1,11 +1,14 @@
 """The export-friendly post-processing against the head's, in eager
 PyTorch, and its graph alone run by ONNX Runtime and OpenVINO on crafted
-head outputs (no candidates in one image, none in a whole batch)."""
+head outputs (no candidates in one image, none in a whole batch); the
+graph's boxes of masks with stray pixels, in both box modes."""
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from mmsolo.deploy.export_model import SOLOv2Export
+from mmsolo.deploy import graph_postprocess
 from mmsolo.deploy.graph_postprocess import OUTPUT_NAMES, graph_predict
 from mmsolo.models.layers import MaskFeatures, masks_to_boxes
 from .helpers import QUICKSTART_CONFIG, seeded_model
@@ -52,12 +55,19 @@ def check_against_head(model, kernels, cls, feats, size):
                                    rtol=0, atol=1e-5)
         assert torch.equal(out['masks'][rows], r.masks)
         assert torch.equal(out['boxes'][rows], r.bboxes)
-    assert torch.equal(out['boxes'], masks_to_boxes(out['masks']))
+    test_cfg = model.mask_head.test_cfg
+    assert torch.equal(
+        out['boxes'],
+        masks_to_boxes(out['masks'], test_cfg.mask_box,
+                       test_cfg.mask_box_min_part))
 
 
-@pytest.mark.parametrize('kernel', ['gaussian', 'linear'])
-def test_eager_equals_head(kernel):
-    model = seeded_model(QUICKSTART_CONFIG, None, test_cfg=dict(kernel=kernel))
+@pytest.mark.parametrize('kernel,mask_box', [('gaussian', 'tight'),
+                                             ('linear', 'main_parts'),
+                                             ('gaussian', 'main_parts')])
+def test_eager_equals_head(kernel, mask_box):
+    model = seeded_model(QUICKSTART_CONFIG, None,
+                         test_cfg=dict(kernel=kernel, mask_box=mask_box))
     kernels, cls, feats = head_outputs(model, 3, 128, seed=3)
     check_against_head(model, kernels, cls, feats, 128)
 
@@ -130,6 +140,7 @@ def test_postprocess_graph_no_candidates(postprocess_onnx, backend):
         assert got[2].shape == tuple(expected[2].shape), case
         np.testing.assert_array_equal(got[1], expected[1].numpy())
         np.testing.assert_allclose(got[0], expected[0].numpy(), atol=1e-5)
+        np.testing.assert_array_equal(got[3], expected[3].numpy())
 
 
 def _runner(backend, path, num_inputs):
@@ -145,3 +156,63 @@ def _runner(backend, path, num_inputs):
     return lambda arrays: [
         np.asarray(v) for v in compiled(arrays).values()
     ]
+
+
+def stray_masks(num: int, height: int, width: int, seed: int) -> Tensor:
+    """(num, H, W) float 0/1 masks: a block each, stray pixels and blobs
+    around it, one mask in two big pieces and one empty."""
+    g = torch.Generator().manual_seed(seed)
+    masks = (torch.rand(num, height, width, generator=g) > 0.998).float()
+    # Masks 0 and 1: the strays are cut off from the block by empty rows
+    # and columns (a stray next to a block row or column would widen its
+    # run of the projection).
+    masks[:2, 5:35] = 0.0
+    masks[:2, :, 5:47] = 0.0
+    masks[:, 10:30, 12:40] = 1.0
+    masks[0, :, 20:24] = 0.0  # two pieces, columns 12..19 and 24..39
+    masks[1, 50:54, 55:60] = 1.0  # a blob diagonal to the block
+    masks[2] = 0.0
+    return masks
+
+
+class BoxesOnly(torch.nn.Module):
+    """The graph's boxes of thresholded masks (n, H, W)."""
+
+    def __init__(self, mask_box: str, min_part: float):
+        super().__init__()
+        self.mask_box, self.min_part = mask_box, min_part
+
+    def forward(self, masks: Tensor) -> Tensor:
+        return graph_postprocess.masks_to_boxes(masks > 0.5, self.mask_box,
+                                                self.min_part)
+
+
+@pytest.mark.parametrize('mask_box,min_part', [('tight', 0.1),
+                                               ('main_parts', 0.1),
+                                               ('main_parts', 0.3)])
+def test_exported_boxes_equal_pytorchs(tmp_path, mask_box, min_part):
+    """Exported with a dynamic number and size of masks, run by ONNX
+    Runtime and OpenVINO on other numbers and sizes: the boxes of
+    :func:`mmsolo.models.layers.masks_to_boxes`, exactly."""
+    module = BoxesOnly(mask_box, min_part).eval()
+    dims = {
+        0: torch.export.Dim('n', min=1, max=128),
+        1: torch.export.Dim('h', min=2, max=2048),
+        2: torch.export.Dim('w', min=2, max=2048)
+    }
+    path = str(tmp_path / 'boxes.onnx')
+    with torch.no_grad():
+        torch.onnx.export(module, (stray_masks(4, 64, 72, seed=0), ),
+                          path, dynamic_shapes=(dims, ), dynamo=True,
+                          verbose=False)
+    for backend in ('onnxruntime', 'openvino'):
+        run = _runner(backend, path, 1)
+        for num, height, width in ((5, 64, 72), (3, 80, 96)):
+            masks = stray_masks(num, height, width, seed=num)
+            expected = masks_to_boxes(masks > 0.5, mask_box, min_part)
+            assert torch.equal(module(masks), expected)
+            np.testing.assert_array_equal(
+                run([masks.numpy()])[0], expected.numpy(), err_msg=backend)
+    if mask_box == 'main_parts':
+        assert expected[0].tolist() == [12, 10, 40, 30]  # both pieces
+        assert expected[1].tolist() == [12, 10, 40, 30]  # no blob

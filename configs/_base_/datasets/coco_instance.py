@@ -65,7 +65,8 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# SOLOv2 boxes are the tight boxes of its masks: both APs are meaningful.
+# SOLOv2 boxes are derived from its masks (model.test_cfg.mask_box): both
+# APs are meaningful.
 val_evaluator = dict(
     type='mmsolo.EmptySafeCocoMetric',
     ann_file=data_root + 'annotations/instances_val2017.json',

@@ -79,7 +79,8 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# SOLOv2 boxes are the tight boxes of its masks: both APs are meaningful.
+# SOLOv2 boxes are derived from its masks (model.test_cfg.mask_box): both
+# APs are meaningful.
 val_evaluator = dict(
     type='mmsolo.EmptySafeLVISMetric',
     ann_file=data_root + 'annotations/lvis_v0.5_val.json',

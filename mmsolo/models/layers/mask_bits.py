@@ -1,5 +1,7 @@
 """Fast reads of 0/1 masks: bytes 8 pixels at a time as int64 words, and
 masks packed to one bit per pixel."""
+from typing import Tuple
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -103,3 +105,53 @@ def packed_mask_bounds(words: np.ndarray, width: int) -> Tensor:
     x1 = width - cols[:, ::-1].argmax(1)
     bounds = np.stack([x0, y0, x1, y1], 1) * rows.any(1, keepdims=True)
     return torch.from_numpy(bounds.astype(np.int64))
+
+
+# Bytes of 0/1 summed per lane of int64 words: a lane holds at most 255.
+_LANE_MAX = 255
+
+
+def mask_projections(masks: Tensor) -> Tuple[Tensor, Tensor]:
+    """Pixel counts of 0/1 masks per row and per column.
+
+    Byte masks are summed 8 pixels at a time as int64 words, each byte
+    lane counting its own column; the words are summed over at most 255
+    rows (or words) at a time so that no lane carries into the next.
+    Masks of a width that is not a multiple of 8 are padded with empty
+    columns first; float masks are summed as they are.
+
+    Args:
+        masks (Tensor): (n, H, W) bool, uint8 or float 0/1 masks.
+
+    Returns:
+        tuple[Tensor]: (n, H) and (n, W) int32 counts.
+    """
+    if masks.dtype not in (torch.bool, torch.uint8):
+        return masks.sum(2).int(), masks.sum(1).int()
+    n, height, width = masks.shape
+    values = masks.view(torch.uint8) if masks.dtype == torch.bool else masks
+    if not viewable_as_words(values):
+        padded = values.new_zeros((n, height, -(-width // 8) * 8))
+        padded[:, :, :width] = values
+        values = padded
+    words = values.view(torch.int64)  # (n, H, W8 / 8)
+    rows = _byte_lane_sums(words, 2).view(n, height, 8).sum(
+        2, dtype=torch.int32)
+    cols = _byte_lane_sums(words, 1)[:, :width]
+    return rows, cols
+
+
+def _byte_lane_sums(words: Tensor, dim: int) -> Tensor:
+    """Sums over ``dim`` (1 or 2) of (n, H, V) int64 words of 0/1 bytes,
+    per byte lane: (n, 8 * V) for ``dim=1`` (a lane per column), (n, 8 * H)
+    for ``dim=2`` (8 lanes per row), int32."""
+    total = None
+    for start in range(0, words.shape[dim], _LANE_MAX):
+        block = words.narrow(dim, start,
+                             min(_LANE_MAX, words.shape[dim] - start))
+        lanes = block.sum(dim).view(torch.uint8).flatten(1).int()
+        total = lanes if total is None else total + lanes
+    if total is None:  # no rows or no words: nothing to count
+        other = words.shape[3 - dim]
+        total = words.new_zeros((len(words), 8 * other), dtype=torch.int32)
+    return total

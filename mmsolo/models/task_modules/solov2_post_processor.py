@@ -3,8 +3,10 @@
 Per image: point NMS of the category probabilities, the candidates above
 ``score_thr`` (at most ``nms_pre``), their masks from the dynamic kernels,
 the area filter, maskness rescoring, the mask NMS that ``nms_type`` names,
-and the kept masks resized to the image with their tight boxes. Each stage
-is a public method on tensors, with no Python loop over candidates.
+and the kept masks resized to the image with their boxes (the tight boxes,
+or with ``mask_box='main_parts'`` the boxes of their main parts, see
+:func:`mmsolo.models.layers.masks_to_boxes`). Each stage is a public method
+on tensors, with no Python loop over candidates.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -17,7 +19,8 @@ from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, TASK_UTILS
 from ..layers import MaskFeatures, masks_to_boxes, resize_to_image
-from .test_cfg import DEFAULT_NMS_TYPE, NMS_TYPES, build_test_cfg
+from .test_cfg import (DEFAULT_NMS_TYPE, NMS_TYPES, build_test_cfg,
+                       mask_box_settings)
 
 NMSResult = Tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -83,8 +86,9 @@ class SOLOv2PostProcessor:
         mask_stride (int): Stride of the mask features.
         kernel_size (int): k of the dynamic k x k kernels.
         test_cfg (dict, optional): ``nms_pre``, ``score_thr``, ``mask_thr``,
-            ``filter_thr``, ``max_per_img`` and the mask NMS (see
-            :mod:`.test_cfg`); merged with the defaults and checked here.
+            ``filter_thr``, ``max_per_img``, the mask NMS and the box mode
+            ``mask_box`` (see :mod:`.test_cfg`); merged with the defaults
+            and checked here.
     """
 
     def __init__(self,
@@ -120,8 +124,8 @@ class SOLOv2PostProcessor:
 
         Returns:
             list[InstanceData]: Per image ``scores`` (n,), ``labels`` (n,),
-            ``masks`` (n, H, W) bool and ``bboxes`` (n, 4), the tight boxes
-            of the masks.
+            ``masks`` (n, H, W) bool and ``bboxes`` (n, 4), the boxes of the
+            masks that ``cfg.mask_box`` names.
         """
         cfg = self.test_cfg if cfg is None else build_test_cfg(cfg)
         cell_probs = self.flat_cells(
@@ -177,7 +181,8 @@ class SOLOv2PostProcessor:
                                           cfg.mask_thr)
         results.labels = nms_labels
         results.scores = nms_scores
-        results.bboxes = masks_to_boxes(results.masks)
+        results.bboxes = masks_to_boxes(results.masks,
+                                        *mask_box_settings(cfg))
         return results
 
     @staticmethod

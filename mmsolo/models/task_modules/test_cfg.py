@@ -1,10 +1,19 @@
 """SOLOv2's ``model.test_cfg``: its defaults, the mask NMS it names, and the
-check that runs when the model is built."""
+check that runs when the model is built.
+
+Besides the NMS, ``mask_box`` says how a predicted instance's box is
+derived from its mask (:func:`mmsolo.models.layers.masks_to_boxes`):
+``'tight'`` (the default, mmdet's ``mask2bbox``: the box of every pixel)
+or ``'main_parts'`` (stray pixels cut off from the object by an empty row
+or column left out; a run of rows or columns is kept when it holds at
+least ``mask_box_min_part`` of the largest run's pixels).
+"""
 from numbers import Number
 from typing import Dict, NamedTuple, Optional, Tuple
 
 from mmengine.config import ConfigDict
 
+from ..layers.mask_boxes import DEFAULT_MIN_PART, MASK_BOX_MODES
 from ..layers.nms import DECAY_KERNELS
 
 
@@ -27,11 +36,14 @@ COMMON_TEST_CFG = dict(
     score_thr=0.1,
     mask_thr=0.5,
     filter_thr=0.05,
-    max_per_img=100)
+    max_per_img=100,
+    mask_box='tight',
+    mask_box_min_part=DEFAULT_MIN_PART)
 # The test_cfg of a head built without one.
 DEFAULT_TEST_CFG = dict(COMMON_TEST_CFG, kernel='gaussian', sigma=2.0)
 
-_NUMBER_KEYS = ('score_thr', 'mask_thr', 'filter_thr', 'sigma', 'iou_thr')
+_NUMBER_KEYS = ('score_thr', 'mask_thr', 'filter_thr', 'sigma', 'iou_thr',
+                'mask_box_min_part')
 _INT_KEYS = ('nms_pre', 'max_per_img')
 
 
@@ -53,7 +65,8 @@ def build_test_cfg(test_cfg: Optional[dict]) -> ConfigDict:
 
 def check_test_cfg(cfg: dict) -> None:
     """Raise a ValueError naming ``model.test_cfg`` if its mask NMS is
-    unknown or incomplete, or a value has the wrong type."""
+    unknown or incomplete, a value has the wrong type, or its box mode
+    (``mask_box``, ``mask_box_min_part``) is unknown or out of range."""
     nms_type = cfg.get('nms_type', DEFAULT_NMS_TYPE)
     if nms_type not in NMS_TYPES:
         raise ValueError(
@@ -73,3 +86,26 @@ def check_test_cfg(cfg: dict) -> None:
     if nms_type == 'matrix' and cfg.kernel not in DECAY_KERNELS:
         raise ValueError(f'model.test_cfg.kernel={cfg.kernel!r} must be one '
                          f'of {DECAY_KERNELS}')
+    check_mask_box(cfg)
+
+
+def mask_box_settings(cfg: Optional[dict]) -> Tuple[str, float]:
+    """``(mask_box, mask_box_min_part)`` of a test config, the defaults
+    for keys it lacks (or for None): the arguments of
+    :func:`mmsolo.models.layers.masks_to_boxes`."""
+    cfg = cfg or {}
+    return (cfg.get('mask_box', COMMON_TEST_CFG['mask_box']),
+            cfg.get('mask_box_min_part', DEFAULT_MIN_PART))
+
+
+def check_mask_box(cfg: dict) -> None:
+    """Raise a ValueError naming the field if ``cfg.mask_box`` is not one
+    of :data:`MASK_BOX_MODES` or ``cfg.mask_box_min_part`` is not in
+    [0, 1]."""
+    mask_box, min_part = mask_box_settings(cfg)
+    if mask_box not in MASK_BOX_MODES:
+        raise ValueError(f'model.test_cfg.mask_box={mask_box!r} is not a box '
+                         f'mode; use one of {MASK_BOX_MODES}')
+    if not 0 <= min_part <= 1:
+        raise ValueError(f'model.test_cfg.mask_box_min_part={min_part!r} '
+                         'must be in [0, 1]')

@@ -1,6 +1,6 @@
 """Test-time augmentation of SOLOv2: instance masks of augmented views
 merged as mmdet's ``DetTTAModel`` merges boxes."""
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from mmdet.structures import DetDataSample
@@ -11,6 +11,7 @@ from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, MODELS
 from ..layers import masks_to_boxes
+from ..task_modules import mask_box_settings
 
 # mmdet's DetTTAModel default (NMS at IoU 0.5, 100 per image), on masks.
 DEFAULT_TTA_CFG = dict(
@@ -44,9 +45,11 @@ class SOLOv2TTAModel(BaseTTAModel):
     orientation (:func:`flip_masks_back`), concatenated, and reduced by a
     class-aware mask NMS (``tta_cfg.nms``: a function of ``FUNCTIONS``,
     e.g. ``hard_mask_nms`` with ``iou_thr``, or ``matrix_nms``), keeping at
-    most ``tta_cfg.max_per_img`` by descending score; the boxes are the
-    tight boxes of the kept masks. That is mmdet's ``DetTTAModel`` (boxes
-    flipped back, concatenated, NMS at IoU 0.5, 100 per image) on masks.
+    most ``tta_cfg.max_per_img`` by descending score; the boxes are those
+    of the kept masks, derived as the module's ``model.test_cfg.mask_box``
+    says (the tight boxes for a module without a ``mask_head``). That is
+    mmdet's ``DetTTAModel`` (boxes flipped back, concatenated, NMS at IoU
+    0.5, 100 per image) on masks.
 
     Args:
         module (dict or nn.Module): The SOLOv2 model.
@@ -70,6 +73,12 @@ class SOLOv2TTAModel(BaseTTAModel):
                            'hard_mask_nms, soft_mask_nms, fast_mask_nms or '
                            'matrix_nms')
         self._nms_kwargs = nms_cfg
+
+    def box_settings(self) -> Tuple[str, float]:
+        """``(mask_box, mask_box_min_part)`` of the module's head test_cfg
+        (the defaults, tight boxes, when it has no ``mask_head``)."""
+        head = getattr(self.module, 'mask_head', None)
+        return mask_box_settings(getattr(head, 'test_cfg', None))
 
     def merge_preds(
         self, data_samples_list: List[List[DetDataSample]]
@@ -111,6 +120,6 @@ class SOLOv2TTAModel(BaseTTAModel):
         results.masks = masks
         results.labels = labels
         results.scores = scores
-        results.bboxes = masks_to_boxes(masks)
+        results.bboxes = masks_to_boxes(masks, *self.box_settings())
         merged.pred_instances = results
         return merged

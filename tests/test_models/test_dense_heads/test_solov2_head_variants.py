@@ -153,6 +153,8 @@ def test_a_partial_test_cfg_gets_the_defaults(head_cfg):
         mask_thr=0.5,
         filter_thr=0.05,
         max_per_img=100,
+        mask_box='tight',
+        mask_box_min_part=0.1,
         kernel='linear',
         sigma=2.0)
 

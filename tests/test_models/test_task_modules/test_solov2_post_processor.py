@@ -1,13 +1,17 @@
 """SOLOv2PostProcessor's stages and its test_cfg; the head's assigner from
 train_cfg."""
+from unittest import mock
+
 import pytest
 import torch
 from mmengine.config import ConfigDict
 
+from mmsolo.models.layers import MaskFeatures, masks_to_boxes
 from mmsolo.models.task_modules import (CenterRegionGridAssigner,
                                         SOLOv2PostProcessor, build_test_cfg,
                                         point_nms)
 from mmsolo.registry import MODELS, TASK_UTILS
+from mmsolo.testing import demo_batch
 
 
 def test_point_nms_keeps_the_maxima_of_2x2_windows():
@@ -36,7 +40,8 @@ def test_test_cfg_defaults_are_merged_once_at_build():
         score_thr=0.3, nms_type='hard', iou_thr=0.5))
     assert processor.test_cfg == dict(
         nms_pre=500, score_thr=0.3, mask_thr=0.5, filter_thr=0.05,
-        max_per_img=100, nms_type='hard', iou_thr=0.5)
+        max_per_img=100, mask_box='tight', mask_box_min_part=0.1,
+        nms_type='hard', iou_thr=0.5)
     assert build_test_cfg(None).kernel == 'gaussian'
 
 
@@ -44,10 +49,46 @@ def test_test_cfg_defaults_are_merged_once_at_build():
     (dict(nms_type='soft'), r"\['sigma'\]"),
     (dict(kernel='gaussian', sigma=2.0, max_per_img='all'), 'max_per_img'),
     (dict(kernel='gaussian', sigma=2.0, mask_thr=True), 'mask_thr'),
+    (dict(kernel='gaussian', sigma=2.0, mask_box='largest'),
+     r"model.test_cfg.mask_box='largest' is not a box mode; use one of "
+     r"\('tight', 'main_parts'\)"),
+    (dict(kernel='gaussian', sigma=2.0, mask_box_min_part=1.5),
+     r'model.test_cfg.mask_box_min_part=1.5 must be in \[0, 1\]'),
+    (dict(kernel='gaussian', sigma=2.0, mask_box_min_part='0.1'),
+     'model.test_cfg.mask_box_min_part'),
 ])
 def test_bad_test_cfg_fails_at_build_naming_the_field(test_cfg, match):
     with pytest.raises(ValueError, match=match):
         SOLOv2PostProcessor([4], [8], 4, 1, test_cfg)
+
+
+def test_test_cfg_mask_box_selects_how_boxes_come_from_masks(
+        head_cfg, head_test_cfg, fpn_feats):
+    """The head's test_cfg.mask_box and mask_box_min_part derive the boxes
+    of the final masks (at ori_shape); a cfg passed to predict_by_feat
+    replaces them."""
+    head = MODELS.build(
+        head_cfg(dict(head_test_cfg, mask_box='main_parts',
+                      mask_box_min_part=0.2))).eval()
+    _, samples = demo_batch([(64, 96)], [(100, 140)])
+    metas = [s.metainfo for s in samples]
+    feats = MaskFeatures.shared(
+        torch.randn(1, 16, 16, 24, generator=torch.Generator().manual_seed(0)))
+    spy = mock.Mock(wraps=masks_to_boxes)
+    with torch.no_grad(), mock.patch(
+            'mmsolo.models.task_modules.solov2_post_processor.masks_to_boxes',
+            spy):
+        kernel_preds, cls_preds = head(fpn_feats(batch=1))
+        main = head.predict_by_feat(kernel_preds, cls_preds, feats, metas)[0]
+        tight = head.predict_by_feat(kernel_preds, cls_preds, feats, metas,
+                                     cfg=dict(head.test_cfg,
+                                              mask_box='tight'))[0]
+    assert [call.args[1:] for call in spy.call_args_list] == [
+        ('main_parts', 0.2), ('tight', 0.2)]
+    assert main.masks.shape[1:] == (100, 140)
+    assert torch.equal(main.bboxes,
+                       masks_to_boxes(main.masks, 'main_parts', 0.2))
+    assert torch.equal(tight.bboxes, masks_to_boxes(tight.masks))
 
 
 def head_cfg(**overrides):

@@ -67,3 +67,32 @@ def test_flip_directions_and_errors():
         flip_masks_back(mask, dict(flip=True, flip_direction='sideways'))
     with pytest.raises(KeyError, match='tta_model.tta_cfg.nms.type'):
         SOLOv2TTAModel(module=_Stub(), tta_cfg=dict(nms=dict(type='nms')))
+
+
+class _HeadStub(_Stub):
+    """A module whose mask_head has a test_cfg, as SOLOv2's."""
+
+    def __init__(self, test_cfg):
+        super().__init__()
+        self.mask_head = torch.nn.Module()
+        self.mask_head.test_cfg = test_cfg
+
+
+def test_boxes_follow_the_modules_test_cfg_mask_box():
+    """A square of 16 pixels with a stray pixel cut off from it by an
+    empty row and columns: the tight box includes the pixel, the
+    main-parts box (the module's test_cfg) does not."""
+    mask = box_mask(0, 0, 4, 4)
+    mask[5, 7] = True
+    views = [view(mask[None], [0.9], [0], flip=False)]
+    boxes = {}
+    for name, module in [
+        ('stub', _Stub()),
+        ('tight', _HeadStub(dict(mask_box='tight'))),
+        ('main_parts', _HeadStub(dict(mask_box='main_parts',
+                                      mask_box_min_part=0.1))),
+    ]:
+        merged = SOLOv2TTAModel(module=module).merge_preds([views])[0]
+        boxes[name] = merged.pred_instances.bboxes.tolist()
+    assert boxes == dict(stub=[[0, 0, 8, 6]], tight=[[0, 0, 8, 6]],
+                         main_parts=[[0, 0, 4, 4]])
