@@ -2,7 +2,7 @@
 the contenders interleaved so that both see the same machine load."""
 import logging
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import MMLogger
@@ -26,14 +26,20 @@ def median_ms(times: Sequence[float]) -> float:
 def time_interleaved(fns: Dict[str, Callable[[], object]],
                      repeats: int = 7,
                      warmup: int = 1,
-                     grad: bool = False) -> Dict[str, float]:
+                     grad: bool = False,
+                     setup: Optional[Dict[str, Callable[[], object]]] = None
+                     ) -> Dict[str, float]:
     """Median wall time in ms of each function of ``fns``, calling them in
     turn ``repeats`` times (after ``warmup`` untimed rounds), with autograd
-    off unless ``grad``."""
+    off unless ``grad``. ``setup[name]``, where given, runs untimed before
+    each call of ``fns[name]`` (e.g. to restore a model's weights)."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
+    setup = setup or {}
     with torch.set_grad_enabled(grad):
         for round_ in range(warmup + repeats):
             for name, fn in fns.items():
+                if name in setup:
+                    setup[name]()
                 start = time.perf_counter()
                 fn()
                 elapsed = time.perf_counter() - start
@@ -45,13 +51,18 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
 def time_blocks(fns: Dict[str, Callable[[], object]],
                 repeats: int = 7,
                 warmup: int = 1,
-                grad: bool = False) -> Dict[str, float]:
+                grad: bool = False,
+                setup: Optional[Dict[str, Callable[[], object]]] = None
+                ) -> Dict[str, float]:
     """Like :func:`time_interleaved`, but each function runs all its rounds
     before the next one starts: the check that interleaving (one
     contender's allocations followed by the other's) does not favour
     either."""
+    setup = setup or {}
     return {
-        name: time_interleaved({name: fn}, repeats, warmup, grad)[name]
+        name: time_interleaved({name: fn}, repeats, warmup, grad,
+                               {name: setup[name]} if name in setup else None
+                               )[name]
         for name, fn in fns.items()
     }
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
@@ -94,6 +94,50 @@ def build_paired_solov2(
     Returns:
         tuple: ``(reference, ours)``.
     """
+    return _build_pair(
+        _model_cfg(mmdet_config_path(mmdet_config), test_cfg,
+                   model_overrides),
+        _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg,
+                   model_overrides), seed, kernel_scale)
+
+
+def mmdet_equivalent_model_cfg(model_cfg: dict) -> ConfigDict:
+    """mmdet's SOLOv2 model config equal to one of ours whose mask-feature
+    neck is a ``MaskFeatureNeck``: mmdet holds that branch in its head
+    (``mask_head.mask_feature_head``); the rest keeps its settings
+    (``channels_last``, ours only, is dropped).
+
+    Raises:
+        ValueError: the neck is of another type (mmdet has no equivalent).
+    """
+    cfg = ConfigDict(copy.deepcopy(dict(model_cfg)))
+    neck = cfg.pop('mask_feature_neck')
+    if neck.pop('type') not in ('MaskFeatureNeck', 'mmsolo.MaskFeatureNeck'):
+        raise ValueError('mmdet has only the shared mask-feature branch')
+    neck.pop('with_coord', None)
+    cfg.pop('channels_last', None)  # a memory layout, not a setting
+    cfg.type = 'SOLOv2'
+    cfg.mask_head.type = 'SOLOV2Head'
+    cfg.mask_head.mask_feature_head = neck
+    return cfg
+
+
+def build_paired_from_mmsolo_config(
+        mmsolo_config: str,
+        seed: int = 0,
+        kernel_scale: float = 1.0) -> Tuple[torch.nn.Module, torch.nn.Module]:
+    """Like :func:`build_paired_solov2`, mmdet's model being built from
+    :func:`mmdet_equivalent_model_cfg` of the mmsolo config at
+    ``mmsolo_config`` (e.g. the quick-start one, which mmdet does not
+    ship)."""
+    our_cfg = _model_cfg(mmsolo_config, None)
+    return _build_pair(mmdet_equivalent_model_cfg(our_cfg), our_cfg, seed,
+                       kernel_scale)
+
+
+def _build_pair(ref_cfg: dict, our_cfg: dict, seed: int,
+                kernel_scale: float) -> Tuple[torch.nn.Module,
+                                              torch.nn.Module]:
     from mmdet.registry import MODELS as MMDET_MODELS
 
     from mmsolo.checkpoint import convert_mmdet_state_dict
@@ -102,17 +146,13 @@ def build_paired_solov2(
 
     register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope('mmdet'):
-        reference = MMDET_MODELS.build(
-            _model_cfg(mmdet_config_path(mmdet_config), test_cfg,
-                       model_overrides))
+        reference = MMDET_MODELS.build(ref_cfg)
     torch.manual_seed(seed)
     reference.init_weights()
     with torch.no_grad():
         reference.mask_head.conv_kernel.weight.mul_(kernel_scale)
     with DefaultScope.overwrite_default_scope('mmsolo'):
-        ours = MODELS.build(
-            _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg,
-                       model_overrides))
+        ours = MODELS.build(our_cfg)
     ours.load_state_dict(
         convert_mmdet_state_dict(reference.state_dict()), strict=True)
     return reference.eval(), ours.eval()

@@ -61,7 +61,8 @@ class PanopticSOLOv2(SOLOv2):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 channels_last: bool = False) -> None:
         test_cfg = copy.deepcopy(test_cfg) if test_cfg is not None else {}
         panoptic_cfg = ConfigDict(
             DEFAULT_PANOPTIC_TEST_CFG, **test_cfg.pop('panoptic', {}))
@@ -73,7 +74,8 @@ class PanopticSOLOv2(SOLOv2):
             train_cfg=train_cfg,
             test_cfg=test_cfg or None,
             data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+            channels_last=channels_last)
         semantic_head = copy.deepcopy(semantic_head)
         semantic_head.setdefault('num_things_classes',
                                  self.mask_head.num_classes)

@@ -2,6 +2,7 @@
 import copy
 from typing import Dict, Optional, Tuple
 
+import torch
 from mmdet.models.detectors.base import BaseDetector
 from mmdet.structures import OptSampleList, SampleList
 from torch import Tensor
@@ -34,6 +35,13 @@ class SOLOv2(BaseDetector):
         test_cfg (dict, optional): Test config of the head.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialization config.
+        channels_last (bool): Hold the parameters of the backbone and the
+            FPN in the channels-last (NHWC) memory format, and give them
+            the input batch in it: oneDNN convolutions on CPU run faster
+            in NHWC. The FPN levels are handed on in the default (NCHW)
+            format, in which GroupNorm, used by the mask-feature neck and
+            the head, is fast. Loading checkpoints, ``init_weights`` and
+            ``.to(device)`` keep the format. Defaults to False.
     """
 
     def __init__(self,
@@ -44,7 +52,8 @@ class SOLOv2(BaseDetector):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 channels_last: bool = False) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
@@ -68,10 +77,19 @@ class SOLOv2(BaseDetector):
         check_channels(self, consumers=('mask_feature_neck', 'mask_head'))
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        self.channels_last = channels_last
+        if channels_last:
+            for module in (self.backbone, self.neck):
+                module.to(memory_format=torch.channels_last)
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor, ...]:
-        """FPN levels of a batch (N, 3, H, W)."""
-        return self.neck(self.backbone(batch_inputs))
+        """FPN levels of a batch (N, 3, H, W), each (N, C, h, w) in the
+        default memory format."""
+        if not self.channels_last:
+            return self.neck(self.backbone(batch_inputs))
+        feats = self.neck(self.backbone(
+            batch_inputs.contiguous(memory_format=torch.channels_last)))
+        return tuple(feat.contiguous() for feat in feats)
 
     def _features(self,
                   batch_inputs: Tensor) -> Tuple[Tuple[Tensor, ...],
