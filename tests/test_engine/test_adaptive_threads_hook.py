@@ -102,3 +102,21 @@ def test_reprobes_every_interval(monkeypatch, threads_restored):
 def test_bad_arguments_named(kwargs):
     with pytest.raises(ValueError, match='AdaptiveThreadsHook'):
         AdaptiveThreadsHook(**kwargs)
+
+
+def test_changes_nothing_under_deterministic_algorithms(
+        monkeypatch, threads_restored):
+    """Results depend on the thread count: runs that must be bit-identical
+    (a resumed run, deterministic=True) keep the count they started with."""
+    torch.set_num_threads(2)
+    clock = FakeClock({2: 1.8, 1: 0.5})
+    monkeypatch.setattr(adaptive_threads_hook.time, 'perf_counter', clock)
+    monkeypatch.setattr(torch, 'are_deterministic_algorithms_enabled',
+                        lambda: True)
+    hook = AdaptiveThreadsHook(probe_iters=2)
+    runner = FakeRunner()
+    hook.before_train(runner)
+    run_iters(hook, runner, clock, 20)
+    assert torch.get_num_threads() == 2 and hook.chosen is None
+    hook.after_train(runner)
+    assert torch.get_num_threads() == 2

@@ -31,6 +31,12 @@ class AdaptiveThreadsHook(Hook):
     count was chosen with (another process has started). The count is
     logged as ``threads`` and restored when training ends.
 
+    The thread count changes how convolutions split their sums, so results
+    differ in the last bits between runs that chose differently. With
+    ``randomness=dict(deterministic=True)`` (``torch.use_deterministic_
+    algorithms``) the hook changes nothing, so that runs and resumed runs
+    stay bit-identical.
+
     Args:
         candidates (Sequence[int], optional): Thread counts to try. Default:
             :func:`default_thread_candidates` of ``torch.get_num_threads()``
@@ -70,10 +76,17 @@ class AdaptiveThreadsHook(Hook):
     # self._times holds the current candidate's iteration times.
     def before_train(self, runner) -> None:
         self._initial = torch.get_num_threads()
+        self.chosen: Optional[int] = None
+        self.active = not torch.are_deterministic_algorithms_enabled()
+        if not self.active:
+            runner.logger.info(
+                f'AdaptiveThreadsHook: deterministic algorithms are on, so '
+                f'the thread count stays {self._initial} (results would '
+                f'depend on it)')
+            return
         if self.candidates is None:
             self.candidates = default_thread_candidates(self._initial)
         self._results: dict = {}
-        self.chosen: Optional[int] = None
         self._chosen_time = 0.0
         self._since_probe = 0
         self._start_probe()
@@ -99,6 +112,8 @@ class AdaptiveThreadsHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
+        if not self.active:
+            return
         elapsed = time.perf_counter() - self._start
         runner.message_hub.update_scalar('train/threads',
                                          torch.get_num_threads())
