@@ -4,10 +4,10 @@
 
 Each ``bench_*.py`` times mmsolo and MMDetection 3.3's SOLOv2 on the same
 weights and inputs in one run and prints the ratio (mmdet / ours).
-``--quick`` passes fewer repeats (``bench_train_step.py``, a full
-training step of R50 and of the quick-start model, already defaults to 3). ``bench_gpu.py`` runs only where CUDA is
-available (``python benchmarks/bench_gpu.py --device cpu`` checks it on a
-CPU).
+``--quick`` passes 3 repeats to each (``bench_train_step.py``, a full
+training step of R50 and of the quick-start model, already defaults to 3).
+``bench_gpu.py`` runs only where CUDA is available (``python
+benchmarks/bench_gpu.py --device cpu`` checks it on a CPU).
 """
 import argparse
 import glob
