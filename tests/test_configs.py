@@ -107,6 +107,16 @@ def test_num_classes_match_the_dataset(path):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
+def test_keeps_the_runtime_safety_hooks(path):
+    """A config that lists its own custom_hooks replaces the base's list:
+    the num_classes check and the finite-gradient stop must be listed
+    again (the quick start once dropped them)."""
+    types = [hook['type'] for hook in Config.fromfile(path).custom_hooks]
+    assert 'mmsolo.NumClassesCheckHook' in types, path
+    assert 'mmsolo.FiniteGradientsHook' in types, path
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
 def test_builds_trains_one_step_and_predicts(path):
     cfg = Config.fromfile(path)
     cfg.model.backbone.init_cfg = None  # no download

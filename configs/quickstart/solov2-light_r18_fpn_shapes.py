@@ -195,5 +195,10 @@ log_processor = dict(window_size=20, by_epoch=False)
 # another process shares the cores), chosen again when the load changes:
 # with one busy process on 2 cores a 2-thread step took 3.4x its quiet
 # time, a 1-thread step 1.6x.
-custom_hooks = [dict(type='mmsolo.AdaptiveThreadsHook')]
+# (A list replaces the base's: its two hooks are listed again.)
+custom_hooks = [
+    dict(type='mmsolo.NumClassesCheckHook'),
+    dict(type='mmsolo.FiniteGradientsHook'),
+    dict(type='mmsolo.AdaptiveThreadsHook')
+]
 randomness = dict(seed=0)

@@ -23,9 +23,13 @@ def seeded_model(config: str,
     download), category biases spread around ``bias_mean`` so that it has
     candidates, the dynamic-kernel predictor's weights times
     ``kernel_scale`` (confident masks, as a trained model's), in eval
-    mode."""
+    mode. The PyTorch side runs in the default memory format: an ONNX
+    graph has none, and the quick start's ``channels_last`` only changes
+    float rounding, which flips pixels at the mask threshold of these
+    random-weight models."""
     model_cfg = copy.deepcopy(Config.fromfile(config).model)
     model_cfg.backbone.init_cfg = None
+    model_cfg.pop('channels_last', None)
     if test_cfg:
         model_cfg.test_cfg.update(test_cfg)
     torch.manual_seed(seed)
