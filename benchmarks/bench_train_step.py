@@ -47,6 +47,7 @@ from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E50
 
 from mmsolo.datasets.synthetic_shapes import make_image  # noqa: E402
 from mmsolo.engine import BF16OptimWrapper  # noqa: E402,F401 (registers it)
+from mmsolo.models.layers import masks_to_boxes  # noqa: E402
 from mmsolo.testing import (build_paired_from_mmsolo_config,  # noqa: E402
                             build_paired_solov2, demo_batch,
                             mmsolo_config_path, random_gt_boxes)
@@ -79,12 +80,8 @@ def shapes_sample(rng: np.random.Generator) -> Tuple[torch.Tensor,
     """One synthetic shapes image (3, 256, 256) uint8 and its sample."""
     image, instances = make_image(rng, size=QUICKSTART_SIZE)
     masks = np.stack([inst['mask'] for inst in instances]).astype(np.uint8)
-    boxes = []
-    for mask in masks:
-        ys, xs = np.nonzero(mask)
-        boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
     gt = InstanceData()
-    gt.bboxes = torch.tensor(boxes, dtype=torch.float32)
+    gt.bboxes = masks_to_boxes(torch.from_numpy(masks))
     gt.labels = torch.tensor([inst['category_id'] for inst in instances])
     gt.masks = BitmapMasks(masks, QUICKSTART_SIZE, QUICKSTART_SIZE)
     shape = (QUICKSTART_SIZE, QUICKSTART_SIZE)

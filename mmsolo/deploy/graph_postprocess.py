@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmsolo.models.layers.mask_boxes import DEFAULT_MIN_PART, main_part_bounds
+from mmsolo.models.layers.mask_boxes import (DEFAULT_MIN_PART, kept_span,
+                                             main_part_bounds)
 
 OUTPUT_NAMES = ('scores', 'labels', 'masks', 'boxes', 'batch_index',
                 'counts', 'mask_probs')
@@ -213,17 +214,9 @@ def masks_to_boxes(masks: Tensor,
     if mask_box == 'main_parts':
         counts = masks.to(torch.float32)
         return main_part_bounds(counts.sum(2), counts.sum(1), min_part)
-    height, width = masks.shape[-2:]
-    rows = masks.any(2)
-    cols = masks.any(1)
-    ys = torch.arange(height, device=masks.device)
-    xs = torch.arange(width, device=masks.device)
-    y0 = torch.where(rows, ys, height).amin(1)
-    x0 = torch.where(cols, xs, width).amin(1)
-    y1 = torch.where(rows, ys + 1, 0).amax(1)
-    x1 = torch.where(cols, xs + 1, 0).amax(1)
-    boxes = torch.stack([x0, y0, x1, y1], 1)
-    return (boxes * rows.any(1, keepdim=True)).float()
+    y0, y1 = kept_span(masks.any(2))
+    x0, x1 = kept_span(masks.any(1))
+    return torch.stack([x0, y0, x1, y1], 1).float()
 
 
 def nms_and_top(scores: Tensor, labels: Tensor, masks: Tensor,

@@ -86,14 +86,13 @@ class AdaptiveThreadsHook(Hook):
             return
         if self.candidates is None:
             self.candidates = default_thread_candidates(self._initial)
-        self._results: dict = {}
         self._chosen_time = 0.0
         self._since_probe = 0
         self._start_probe()
 
     def _start_probe(self) -> None:
         self._queue = list(self.candidates)
-        self._results = {}
+        self._results: dict = {}
         self._switch(self._queue.pop(0))
 
     def _switch(self, threads: int) -> None:
