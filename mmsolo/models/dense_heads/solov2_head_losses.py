@@ -48,10 +48,14 @@ def positive_mask_loss_sum(loss_mask: Callable, kernel_preds: List[Tensor],
         Tensor: the sum (0 when there is no positive sample).
     """
     loss_sum = 0
+    # Per-image views by one unbind each (see MaskFeatures.image_maps).
+    image_kernels = list(zip(*(level.flatten(2).unbind(0)
+                               for level in kernel_preds)))
+    image_maps = mask_feats.image_maps()
     for img_id, target in enumerate(targets):
         kernels = torch.cat([
-            level_kernels[img_id].flatten(1)[:, cells].t()
-            for level_kernels, cells in zip(kernel_preds, target.pos_cells)
+            level_kernels[:, cells].t() for level_kernels, cells in zip(
+                image_kernels[img_id], target.pos_cells)
         ])
         if not len(kernels):
             continue
@@ -60,8 +64,8 @@ def positive_mask_loss_sum(loss_mask: Callable, kernel_preds: List[Tensor],
             for level, cells in enumerate(target.pos_cells)
         ])
         rows = torch.cat(target.pos_instances)
-        logits = mask_feats.logits(img_id, kernels, levels,
-                                   kernel_size).float()
+        logits = mask_feats.logits(img_id, kernels, levels, kernel_size,
+                                   image_maps[img_id]).float()
         instance_masks = target.instance_masks.float()
         for chunk_logits, chunk_rows in zip(
                 logits.split(chunk), rows.split(chunk)):

@@ -1,3 +1,5 @@
+from .bilinear_upsample import (bilinear_upsample_2x,
+                                bilinear_upsample_2x_adjoint)
 from .coord import concat_coords, coord_features
 from .image_resize import resize_to_image
 from .mask_bits import mask_bounds, mask_projections, viewable_as_words
@@ -10,7 +12,8 @@ from .pyramid_fusion import LevelTower, PyramidFusion
 
 __all__ = [
     'DEFAULT_MIN_PART', 'LevelTower', 'MASK_BOX_MODES', 'MaskFeatures',
-    'PyramidFusion', 'coord_features', 'concat_coords', 'dynamic_mask_logits',
+    'PyramidFusion', 'bilinear_upsample_2x', 'bilinear_upsample_2x_adjoint',
+    'coord_features', 'concat_coords', 'dynamic_mask_logits',
     'fast_mask_nms', 'hard_mask_nms', 'main_part_bounds', 'mask_bounds',
     'mask_iou_matrix', 'mask_projections', 'masks_to_boxes', 'matrix_nms',
     'matrix_nms_decay', 'resize_to_image', 'soft_mask_nms',

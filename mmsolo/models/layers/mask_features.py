@@ -1,7 +1,7 @@
 """Mask features: what a mask-feature neck gives the SOLOv2 head, and the
 one routine that turns dynamic kernels into mask logits on them."""
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -62,8 +62,23 @@ class MaskFeatures:
                 'model.mask_feature_neck.num_levels equal to '
                 'len(model.mask_head.num_grids)')
 
-    def logits(self, img_id: int, kernels: Tensor, levels: Tensor,
-               kernel_size: int) -> Tensor:
+    def image_maps(self) -> List[List[Tensor]]:
+        """Per image, its (E, h, w) view of each map.
+
+        Taken with one ``unbind`` per map: its backward stacks the images'
+        gradients once, where indexing the batch image by image would make
+        autograd fill a zero gradient of the whole (N, E, h, w) map for
+        every image and add them up.
+        """
+        return [list(views) for views in zip(*(m.unbind(0)
+                                               for m in self.maps))]
+
+    def logits(self,
+               img_id: int,
+               kernels: Tensor,
+               levels: Tensor,
+               kernel_size: int,
+               image_maps: Optional[Sequence[Tensor]] = None) -> Tensor:
         """Mask logits of image ``img_id``'s kernels, each on the map of its
         level (the one map when it is shared).
 
@@ -72,17 +87,21 @@ class MaskFeatures:
             kernels (Tensor): (K, D) kernels, D = E * k * k.
             levels (Tensor): (K,) head level of each kernel's cell.
             kernel_size (int): k.
+            image_maps (Sequence[Tensor], optional): The image's (E, h, w)
+                maps, ``self.image_maps()[img_id]``; taken from the batch
+                when not given.
 
         Returns:
             Tensor: (K, h, w) mask logits, in the order of ``kernels``.
         """
+        if image_maps is None:
+            image_maps = [level_map[img_id] for level_map in self.maps]
         if not self.per_level:
-            return dynamic_mask_logits(self.maps[0][img_id], kernels,
-                                       kernel_size)
+            return dynamic_mask_logits(image_maps[0], kernels, kernel_size)
         logits = kernels.new_empty(len(kernels), *self.featmap_size)
-        for level, level_map in enumerate(self.maps):
+        for level, level_map in enumerate(image_maps):
             in_level = levels == level
             if in_level.any():
                 logits[in_level] = dynamic_mask_logits(
-                    level_map[img_id], kernels[in_level], kernel_size)
+                    level_map, kernels[in_level], kernel_size)
         return logits

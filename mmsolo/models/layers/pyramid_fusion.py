@@ -9,6 +9,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .bilinear_upsample import bilinear_upsample_2x
 from .coord import concat_coords
 
 
@@ -62,8 +63,7 @@ class LevelTower(nn.ModuleList):
             if self.level == 0:
                 continue
             if finer_sizes is None:
-                feat = F.interpolate(
-                    feat, scale_factor=2, mode='bilinear', align_corners=False)
+                feat = bilinear_upsample_2x(feat)
             else:
                 feat = F.interpolate(
                     feat,

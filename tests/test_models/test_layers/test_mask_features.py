@@ -35,3 +35,28 @@ def test_per_level_maps_must_match_the_head_levels():
     with pytest.raises(ValueError, match='mask_feature_neck.num_levels'):
         features.check_levels(5)
     MaskFeatures.shared(torch.zeros(1, 4, 2, 2)).check_levels(5)
+
+
+@pytest.mark.parametrize('per_level', [False, True])
+def test_image_maps_give_the_same_logits_and_gradients(per_level):
+    g = torch.Generator().manual_seed(2)
+    maps = [torch.randn(3, 8, 5, 6, generator=g).requires_grad_()
+            for _ in range(3 if per_level else 1)]
+    features = MaskFeatures(maps, per_level=per_level)
+    kernels = torch.randn(4, 8, generator=g)
+    levels = torch.tensor([0, 2, 1, 2])
+
+    def grads(use_views):
+        for m in maps:
+            m.grad = None
+        views = features.image_maps() if use_views else [None] * 3
+        total = sum((features.logits(i, kernels, levels, 1, views[i]) *
+                     (i + 1)).sum() for i in range(3))
+        total.backward()
+        return [m.grad.clone() for m in maps]
+
+    views = features.image_maps()
+    assert len(views) == 3 and all(len(v) == len(maps) for v in views)
+    assert all(v[k].shape == (8, 5, 6) for v in views for k in range(len(maps)))
+    for ours, plain in zip(grads(True), grads(False)):
+        torch.testing.assert_close(ours, plain)
