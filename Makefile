@@ -5,7 +5,9 @@
 #                    outputs/quickstart/{predictions,loss_curve}.png
 #   make quickstart-panoptic  the same for panoptic segmentation (PQ):
 #                    outputs/quickstart-panoptic/
-#   make test        builds .venv and runs the test suite
+#   make test        builds .venv and runs the test suite: in two pytest-xdist
+#                    workers (one per core, one thread each), then the tests
+#                    marked serial alone
 #   make demo        the quick start's model (or, without its checkpoint, a
 #                    short training of it first) on a val image:
 #                    outputs/demo/vis/
@@ -30,4 +32,5 @@ demo: $(STAMP)
 	$(PY) tools/demo/make_demo.py
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadfile -m 'not serial' tests
+	$(PY) -m pytest -m serial tests

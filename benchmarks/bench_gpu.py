@@ -30,16 +30,15 @@ GPU (the figures then mean nothing for the GPU goals).
 import argparse
 import copy
 import os.path as osp
-import statistics
 import sys
-import time
 from typing import Callable, Dict, List
 
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_matrix_nms import compare, realistic_candidates  # noqa: E402
-from common import print_table, quiet_init_logs  # noqa: E402
+from common import (print_table, quiet_init_logs,  # noqa: E402
+                    time_interleaved, wall_clock)
 
 from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
                             mmsolo_config_path, random_gt_boxes,
@@ -56,35 +55,42 @@ TEST_CFG = dict(nms_pre=500, score_thr=0.1, mask_thr=0.5, filter_thr=0.05,
                 kernel='gaussian', sigma=2.0, max_per_img=100)
 
 
+def cuda_clock(fn: Callable[[], object]) -> float:
+    """Seconds of GPU time of ``fn()`` by CUDA events, its peak memory
+    counted from zero (``torch.cuda.reset_peak_memory_stats``)."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / 1e3
+
+
 def timed_calls(fns: Dict[str, Callable[[], object]], device: str,
                 repeats: int, warmup: int) -> Dict[str, dict]:
     """Median ms and peak memory (MiB, CUDA only) of each function, the
-    functions called in turn ``warmup + repeats`` times."""
-    times: Dict[str, List[float]] = {name: [] for name in fns}
+    functions called in turn ``warmup + repeats`` times
+    (``common.time_interleaved`` with :func:`cuda_clock` on CUDA)."""
     peaks = {name: 0.0 for name in fns}
-    for round_ in range(warmup + repeats):
-        for name, fn in fns.items():
+
+    def with_peak(name: str, fn: Callable[[], object]) -> Callable[[], None]:
+        def call() -> None:
+            fn()
             if device == 'cuda':
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-                start = torch.cuda.Event(enable_timing=True)
-                end = torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize()
-                elapsed = start.elapsed_time(end)
                 peaks[name] = max(peaks[name],
                                   torch.cuda.max_memory_allocated() / 2**20)
-            else:
-                begin = time.perf_counter()
-                fn()
-                elapsed = (time.perf_counter() - begin) * 1e3
-            if round_ >= warmup:
-                times[name].append(elapsed)
+        return call
+
+    times = time_interleaved(
+        {name: with_peak(name, fn) for name, fn in fns.items()},
+        repeats, warmup, grad=True,
+        clock=cuda_clock if device == 'cuda' else wall_clock)
     return {
-        name: dict(ms=statistics.median(values), peak_mib=peaks[name])
-        for name, values in times.items()
+        name: dict(ms=times[name], peak_mib=peaks[name])
+        for name in fns
     }
 
 

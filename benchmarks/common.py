@@ -23,16 +23,27 @@ def median_ms(times: Sequence[float]) -> float:
     return (ordered[mid - 1] + ordered[mid]) / 2 * 1e3
 
 
+def wall_clock(fn: Callable[[], object]) -> float:
+    """Seconds of wall time that ``fn()`` takes."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def time_interleaved(fns: Dict[str, Callable[[], object]],
                      repeats: int = 7,
                      warmup: int = 1,
                      grad: bool = False,
-                     setup: Optional[Dict[str, Callable[[], object]]] = None
+                     setup: Optional[Dict[str, Callable[[], object]]] = None,
+                     clock: Callable[[Callable[[], object]],
+                                     float] = wall_clock
                      ) -> Dict[str, float]:
-    """Median wall time in ms of each function of ``fns``, calling them in
+    """Median time in ms of each function of ``fns``, calling them in
     turn ``repeats`` times (after ``warmup`` untimed rounds), with autograd
     off unless ``grad``. ``setup[name]``, where given, runs untimed before
-    each call of ``fns[name]`` (e.g. to restore a model's weights)."""
+    each call of ``fns[name]`` (e.g. to restore a model's weights).
+    ``clock(fn)`` calls ``fn`` and returns its seconds (wall time by
+    default; ``bench_gpu.py`` passes one of CUDA events)."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
     setup = setup or {}
     with torch.set_grad_enabled(grad):
@@ -40,9 +51,7 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
             for name, fn in fns.items():
                 if name in setup:
                     setup[name]()
-                start = time.perf_counter()
-                fn()
-                elapsed = time.perf_counter() - start
+                elapsed = clock(fn)
                 if round_ >= warmup:
                     times[name].append(elapsed)
     return {name: median_ms(values) for name, values in times.items()}

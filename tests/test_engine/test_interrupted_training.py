@@ -17,6 +17,11 @@ from mmsolo.fileio import write_atomically
 EPOCHS, ITERS_PER_EPOCH = 3, 4
 
 
+# A run killed at a chosen step and resumed: run after the rest of the
+# suite, alone (see `make test`).
+pytestmark = pytest.mark.serial
+
+
 def write_config(path, repo_root: str, data_root: str,
                  num_workers: int) -> str:
     """The quick-start model, epoch-based: 3 epochs of 4 iterations with

@@ -12,6 +12,10 @@ import torch
 from mmsolo.datasets import write_split
 from mmsolo.apis import cpu_process_group, load_run_config
 
+# Several processes that talk to each other: run after the rest of the
+# suite, alone (see `make test`); with another test beside them a gloo
+# rank once aborted at exit.
+pytestmark = pytest.mark.serial
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 
 
