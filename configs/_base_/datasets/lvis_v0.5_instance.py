@@ -6,6 +6,10 @@
 # SOLOv2's LVIS experiment) and at multiple scales; evaluation is mmdet's
 # LVISMetric (federated AP with APr/APc/APf; mmsolo's also scores an empty
 # result set; needs `lvis`, which requirements/runtime.txt installs).
+# The test pipeline and the test-time augmentation (tools/test.py --tta) are
+# COCO's: the same images at the same scale.
+_base_ = ['./coco_instance.py']
+
 dataset_type = 'mmsolo.CheckedLVISV05Dataset'
 data_root = 'data/lvis_v0.5/'
 backend_args = None
@@ -21,32 +25,8 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-# Test-time augmentation (tools/test.py --tta): the test pipeline up to its
-# last step, then each image as it is and flipped horizontally; the model's
-# tta_model merges the masks of both views.
-tta_flip = dict(
-    type='TestTimeAug',
-    transforms=[
-        [dict(type='RandomFlip', prob=0.),
-         dict(type='RandomFlip', prob=1.)],
-        [
-            dict(
-                type='PackDetInputs',
-                meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                           'scale_factor', 'flip', 'flip_direction'))
-        ],
-    ])
-tta_pipeline = [*test_pipeline[:-1], tta_flip]
 train_dataloader = dict(
+    _delete_=True,
     batch_size=2,
     num_workers=2,
     persistent_workers=True,
@@ -64,6 +44,7 @@ train_dataloader = dict(
             pipeline=train_pipeline,
             backend_args=backend_args)))
 val_dataloader = dict(
+    _delete_=True,
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
@@ -75,13 +56,14 @@ val_dataloader = dict(
         ann_file='annotations/lvis_v0.5_val.json',
         data_prefix=dict(img='val2017/'),
         test_mode=True,
-        pipeline=test_pipeline,
+        pipeline={{_base_.test_pipeline}},
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
 # SOLOv2 boxes are derived from its masks (model.test_cfg.mask_box): both
 # APs are meaningful.
 val_evaluator = dict(
+    _delete_=True,
     type='mmsolo.EmptySafeLVISMetric',
     ann_file=data_root + 'annotations/lvis_v0.5_val.json',
     metric=['bbox', 'segm'],
