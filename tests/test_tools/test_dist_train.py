@@ -16,6 +16,7 @@ from mmsolo.apis import cpu_process_group, load_run_config
 # suite, alone (see `make test`); with another test beside them a gloo
 # rank once aborted at exit.
 pytestmark = pytest.mark.serial
+
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 
 

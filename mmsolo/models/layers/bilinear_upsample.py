@@ -66,13 +66,13 @@ class _BilinearUpsample2x(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, feat: Tensor) -> Tensor:
-        ctx.input_dtype = feat.dtype
         return F.interpolate(
             feat, scale_factor=2, mode='bilinear', align_corners=False)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
-        return bilinear_upsample_2x_adjoint(grad).to(ctx.input_dtype)
+        # The output, hence its gradient, has the input's dtype.
+        return bilinear_upsample_2x_adjoint(grad)
 
 
 def bilinear_upsample_2x(feat: Tensor) -> Tensor:
