@@ -75,7 +75,8 @@ def build_paired_solov2(
         mmdet_config: str = 'solov2_r50_fpn_1x_coco.py',
         mmsolo_config: Optional[str] = None,
         kernel_scale: float = 1.0,
-        model_overrides: Optional[dict] = None
+        model_overrides: Optional[dict] = None,
+        channels_last: Optional[bool] = None
 ) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """mmdet's SOLOv2 with seeded random weights, and mmsolo's with the same
     weights through the checkpoint converter. Both in eval mode.
@@ -90,15 +91,21 @@ def build_paired_solov2(
             weights, spreading the random masks' probabilities.
         model_overrides (dict, optional): Merged into both configs'
             ``model`` (e.g. ``dict(backbone=dict(dcn=None))``).
+        channels_last (bool, optional): Our model's ``channels_last``;
+            the config's if None. False gives ours mmdet's memory layout,
+            hence its float rounding in the convolutions (the R50 configs
+            run NHWC).
 
     Returns:
         tuple: ``(reference, ours)``.
     """
+    our_cfg = _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg,
+                         model_overrides)
+    if channels_last is not None:
+        our_cfg.channels_last = channels_last
     return _build_pair(
         _model_cfg(mmdet_config_path(mmdet_config), test_cfg,
-                   model_overrides),
-        _model_cfg(mmsolo_config or mmsolo_config_path(), test_cfg,
-                   model_overrides), seed, kernel_scale)
+                   model_overrides), our_cfg, seed, kernel_scale)
 
 
 def mmdet_equivalent_model_cfg(model_cfg: dict) -> ConfigDict:

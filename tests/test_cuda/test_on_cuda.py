@@ -29,7 +29,8 @@ TEST_CFG = dict(nms_pre=500, score_thr=0.1, mask_thr=0.5, filter_thr=0.05,
 def paired():
     """mmdet's and mmsolo's R50 SOLOv2, same seeded weights, a few hundred
     candidates per image (as a trained model gives)."""
-    reference, ours = build_paired_solov2(test_cfg=TEST_CFG, kernel_scale=20)
+    reference, ours = build_paired_solov2(test_cfg=TEST_CFG, kernel_scale=20,
+                                          channels_last=False)
     spread_class_scores([reference, ours], mean=-5.5)
     return reference, ours
 

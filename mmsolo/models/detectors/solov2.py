@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmsolo.engine import check_finite_losses
 from mmsolo.registry import MODELS
-from ..layers import MaskFeatures
+from ..layers import MaskFeatures, to_channels_last
 from ..necks import check_neck_levels, mask_neck_out_spec
 from .channel_checks import check_channels
 
@@ -40,8 +40,10 @@ class SOLOv2(BaseDetector):
             the input batch in it: oneDNN convolutions on CPU run faster
             in NHWC. The FPN levels are handed on in the default (NCHW)
             format, in which GroupNorm, used by the mask-feature neck and
-            the head, is fast. Loading checkpoints, ``init_weights`` and
-            ``.to(device)`` keep the format. Defaults to False.
+            the head, is fast. Deformable convolutions (DCN configs) stay
+            in NCHW (:func:`~mmsolo.models.layers.to_channels_last`).
+            Loading checkpoints, ``init_weights`` and ``.to(device)`` keep
+            the format. Defaults to False.
     """
 
     def __init__(self,
@@ -80,7 +82,7 @@ class SOLOv2(BaseDetector):
         self.channels_last = channels_last
         if channels_last:
             for module in (self.backbone, self.neck):
-                module.to(memory_format=torch.channels_last)
+                to_channels_last(module)
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor, ...]:
         """FPN levels of a batch (N, 3, H, W), each (N, C, h, w) in the

@@ -6,6 +6,7 @@ from .mask_bits import mask_bounds, mask_projections, viewable_as_words
 from .mask_boxes import (DEFAULT_MIN_PART, MASK_BOX_MODES, main_part_bounds,
                          masks_to_boxes)
 from .mask_features import MaskFeatures, dynamic_mask_logits
+from .memory_format import nchw_only_types, to_channels_last
 from .nms import (fast_mask_nms, hard_mask_nms, mask_iou_matrix, matrix_nms,
                   matrix_nms_decay, soft_mask_nms)
 from .pyramid_fusion import LevelTower, PyramidFusion
@@ -16,6 +17,6 @@ __all__ = [
     'coord_features', 'concat_coords', 'dynamic_mask_logits',
     'fast_mask_nms', 'hard_mask_nms', 'main_part_bounds', 'mask_bounds',
     'mask_iou_matrix', 'mask_projections', 'masks_to_boxes', 'matrix_nms',
-    'matrix_nms_decay', 'resize_to_image', 'soft_mask_nms',
-    'viewable_as_words'
+    'matrix_nms_decay', 'nchw_only_types', 'resize_to_image',
+    'soft_mask_nms', 'to_channels_last', 'viewable_as_words'
 ]

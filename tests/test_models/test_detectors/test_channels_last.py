@@ -79,3 +79,33 @@ def test_losses_and_predictions_equal_the_default_layout(pair):
         a, b = ref_sample.pred_instances, our_sample.pred_instances
         assert torch.equal(a.labels, b.labels)
         assert torch.allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_dcn_config_in_channels_last_keeps_its_losses(repo_root):
+    """The R50-DCN config (DCNv2 in backbone stages 2-4) with
+    ``channels_last=True``: the deformable convs stay NCHW, and the losses
+    are those of the default layout."""
+    from mmcv.ops import ModulatedDeformConv2d
+    cfg = Config.fromfile(
+        f'{repo_root}/configs/solov2/solov2-light_r50-dcn_fpn_ms-3x_coco.py')
+    cfg.model.backbone.init_cfg = None
+    models = []
+    for channels_last in (False, True):
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg.channels_last = channels_last
+        with DefaultScope.overwrite_default_scope('mmsolo'):
+            models.append(MODELS.build(model_cfg))
+    torch.manual_seed(0)
+    models[0].init_weights()
+    models[1].load_state_dict(models[0].state_dict())
+    dcns = [m for m in models[1].backbone.modules()
+            if isinstance(m, ModulatedDeformConv2d)]
+    assert len(dcns) == 13 and all(m.weight.is_contiguous() for m in dcns)
+    gts = random_gt_boxes(1, 4, IMG_SHAPE, num_classes=80, min_side=16,
+                          max_side=100, seed=3)
+    inputs, samples = demo_batch([IMG_SHAPE], gt_instances=gts, seed=4)
+    losses = [model.train().loss(inputs, copy.deepcopy(samples))
+              for model in models]
+    for name, value in losses[0].items():
+        torch.testing.assert_close(losses[1][name], value, rtol=1e-4,
+                                   atol=1e-6, msg=name)
