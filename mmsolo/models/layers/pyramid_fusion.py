@@ -46,8 +46,8 @@ class LevelTower(nn.ModuleList):
 
     def forward(self,
                 feat: Tensor,
-                finer_sizes: Optional[Sequence[Tuple[int, int]]] = None
-                ) -> Tensor:
+                finer_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+                last_upsample: bool = True) -> Tensor:
         """(N, in_channels, h, w) -> (N, feat_channels, h * 2**i, w * 2**i).
 
         Args:
@@ -55,12 +55,17 @@ class LevelTower(nn.ModuleList):
             finer_sizes (Sequence[tuple], optional): (h, w) of levels
                 ``i - 1, i - 2, ...`` to resize to after each block; a 2x
                 upsampling each when not given.
+            last_upsample (bool): Apply the last resize; without it a level
+                ``i >= 1`` ends at the scale of level 1 (a sum of several
+                such towers is then upsampled once, see
+                :meth:`PyramidFusion.fuse`).
         """
         if self.with_coord:
             feat = concat_coords(feat)
         for step, block in enumerate(self):
             feat = block(feat)
-            if self.level == 0:
+            if self.level == 0 or (step == len(self) - 1
+                                   and not last_upsample):
                 continue
             if finer_sizes is None:
                 feat = bilinear_upsample_2x(feat)
@@ -133,15 +138,41 @@ class PyramidFusion(BaseModule):
     def fuse(self, feats: Sequence[Tensor]) -> Tensor:
         """FPN levels, level ``i`` (N, in_channels, H / 2**i, W / 2**i),
         -> (N, out_channels, H, W); levels beyond ``end_level`` are
-        ignored."""
+        ignored.
+
+        In training, the towers of levels >= 1, which all end with a 2x
+        upsampling from level 1's scale, are summed at that scale and
+        upsampled once (the upsampling is linear): one upsampling of a (N,
+        C, H/2, W/2) map, forward and backward, instead of one per level,
+        and the sum is taken on maps 4x smaller. That equals the sum of the
+        upsampled towers up to float rounding (the additions are ordered
+        differently). In eval mode each tower is upsampled on its own, so
+        that predictions (and exported graphs) stay equal to mmdet's to the
+        last bit.
+        """
         if len(feats) <= self.end_level:
             raise ValueError(
                 f'{type(self).__name__}: end_level={self.end_level} needs at '
                 f'least {self.end_level + 1} input levels, got {len(feats)}')
-        fused = None
+        if not self.training:
+            fused = None
+            for tower in self.level_convs:
+                level_feat = tower(feats[tower.level])
+                fused = level_feat if fused is None else fused + level_feat
+            return self.fuse_conv(fused)
+        finest, coarser = None, None
         for tower in self.level_convs:
-            level_feat = tower(feats[tower.level])
-            fused = level_feat if fused is None else fused + level_feat
+            if tower.level == 0:
+                finest = tower(feats[0])
+                continue
+            level_feat = tower(feats[tower.level], last_upsample=False)
+            coarser = level_feat if coarser is None else coarser + level_feat
+        if coarser is None:
+            fused = finest
+        else:
+            fused = bilinear_upsample_2x(coarser)
+            if finest is not None:
+                fused = finest + fused
         return self.fuse_conv(fused)
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:

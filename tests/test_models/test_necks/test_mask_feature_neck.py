@@ -66,3 +66,68 @@ def test_too_few_levels_is_explained():
         neck(pyramid(levels=3))
     with pytest.raises(ValueError, match='start_level'):
         MaskFeatureNeck(start_level=2, end_level=1)
+
+
+@pytest.mark.parametrize('start_level', [0, 1])
+def test_coarser_levels_share_one_final_upsampling(start_level):
+    """In training, the towers of levels >= 1 are summed at level 1's scale
+    and upsampled once: equal (up to rounding) to the sum of every tower
+    upsampled to level 0's scale on its own, forward and backward, with one
+    2x upsampling at the last step instead of one per level. In eval mode
+    each tower is upsampled on its own: exactly the per-tower sum."""
+    import torch.nn.functional as F
+    from unittest import mock
+
+    from mmsolo.models.layers import pyramid_fusion
+
+    torch.manual_seed(0)
+    neck = MaskFeatureNeck(in_channels=8, feat_channels=8, out_channels=8,
+                           start_level=start_level,
+                           norm_cfg=dict(type='GN', num_groups=4))
+    feats = [f.requires_grad_() for f in pyramid(channels=8, size=(16, 24))]
+
+    def per_tower_reference(inputs):
+        fused = 0
+        for tower in neck.level_convs:
+            feat = inputs[tower.level]
+            if tower.with_coord:
+                feat = pyramid_fusion.concat_coords(feat)
+            for block in tower:
+                feat = block(feat)
+                if tower.level > 0:
+                    feat = F.interpolate(feat, scale_factor=2,
+                                         mode='bilinear', align_corners=False)
+            fused = fused + feat
+        return neck.fuse_conv(fused)
+
+    reference = per_tower_reference(feats)
+    calls = []
+    real = pyramid_fusion.bilinear_upsample_2x
+
+    def counted(x):
+        calls.append(tuple(x.shape[-2:]))
+        return real(x)
+
+    with mock.patch.object(pyramid_fusion, 'bilinear_upsample_2x', counted):
+        out = neck(feats).maps[0]
+    assert out.shape == (2, 8, 16, 24)
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-5)
+    # The towers' inner upsamplings start from smaller maps; from level 1's
+    # scale (8, 12) there is one upsampling for all towers together (three
+    # before: one per level).
+    assert calls.count((8, 12)) == 1
+    grads = torch.autograd.grad(out.square().sum(), feats[start_level:4])
+    ref_grads = torch.autograd.grad(reference.square().sum(),
+                                    feats[start_level:4])
+    for grad, ref_grad in zip(grads, ref_grads):
+        # GroupNorm's backward on 2x3 maps amplifies rounding: compare norms.
+        assert (grad - ref_grad).norm() <= 1e-5 * ref_grad.norm()
+
+    neck.eval()
+    calls.clear()
+    with torch.no_grad(), mock.patch.object(pyramid_fusion,
+                                            'bilinear_upsample_2x', counted):
+        out = neck(feats).maps[0]
+        reference = per_tower_reference(feats)
+    assert calls.count((8, 12)) == 3  # levels 1, 2 and 3
+    assert torch.equal(out, reference)
