@@ -154,25 +154,18 @@ class PyramidFusion(BaseModule):
             raise ValueError(
                 f'{type(self).__name__}: end_level={self.end_level} needs at '
                 f'least {self.end_level + 1} input levels, got {len(feats)}')
-        if not self.training:
-            fused = None
-            for tower in self.level_convs:
-                level_feat = tower(feats[tower.level])
-                fused = level_feat if fused is None else fused + level_feat
-            return self.fuse_conv(fused)
-        finest, coarser = None, None
+        fused, coarser = None, None
         for tower in self.level_convs:
-            if tower.level == 0:
-                finest = tower(feats[0])
-                continue
-            level_feat = tower(feats[tower.level], last_upsample=False)
-            coarser = level_feat if coarser is None else coarser + level_feat
-        if coarser is None:
-            fused = finest
-        else:
-            fused = bilinear_upsample_2x(coarser)
-            if finest is not None:
-                fused = finest + fused
+            shared = self.training and tower.level > 0
+            level_feat = tower(feats[tower.level], last_upsample=not shared)
+            if shared:
+                coarser = level_feat if coarser is None \
+                    else coarser + level_feat
+            else:
+                fused = level_feat if fused is None else fused + level_feat
+        if coarser is not None:
+            coarser = bilinear_upsample_2x(coarser)
+            fused = coarser if fused is None else fused + coarser
         return self.fuse_conv(fused)
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
