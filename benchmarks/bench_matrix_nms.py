@@ -20,20 +20,31 @@ a base score in [0.1, 1) plus noise of up to 0.05. Masks are bool, as the
 head passes them (``mask_probs > mask_thr``).
 
     python benchmarks/bench_matrix_nms.py [--repeats 7] [--classes 10]
-        [--seed 0] [--sizes 100 500 1000]
+        [--seed 0] [--sizes 100 500 1000] [--phases]
+
+``--phases`` also prints what each phase of ours costs (medians, each
+phase timed on its own, gaussian kernel): packing the masks to bits, their
+bounds, listing the linked pairs, the pairs' intersections, the decays from
+them, and the final copy of the kept masks, beside the whole call; the
+copy and the call once more, each right after a call of mmdet's.
 """
 import argparse
 import os.path as osp
 import sys
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmdet.models.layers import mask_matrix_nms
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import TIMING_ORDERS, print_table  # noqa: E402
+from common import (TIMING_ORDERS, print_table, time_blocks,  # noqa: E402
+                    time_interleaved)
 
 from mmsolo.models.layers import matrix_nms  # noqa: E402
+from mmsolo.models.layers.mask_bits import (  # noqa: E402
+    pack_mask_rows, packed_mask_bounds)
+from mmsolo.models.layers.nms import matrix as matrix_module  # noqa: E402
+from mmsolo.models.layers.nms.common import take_masks  # noqa: E402
 
 CANVAS = (200, 304)
 NUM_OBJECTS = 60
@@ -102,11 +113,61 @@ def print_goals(ratios: dict) -> None:
                   f'>= {GOALS[num]:.0f}x | {met} |')
 
 
+def phase_times(masks: torch.Tensor, labels: torch.Tensor,
+                scores: torch.Tensor,
+                repeats: int) -> Tuple[Dict[str, float], int]:
+    """Median ms of each phase of ours (see the module docstring), each
+    phase run ``repeats`` times on its own, one after the other, and the
+    number of linked pairs whose intersections are counted."""
+    order = torch.sort(scores, descending=True)[1]
+    words = pack_mask_rows(masks)
+    boxes = packed_mask_bounds(words, masks.shape[2])[order.numpy()]
+    sorted_labels = labels[order]
+    first, second = matrix_module._linked_pairs(boxes, sorted_labels)
+    # The intersections' arguments, as _pair_ious builds them.
+    height, row_words = words.shape[1:]
+    top = torch.maximum(boxes[first, 1], boxes[second, 1]).numpy()
+    bottom = torch.minimum(boxes[first, 3], boxes[second, 3]).numpy()
+    index = order.numpy()
+    phases = {
+        'pack to bits':
+        lambda: pack_mask_rows(masks),
+        'bounds':
+        lambda: packed_mask_bounds(words, masks.shape[2]),
+        'linked pairs':
+        lambda: matrix_module._linked_pairs(boxes, sorted_labels),
+        'intersections':
+        lambda: matrix_module._pair_intersections(
+            words.reshape(-1, row_words), index[first.numpy()] * height + top,
+            index[second.numpy()] * height + top, bottom - top),
+        'decays (all of the above and the IoUs)':
+        lambda: matrix_module.sparse_matrix_nms_decay(masks, labels, order),
+        'copy of the kept masks':
+        lambda: take_masks(masks, order),
+        'matrix_nms':
+        lambda: matrix_nms(masks, labels, scores),
+    }
+    times = time_blocks(phases, repeats=repeats)
+    # The same copy and call, each right after mmdet's Matrix NMS (untimed),
+    # whose large buffers have just been freed.
+    after_mmdet = time_interleaved(
+        {name: phases[name]
+         for name in ('copy of the kept masks', 'matrix_nms')},
+        repeats=repeats,
+        setup={name: lambda: mask_matrix_nms(masks, labels, scores)
+               for name in ('copy of the kept masks', 'matrix_nms')})
+    for name, value in after_mmdet.items():
+        times[f'{name}, right after mmdet\'s'] = value
+    return times, len(first)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--classes', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--phases', action='store_true',
+                        help='also time each phase of ours')
     parser.add_argument(
         '--sizes',
         type=int,
@@ -140,6 +201,17 @@ def main() -> None:
     print_table(('masks', 'kernel', 'timed', 'mmdet ms', 'ours ms', 'mmdet/ours',
                  'max |score diff|'), rows)
     print_goals(ratios)
+    if args.phases:
+        print(f'\nPhases of ours (gaussian), ms, '
+              f'{torch.get_num_threads()} threads:')
+        for num in args.sizes:
+            masks, labels, scores = realistic_candidates(
+                num, args.classes, args.seed)
+            times, num_pairs = phase_times(masks, labels, scores,
+                                           args.repeats)
+            print(f'\n{num} masks ({num_pairs} linked pairs):')
+            for phase, value in times.items():
+                print(f'  {phase}: {value:.2f}')
 
 
 if __name__ == '__main__':

@@ -28,7 +28,8 @@ from mmsolo.datasets import (ensure_panoptic_shapes_dataset,
                              ensure_shapes_dataset)
 from mmsolo.apis import load_run_config
 from mmsolo.apis.quickstart import (MetricsRecorder, draw_predictions,
-                                    plot_loss_curve)
+                                    plot_loss_curve, step_time_summary)
+from mmsolo.fileio import write_atomically
 
 # Per mode: config, data root, work dir, output dir, dataset maker and the
 # name in the final report.
@@ -124,20 +125,20 @@ def main() -> None:
     picture = draw_predictions(runner.model, runner.val_dataloader.dataset,
                                osp.join(args.out_dir, 'predictions.png'),
                                num_images=args.num_pictures)
-    curve = plot_loss_curve(
-        osp.join(runner.log_dir, 'vis_data', 'scalars.json'),
-        osp.join(args.out_dir, 'loss_curve.png'))
+    scalars = osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+    curve = plot_loss_curve(scalars, osp.join(args.out_dir, 'loss_curve.png'))
     summary = dict(
         config=args.config,
         metrics=recorder.metrics,
         train_and_val_seconds=round(train_seconds, 1),
+        train_step_seconds=step_time_summary(scalars),
         total_seconds=round(time.perf_counter() - start, 1),
         predictions_picture=picture,
         loss_curve_picture=curve,
         work_dir=cfg.work_dir)
     summary_path = osp.join(args.out_dir, 'summary.json')
-    with open(summary_path, 'w') as f:
-        json.dump(summary, f, indent=2)
+    write_atomically(
+        json.dumps(summary, indent=2).encode('utf-8'), summary_path)
     print(f"\n{mode['title']}: {report(args.mode, recorder.metrics)}; "
           f"training + evaluation {train_seconds / 60:.1f} min, all "
           f"{summary['total_seconds'] / 60:.1f} min\npictures: {picture}, "

@@ -63,6 +63,33 @@ def draw_predictions(model: nn.Module,
     return out_file
 
 
+def step_time_summary(scalars_json: str) -> dict:
+    """Seconds per training step over the windows logged in
+    ``scalars_json`` (mmengine's ``vis_data/scalars.json``: each training
+    record's ``time`` is the mean over its logging window).
+
+    Returns:
+        dict: ``windows`` (number of logged training windows), ``min``,
+        ``median`` and ``max`` seconds per step (None without windows) and,
+        when ``mmsolo.AdaptiveThreadsHook`` logged them, ``threads``: how
+        many windows ran with each intra-op thread count.
+    """
+    train = [r for r in load_scalar_log(scalars_json)
+             if 'lr' in r and 'time' in r]
+    times = sorted(float(r['time']) for r in train)
+    summary = dict(windows=len(times), min=None, median=None, max=None)
+    if times:
+        summary.update(min=round(times[0], 3),
+                       median=round(float(np.median(times)), 3),
+                       max=round(times[-1], 3))
+    threads = [int(r['threads']) for r in train if 'threads' in r]
+    if threads:
+        summary['threads'] = {
+            str(count): threads.count(count) for count in sorted(set(threads))
+        }
+    return summary
+
+
 def plot_loss_curve(scalars_json: str, out_file: str) -> str:
     """Plot the training losses logged in ``scalars_json`` (mmengine's
     ``vis_data/scalars.json``) against the iteration into ``out_file``."""

@@ -52,6 +52,12 @@ def test_quickstart_runs_end_to_end(mode, tmp_path, repo_root, python):
     summary = json.loads((out_dir / 'summary.json').read_text())
     for key in metric_keys:
         assert 0.0 <= summary['metrics'][key] <= top
+    assert summary['total_seconds'] >= summary['train_and_val_seconds'] > 0
+    steps = summary['train_step_seconds']  # 4 iterations logged every 2
+    assert steps['windows'] == 2
+    assert 0 < steps['min'] <= steps['median'] <= steps['max']
+    if mode == 'instance':  # its config has AdaptiveThreadsHook
+        assert sum(steps['threads'].values()) == 2
     predictions = cv2.imread(str(out_dir / 'predictions.png'))
     # 3 pairs (gt | prediction) of 256x256 images, two pairs a row.
     assert predictions.shape == (512, 1024, 3)
@@ -71,3 +77,22 @@ def test_shapes_dataset_is_reused_only_when_made_alike(tmp_path):
     ensure_shapes_dataset(root, num_train=4, num_val=2)
     with open(ann) as f:
         assert len(json.load(f)['images']) == 4  # other recipe: remade
+
+
+def test_step_time_summary_reads_training_windows_only(tmp_path):
+    """The validation record (which has a ``time`` too) is left out; thread
+    counts are tallied per window."""
+    from mmsolo.apis.quickstart import step_time_summary
+    log = tmp_path / 'scalars.json'
+    records = [
+        dict(lr=1e-3, time=0.5, threads=2, iter=20, step=20),
+        dict(lr=1e-3, time=0.9, threads=1, iter=40, step=40),
+        dict(lr=1e-3, time=0.6, threads=2, iter=60, step=60),
+        {'coco/segm_mAP': 0.5, 'time': 0.01, 'step': 0},
+    ]
+    log.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+    assert step_time_summary(str(log)) == dict(
+        windows=3, min=0.5, median=0.6, max=0.9, threads={'1': 1, '2': 2})
+    log.write_text(json.dumps(records[-1]) + '\n')
+    assert step_time_summary(str(log)) == dict(
+        windows=0, min=None, median=None, max=None)

@@ -23,6 +23,8 @@ def test_packed_bounds_and_counts_equal_the_masks(width, dtype):
     assert torch.equal(packed_mask_bounds(words, width), mask_bounds(masks))
     counts = np.bitwise_count(words).reshape(9, -1).sum(1)
     assert counts.tolist() == masks.sum((1, 2)).long().tolist()
+    bits = np.unpackbits(words.view(np.uint8), axis=-1)[..., :width]
+    assert np.array_equal(bits, masks.bool().numpy())
 
 
 @pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.bfloat16])
@@ -32,3 +34,11 @@ def test_take_masks_equals_indexing(dtype):
     taken = take_masks(masks, index)
     assert taken.dtype == dtype and torch.equal(taken, masks[index])
     assert take_masks(masks, index[:0]).shape == (0, 5, 7)
+
+
+def test_take_masks_names_an_index_out_of_range():
+    masks = torch.zeros(3, 2, 2, dtype=torch.bool)
+    with pytest.raises(IndexError, match=r'take_masks: .*\[0, 3\), got 0..3'):
+        take_masks(masks, torch.tensor([0, 3]))
+    with pytest.raises(IndexError, match='got -1..1'):
+        take_masks(masks, torch.tensor([1, -1]))

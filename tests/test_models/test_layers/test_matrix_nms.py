@@ -233,6 +233,35 @@ def test_realistic_full_size_candidates_match_mmdet_exactly(kernel):
     assert torch.equal(ours[0], ref[0])
 
 
+@pytest.mark.parametrize('width', [63, 64, 65, 130, 257])
+def test_boxes_across_word_boundaries_count_exactly(width):
+    """Boxes that start or end at, just before and just after a 64-pixel
+    word boundary, masks with holes, and widths that are and are not whole
+    words: the bit counts give the dense path's decays bit for bit."""
+    g = torch.Generator().manual_seed(width)
+    num = 120
+    masks = torch.zeros(num, 24, width, dtype=torch.bool)
+    edges = torch.tensor([0, 1, 62, 63, 64, 65, 127, 128, 129, 192, 256])
+    edges = edges[edges < width]
+    for i in range(num):
+        x0 = int(edges[torch.randint(len(edges), (1, ), generator=g)])
+        x1 = min(x0 + 1 + int(torch.randint(140, (1, ), generator=g)), width)
+        y0 = int(torch.randint(12, (1, ), generator=g))
+        y1 = y0 + 1 + int(torch.randint(12, (1, ), generator=g))
+        masks[i, y0:y1, x0:x1] = (
+            torch.rand(y1 - y0, x1 - x0, generator=g) > 0.2)
+        masks[i, y0, x0] = True
+    labels = torch.randint(0, 2, (num, ), generator=g)
+    order = torch.randperm(num, generator=g)
+    iou = matrix_module.mask_iou_matrix(masks[order])
+    for kernel in ('gaussian', 'linear'):
+        dense = matrix_module.matrix_nms_decay(iou, labels[order], kernel)
+        sparse = matrix_module.sparse_matrix_nms_decay(
+            masks, labels, order, kernel=kernel)
+        assert torch.equal(sparse, dense)
+        assert (dense < 1).sum() > 30, 'nothing was decayed'
+
+
 @pytest.mark.parametrize('start', [0, 1, 8])
 def test_byte_masks_at_any_memory_offset(start):
     """Byte masks are read as int64 words only where the memory allows it;

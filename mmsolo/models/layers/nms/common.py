@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..reusable_memory import ReusableMemory
+
 # (scores (k,), labels (k,), masks (k, H, W), keep_inds (k,))
 NMSResult = Tuple[Tensor, Tensor, Tensor, Tensor]
 Suppression = Callable[
@@ -42,13 +44,19 @@ def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
                        inter.new_zeros(()))
 
 
+# The memory the CPU results of take_masks are copied into: lent again once
+# the caller has dropped the previous result (see reusable_memory.py).
+KEPT_MASKS_MEMORY = ReusableMemory()
+
+
 def take_masks(masks: Tensor, index: Tensor) -> Tensor:
     """``masks[index]``, copied by NumPy on the CPU.
 
-    NumPy asks the kernel for huge pages for its large buffers, so the copy
-    pays a few page faults where a fresh torch buffer of the same size
-    (tens of MB for hundreds of full-size masks) pays thousands; the result
-    is a tensor sharing the NumPy array's memory.
+    The copy goes to :data:`KEPT_MASKS_MEMORY`: the block of the previous
+    result when nothing uses that any more, so that it pays no page faults
+    (a fresh buffer of tens of MB pays thousands, or a compaction of the
+    kernel's memory for its huge pages); the result is a tensor sharing
+    that memory, which stays the caller's while any array or tensor uses it.
 
     Args:
         masks (Tensor): (n, H, W) masks.
@@ -56,12 +64,23 @@ def take_masks(masks: Tensor, index: Tensor) -> Tensor:
 
     Returns:
         Tensor: (k, H, W) masks, of the dtype and device of ``masks``.
+
+    Raises:
+        IndexError: An index outside ``[0, n)``.
     """
     if (masks.device.type != 'cpu' or masks.requires_grad
             or masks.dtype == torch.bfloat16):  # NumPy has no bfloat16
         return masks[index]
-    return torch.from_numpy(
-        np.take(masks.numpy(), index.numpy(), axis=0))
+    source, rows = masks.numpy(), index.numpy()
+    if len(rows) and not (0 <= rows.min() and rows.max() < len(source)):
+        raise IndexError(f'take_masks: indices must lie in [0, '
+                         f'{len(source)}), got {rows.min()}..{rows.max()}')
+    taken = KEPT_MASKS_MEMORY.empty((len(rows), *source.shape[1:]),
+                                    source.dtype)
+    # mode='clip' (the indices are checked above): with the default
+    # mode='raise', NumPy copies the result once more through a buffer.
+    np.take(source, rows, axis=0, out=taken, mode='clip')
+    return torch.from_numpy(taken)
 
 
 def check_nms_inputs(name: str, masks: Tensor, labels: Tensor,
