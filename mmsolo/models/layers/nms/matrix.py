@@ -33,14 +33,12 @@ matmul is what the hardware does best and the sparse path would first copy
 the masks to the CPU, where its bit operations run (not yet measured on a
 GPU: ``benchmarks/bench_gpu.py`` times both paths).
 
-CPU time of ``matrix_nms`` on this path (one thread, medians of
-``time.thread_time``, the final copy of the kept masks included), measured
-on a shared, loaded 2-core machine (to be re-measured on a quiet one), for
-the 100 / 500 / 1000 masks of ``benchmarks/bench_matrix_nms.py``: about
-3.7 / 15 / 48-56 ms, against 52 / 565 / 2170-2330 ms for mmdet's and
-9.6 / 30-36 / 99-213 ms for the previous group-matmul path (the higher
-figure each time when interleaved with mmdet's).
-Wall-clock ratios: benchmarks/README.md.
+Wall time of ``matrix_nms`` on this path, 2 threads, a quiet 2-core
+machine (``python benchmarks/bench_matrix_nms.py --phases``, 1000 masks of
+200x304, 20,700 linked pairs): packing 6 ms, bounds 4.5, pairs 2.3,
+intersections 19, the copy of the kept masks 7.5 (into reused memory:
+see ``reusable_memory.py``), about 41-46 ms in all, against 0.9-1.2 s for
+mmdet's. Wall-clock ratios: benchmarks/README.md.
 """
 from functools import partial
 from typing import Optional, Tuple
