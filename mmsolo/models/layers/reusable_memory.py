@@ -7,8 +7,9 @@ size is fresh pages from the kernel: thousands of page faults, and with
 NumPy's huge pages (``madvise``, under the kernel's default
 ``defrag=madvise``) a synchronous compaction of memory when another large
 allocation just fragmented it: on this project's 2-core machines the copy
-of 1000 kept 200x304 masks took 11-14 ms into memory used before and 58-140
-ms into fresh memory right after mmdet's Matrix NMS had run
+of 1000 kept 200x304 masks took 11-14 ms into fresh memory when run alone
+but 58-140 ms right after mmdet's Matrix NMS had run (before this module;
+benchmarks/README.md), and 7.5 ms into the reused block either way
 (``benchmarks/bench_matrix_nms.py --phases``). Lending the same block
 again, once the caller has dropped the previous result, keeps its pages.
 
