@@ -124,11 +124,9 @@ def phase_times(masks: torch.Tensor, labels: torch.Tensor,
     boxes = packed_mask_bounds(words, masks.shape[2])[order.numpy()]
     sorted_labels = labels[order]
     first, second = matrix_module._linked_pairs(boxes, sorted_labels)
-    # The intersections' arguments, as _pair_ious builds them.
-    height, row_words = words.shape[1:]
-    top = torch.maximum(boxes[first, 1], boxes[second, 1]).numpy()
-    bottom = torch.minimum(boxes[first, 3], boxes[second, 3]).numpy()
-    index = order.numpy()
+    rows = words.reshape(-1, words.shape[2])
+    pair_rows = matrix_module._pair_rows(boxes, first, second, order.numpy(),
+                                         words.shape[1])
     phases = {
         'pack to bits':
         lambda: pack_mask_rows(masks),
@@ -137,9 +135,7 @@ def phase_times(masks: torch.Tensor, labels: torch.Tensor,
         'linked pairs':
         lambda: matrix_module._linked_pairs(boxes, sorted_labels),
         'intersections':
-        lambda: matrix_module._pair_intersections(
-            words.reshape(-1, row_words), index[first.numpy()] * height + top,
-            index[second.numpy()] * height + top, bottom - top),
+        lambda: matrix_module._pair_intersections(rows, *pair_rows),
         'decays (all of the above and the IoUs)':
         lambda: matrix_module.sparse_matrix_nms_decay(masks, labels, order),
         'copy of the kept masks':

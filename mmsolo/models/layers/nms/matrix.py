@@ -209,6 +209,31 @@ def _pair_intersections(rows: np.ndarray, first_rows: np.ndarray,
     return inter
 
 
+def _pair_rows(boxes: Tensor, first: Tensor, second: Tensor,
+               index: np.ndarray,
+               height: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where :func:`_pair_intersections` reads each pair: the rows both
+    boxes span.
+
+    Args:
+        boxes (Tensor): (n, 4) bounds of the candidates.
+        first (Tensor): (p,) position of each pair's first candidate.
+        second (Tensor): (p,) the same for the second.
+        index (np.ndarray): (n,) index of each candidate's mask among the
+            packed masks.
+        height (int): Rows per mask.
+
+    Returns:
+        tuple[np.ndarray]: ``(first_rows, second_rows, heights)``, each
+        (p,) int64: the first overlapping row of each pair's two masks
+        among all packed rows, and how many rows overlap.
+    """
+    top = torch.maximum(boxes[first, 1], boxes[second, 1]).numpy()
+    bottom = torch.minimum(boxes[first, 3], boxes[second, 3]).numpy()
+    return (index[first.numpy()] * height + top,
+            index[second.numpy()] * height + top, bottom - top)
+
+
 def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
                areas: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
     """IoU of every linked pair (see :func:`_linked_pairs`) of candidates.
@@ -225,7 +250,6 @@ def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
         sorted positions ``first < second`` and their IoU.
     """
     words, index = _candidate_words(masks, order)
-    height = words.shape[1]
     boxes = packed_mask_bounds(words, masks.shape[2])[index]
     first, second = _linked_pairs(boxes, labels.cpu())
     if areas is None:
@@ -234,13 +258,10 @@ def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
                 1, dtype=np.int64)[index]).float()
     if len(first) == 0:
         return first, second, areas.new_zeros(0)
-    top = torch.maximum(boxes[first, 1], boxes[second, 1]).numpy()
-    bottom = torch.minimum(boxes[first, 3], boxes[second, 3]).numpy()
     inter = torch.from_numpy(
         _pair_intersections(words.reshape(-1, words.shape[2]),
-                            index[first.numpy()] * height + top,
-                            index[second.numpy()] * height + top,
-                            bottom - top)).float()
+                            *_pair_rows(boxes, first, second, index,
+                                        words.shape[1]))).float()
     # Below 2**24 pixels the float32 counts are exact, as in a float matmul.
     areas = areas.cpu()
     return first, second, inter / (areas[first] + areas[second] - inter)
