@@ -17,7 +17,6 @@ Writes ``OUT_DIR/predictions.png`` (ground truth | prediction on val images),
 logged every ``default_hooks.logger.interval`` iterations.
 """
 import argparse
-import json
 import os.path as osp
 import time
 
@@ -26,10 +25,10 @@ from mmengine.runner import Runner
 
 from mmsolo.datasets import (ensure_panoptic_shapes_dataset,
                              ensure_shapes_dataset)
-from mmsolo.apis import load_run_config
+from mmsolo.apis import load_run_config, load_scalar_log
 from mmsolo.apis.quickstart import (MetricsRecorder, draw_predictions,
                                     plot_loss_curve, step_time_summary)
-from mmsolo.fileio import write_atomically
+from mmsolo.fileio import dump_json_atomically
 
 # Per mode: config, data root, work dir, output dir, dataset maker and the
 # name in the final report.
@@ -125,7 +124,8 @@ def main() -> None:
     picture = draw_predictions(runner.model, runner.val_dataloader.dataset,
                                osp.join(args.out_dir, 'predictions.png'),
                                num_images=args.num_pictures)
-    scalars = osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+    scalars = load_scalar_log(
+        osp.join(runner.log_dir, 'vis_data', 'scalars.json'))
     curve = plot_loss_curve(scalars, osp.join(args.out_dir, 'loss_curve.png'))
     summary = dict(
         config=args.config,
@@ -137,8 +137,7 @@ def main() -> None:
         loss_curve_picture=curve,
         work_dir=cfg.work_dir)
     summary_path = osp.join(args.out_dir, 'summary.json')
-    write_atomically(
-        json.dumps(summary, indent=2).encode('utf-8'), summary_path)
+    dump_json_atomically(summary, summary_path, indent=2)
     print(f"\n{mode['title']}: {report(args.mode, recorder.metrics)}; "
           f"training + evaluation {train_seconds / 60:.1f} min, all "
           f"{summary['total_seconds'] / 60:.1f} min\npictures: {picture}, "

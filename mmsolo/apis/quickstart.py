@@ -2,7 +2,7 @@
 the validation metrics, and the two pictures it writes."""
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import mmcv
 import numpy as np
@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from torch import nn
 
 from mmsolo.visualization import PanopticDetLocalVisualizer
-from .log_curves import load_scalar_log, plot_curves
+from .log_curves import plot_curves
 
 LOSS_KEYS = ('loss', 'loss_mask', 'loss_cls', 'loss_seg')
 
@@ -63,10 +63,10 @@ def draw_predictions(model: nn.Module,
     return out_file
 
 
-def step_time_summary(scalars_json: str) -> dict:
-    """Seconds per training step over the windows logged in
-    ``scalars_json`` (mmengine's ``vis_data/scalars.json``: each training
-    record's ``time`` is the mean over its logging window).
+def step_time_summary(records: List[dict]) -> dict:
+    """Seconds per training step over the logged windows of ``records``
+    (mmengine's ``vis_data/scalars.json`` read by :func:`load_scalar_log`:
+    each training record's ``time`` is the mean over its logging window).
 
     Returns:
         dict: ``windows`` (number of logged training windows), ``min``,
@@ -74,8 +74,7 @@ def step_time_summary(scalars_json: str) -> dict:
         when ``mmsolo.AdaptiveThreadsHook`` logged them, ``threads``: how
         many windows ran with each intra-op thread count.
     """
-    train = [r for r in load_scalar_log(scalars_json)
-             if 'lr' in r and 'time' in r]
+    train = [r for r in records if 'lr' in r and 'time' in r]
     times = sorted(float(r['time']) for r in train)
     summary = dict(windows=len(times), min=None, median=None, max=None)
     if times:
@@ -90,10 +89,10 @@ def step_time_summary(scalars_json: str) -> dict:
     return summary
 
 
-def plot_loss_curve(scalars_json: str, out_file: str) -> str:
-    """Plot the training losses logged in ``scalars_json`` (mmengine's
-    ``vis_data/scalars.json``) against the iteration into ``out_file``."""
-    records = load_scalar_log(scalars_json)
+def plot_loss_curve(records: List[dict], out_file: str) -> str:
+    """Plot the training losses of ``records`` (mmengine's
+    ``vis_data/scalars.json`` read by :func:`load_scalar_log`) against the
+    iteration into ``out_file``."""
     keys = [k for k in LOSS_KEYS if any(k in r for r in records)]
     plot_curves([records], keys, out_file, title='quick start training loss')
     return out_file

@@ -25,10 +25,11 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
+from mmsolo.fileio import dump_json_atomically
 from .coco_masks import mask_box
 from .panoptic_ids import id2rgb
 from .synthetic_shapes import CLASSES as THING_CLASSES
-from .synthetic_shapes import draw_shape, dump_json_atomic, ensure_generated
+from .synthetic_shapes import draw_shape, ensure_generated
 
 STUFF_CLASSES = ('sky', 'ground', 'water')
 PANOPTIC_CLASSES = THING_CLASSES + STUFF_CLASSES
@@ -184,7 +185,7 @@ def write_panoptic_split(out_dir: str, split: str, num_images: int,
         for i, name in enumerate(PANOPTIC_CLASSES)
     ]
     ann_path = os.path.join(out_dir, 'annotations', f'panoptic_{split}.json')
-    dump_json_atomic(
+    dump_json_atomically(
         dict(images=images, annotations=annotations, categories=categories),
         ann_path)
     return ann_path

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Tuple
 import cv2
 import numpy as np
 
-from mmsolo.fileio import write_atomically
+from mmsolo.fileio import dump_json_atomically
 from .coco_masks import encode_rle, mask_box
 
 CLASSES = ('circle', 'square', 'triangle')
@@ -85,12 +85,6 @@ def instance_annotation(mask: np.ndarray, category_id: int, ann_id: int,
         iscrowd=0)
 
 
-def dump_json_atomic(obj: dict, path: str) -> None:
-    """Write ``obj`` as JSON to ``path`` with :func:`write_atomically`, so
-    that a reader never sees a half-written file."""
-    write_atomically(json.dumps(obj).encode('utf-8'), path)
-
-
 def write_split(out_dir: str, split: str, num_images: int, seed: int,
                 size: int = 256) -> str:
     """Write ``out_dir/<split>/*.png`` and ``out_dir/annotations/
@@ -116,7 +110,7 @@ def write_split(out_dir: str, split: str, num_images: int, seed: int,
             dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)
         ])
     ann_path = os.path.join(out_dir, 'annotations', f'instances_{split}.json')
-    dump_json_atomic(coco, ann_path)
+    dump_json_atomically(coco, ann_path)
     return ann_path
 
 
@@ -138,7 +132,7 @@ def ensure_generated(data_root: str, manifest: dict,
     for split, count, split_seed in (('train', manifest['num_train'], seed),
                                      ('val', manifest['num_val'], seed + 1)):
         write(data_root, split, count, split_seed)
-    dump_json_atomic(manifest, manifest_path)
+    dump_json_atomically(manifest, manifest_path)
     return os.path.join(data_root, '')
 
 

@@ -1,5 +1,6 @@
 """Files that are either whole or absent: a local storage backend whose writes
 go to a temporary file beside the target and are renamed over it."""
+import json
 import os
 import os.path as osp
 import stat
@@ -7,7 +8,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, Optional, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
@@ -73,6 +74,14 @@ def write_atomically(data: bytes, filepath: Union[str, Path]) -> None:
     :func:`open_atomically`)."""
     with open_atomically(filepath) as file:
         file.write(data)
+
+
+def dump_json_atomically(obj, filepath: Union[str, Path],
+                         indent: Optional[int] = None) -> None:
+    """Write ``obj`` as JSON (``json.dumps(obj, indent=indent)``) to
+    ``filepath`` with :func:`write_atomically`, so that a reader never sees
+    a half-written file."""
+    write_atomically(json.dumps(obj, indent=indent).encode('utf-8'), filepath)
 
 
 def _sync_directory(directory: str) -> None:

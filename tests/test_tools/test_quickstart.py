@@ -82,6 +82,7 @@ def test_shapes_dataset_is_reused_only_when_made_alike(tmp_path):
 def test_step_time_summary_reads_training_windows_only(tmp_path):
     """The validation record (which has a ``time`` too) is left out; thread
     counts are tallied per window."""
+    from mmsolo.apis import load_scalar_log
     from mmsolo.apis.quickstart import step_time_summary
     log = tmp_path / 'scalars.json'
     records = [
@@ -91,8 +92,7 @@ def test_step_time_summary_reads_training_windows_only(tmp_path):
         {'coco/segm_mAP': 0.5, 'time': 0.01, 'step': 0},
     ]
     log.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
-    assert step_time_summary(str(log)) == dict(
+    assert step_time_summary(load_scalar_log(str(log))) == dict(
         windows=3, min=0.5, median=0.6, max=0.9, threads={'1': 1, '2': 2})
-    log.write_text(json.dumps(records[-1]) + '\n')
-    assert step_time_summary(str(log)) == dict(
+    assert step_time_summary(records[-1:]) == dict(
         windows=0, min=None, median=None, max=None)
