@@ -22,14 +22,19 @@ forward pass in ``torch.autocast``). The first step of each model, from the
 same weights, compares the losses; every timed step then starts from the
 state after that step (weights, buffers and optimizer state restored,
 untimed). Timed interleaved and one after the other; a goal counts the
-lower of the two ratios (goal: >= 1.5x).
+lower of the two ratios (goal: >= 1.5x). With ``--retain-freed-memory``
+glibc's malloc keeps freed memory for both models, as the quick start's
+``RetainFreedMemoryHook`` sets it (``mmsolo.utils.malloc``); the minor page
+faults per step of each model are printed either way.
 
     python benchmarks/bench_train_step.py [--repeats 3]
         [--models r50 quickstart] [--precisions fp32 bf16]
+        [--retain-freed-memory]
 """
 import argparse
 import copy
 import os.path as osp
+import resource
 import sys
 from typing import Callable, Dict, List, Tuple
 
@@ -48,6 +53,7 @@ from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E50
 from mmsolo.datasets.synthetic_shapes import make_image  # noqa: E402
 from mmsolo.engine import BF16OptimWrapper  # noqa: E402,F401 (registers it)
 from mmsolo.models.layers import masks_to_boxes  # noqa: E402
+from mmsolo.utils.malloc import retain_freed_memory  # noqa: E402
 from mmsolo.testing import (build_paired_from_mmsolo_config,  # noqa: E402
                             build_paired_solov2, demo_batch,
                             mmsolo_config_path, random_gt_boxes)
@@ -169,6 +175,16 @@ def first_steps(trainees: Dict[str, Trainee], data: dict) -> float:
     return worst
 
 
+def faults_per_call(fn: Callable[[], object], calls: int = 3) -> float:
+    """Minor page faults of the process per call of ``fn`` (after one
+    untimed call)."""
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def time_pair(name: str, precision: str, data: dict,
               repeats: int) -> Tuple[List[tuple], float]:
     """Table rows (one per timing order) and the loss difference."""
@@ -180,6 +196,10 @@ def time_pair(name: str, precision: str, data: dict,
         key: (lambda t=trainee: t.step(data))
         for key, trainee in trainees.items()}
     setup = {key: trainee.restore for key, trainee in trainees.items()}
+    for key, fn in fns.items():
+        print(f'  {key}: {faults_per_call(fn):.0f} page faults per step',
+              flush=True)
+        setup[key]()
     rows = []
     for order, timer in TIMING_ORDERS:
         times = timer(fns, repeats=repeats, grad=True, setup=setup)
@@ -196,9 +216,14 @@ def main() -> None:
                         choices=['r50', 'quickstart'])
     parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'],
                         choices=['fp32', 'bf16'])
+    parser.add_argument('--retain-freed-memory', action='store_true',
+                        help='glibc malloc keeps freed memory (as the quick '
+                        'start sets it)')
     args = parser.parse_args()
     quiet_init_logs()
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads')
+    retained = args.retain_freed_memory and retain_freed_memory()
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'malloc {"retaining freed memory" if retained else "defaults"}')
     makers = dict(r50=r50_data, quickstart=quickstart_data)
     rows, goals = [], []
     for name in args.models:

@@ -12,7 +12,7 @@ from .graph_postprocess import OUTPUT_NAMES, graph_predict
 # test_cfg keys the graph reads (Matrix NMS only).
 GRAPH_TEST_CFG_KEYS = ('score_thr', 'nms_pre', 'mask_thr', 'filter_thr',
                        'kernel', 'sigma', 'max_per_img', 'mask_box',
-                       'mask_box_min_part')
+                       'mask_box_min_part', 'mask_box_thr')
 
 
 def graph_spec(head: nn.Module) -> dict:
@@ -26,7 +26,7 @@ def graph_spec(head: nn.Module) -> dict:
             f'{nms_type!r}')
     if cfg.kernel not in ('gaussian', 'linear'):
         raise ValueError(f'unknown Matrix NMS kernel {cfg.kernel!r}')
-    spec = {key: cfg[key] for key in GRAPH_TEST_CFG_KEYS}
+    spec = {key: cfg.get(key) for key in GRAPH_TEST_CFG_KEYS}
     spec.update(
         num_classes=head.num_classes,
         conv_size=head.dynamic_conv_size,

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmsolo.models.layers.mask_boxes import (DEFAULT_MIN_PART, kept_span,
-                                             main_part_bounds)
+from mmsolo.models.layers.mask_boxes import (DEFAULT_MIN_PART, box_pixels,
+                                             kept_span, main_part_bounds)
 
 OUTPUT_NAMES = ('scores', 'labels', 'masks', 'boxes', 'batch_index',
                 'counts', 'mask_probs')
@@ -308,7 +308,8 @@ def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
         cell_strides (Tensor): (L,) float stride of each cell's level.
         spec (dict): the head's ``test_cfg`` keys (``score_thr``,
             ``nms_pre``, ``mask_thr``, ``filter_thr``, ``kernel``, ``sigma``,
-            ``max_per_img``, ``mask_box``, ``mask_box_min_part``), plus
+            ``max_per_img``, ``mask_box``, ``mask_box_min_part``,
+            ``mask_box_thr``: None or absent for boxes of the masks), plus
             ``num_classes``, ``conv_size`` and ``mask_stride``.
 
     Returns:
@@ -339,13 +340,15 @@ def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
     out_probs = probs[images, chosen]
     full_probs = upsample_probs(out_probs, spec['mask_stride'])
     out_masks = full_probs > spec['mask_thr']
+    box_thr = spec.get('mask_box_thr')
     return dict(
         scores=final_scores[images, ranks],
         labels=labels[images, chosen],
         masks=out_masks,
-        boxes=masks_to_boxes(out_masks, spec['mask_box'],
-                             spec['mask_box_min_part'], full_probs,
-                             spec['mask_thr']),
+        boxes=masks_to_boxes(
+            box_pixels(out_masks, full_probs, box_thr), spec['mask_box'],
+            spec['mask_box_min_part'], full_probs,
+            spec['mask_thr'] if box_thr is None else box_thr),
         batch_index=images,
         counts=detected.sum(1),
         mask_probs=out_probs)

@@ -6,8 +6,8 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from mmsolo.models.layers import masks_to_boxes, resize_to_image
-from mmsolo.models.task_modules import mask_box_settings
+from mmsolo.models.layers import box_pixels, masks_to_boxes, resize_to_image
+from mmsolo.models.task_modules import mask_box_settings, mask_box_threshold
 
 
 def split_outputs(outputs: Dict[str, np.ndarray],
@@ -40,31 +40,48 @@ def to_instances(detections: Dict[str, torch.Tensor],
     (upsampled to the padded input, cropped, resized to ``ori_shape``,
     thresholded at ``mask_thr``). Boxes are those of the final masks, as
     the graph derives them: ``box_cfg`` (the exported test_cfg) gives
-    ``mask_box`` and ``mask_box_min_part``; without them, tight boxes.
+    ``mask_box``, ``mask_box_min_part`` and ``mask_box_thr`` (then the
+    boxes come from the graph's ``mask_probs`` made the same way); without
+    them, tight boxes.
     """
     img_h, img_w = img_meta['img_shape'][:2]
     ori_shape = tuple(img_meta['ori_shape'][:2])
+    probs = None
     if rescale and ori_shape != (img_h, img_w):
-        probs = detections['mask_probs'].float()
-        if len(probs):
-            masks = resize_to_image(probs, mask_stride, img_meta,
-                                    True) > mask_thr
-        else:
-            masks = torch.zeros((0, *ori_shape), dtype=torch.bool)
+        probs = image_probs(detections['mask_probs'], mask_stride, img_meta,
+                            True)
+        masks = probs > mask_thr
         boxes = None
     else:
         masks = detections['masks'].bool()
         boxes = detections['boxes'].float()
         if masks.shape[-2:] != (img_h, img_w):
             masks, boxes = masks[:, :img_h, :img_w], None
+    if boxes is None:
+        box_thr = mask_box_threshold(box_cfg)
+        if box_thr is not None and probs is None:
+            probs = image_probs(detections['mask_probs'], mask_stride,
+                                img_meta, False)
+        boxes = masks_to_boxes(box_pixels(masks, probs, box_thr),
+                               *mask_box_settings(box_cfg))
     instances = InstanceData()
     instances.masks = masks.contiguous()
     instances.labels = detections['labels'].long()
     instances.scores = detections['scores'].float()
-    instances.bboxes = masks_to_boxes(
-        instances.masks, *mask_box_settings(box_cfg)) if boxes is None \
-        else boxes
+    instances.bboxes = boxes
     return instances
+
+
+def image_probs(mask_probs: torch.Tensor, mask_stride: int, img_meta: dict,
+                rescale: bool) -> torch.Tensor:
+    """The graph's (n, h, w) ``mask_probs`` at the image, as PyTorch
+    makes them (:func:`~mmsolo.models.layers.resize_to_image`): (n, H, W)
+    float, H, W of ``ori_shape`` if ``rescale`` else of ``img_shape``."""
+    shape = img_meta['ori_shape' if rescale else 'img_shape'][:2]
+    if len(mask_probs) == 0:
+        return torch.zeros((0, *shape), dtype=torch.float32)
+    return resize_to_image(mask_probs.float(), mask_stride, img_meta,
+                           rescale)
 
 
 def to_data_samples(outputs: Dict[str, np.ndarray],

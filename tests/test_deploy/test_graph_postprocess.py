@@ -57,6 +57,20 @@ def assert_masks_match(masks: Tensor, expected: Tensor, probs: Tensor,
     return False
 
 
+def box_pixels_of(probs: Tensor, size: int, box_thr: float,
+                  graph: bool) -> Tensor:
+    """(n, size, size) pixels above box_thr of the upsampled (n, h, w)
+    probabilities: by the graph's matrix products, or as the head does
+    (``F.interpolate``)."""
+    if graph:
+        full = graph_postprocess.upsample_probs(probs, size // probs.shape[-1])
+    else:
+        full = torch.nn.functional.interpolate(
+            probs[:, None].float(), size=(size, size), mode='bilinear',
+            align_corners=False)[:, 0]
+    return full > box_thr
+
+
 def check_against_head(model, kernels, cls, feats, size):
     metas = [dict(img_shape=(size, size), ori_shape=(size, size))] * len(feats)
     with torch.no_grad():
@@ -64,6 +78,8 @@ def check_against_head(model, kernels, cls, feats, size):
                                               MaskFeatures.shared(feats),
                                               metas)
         out = eager_graph(model, kernels, cls, feats)
+    test_cfg = model.mask_head.test_cfg
+    box_thr = test_cfg.mask_box_thr
     assert out['counts'].tolist() == [len(r) for r in ref]
     start = 0
     for r in ref:
@@ -72,25 +88,44 @@ def check_against_head(model, kernels, cls, feats, size):
         assert torch.equal(out['labels'][rows], r.labels)
         torch.testing.assert_close(out['scores'][rows], r.scores,
                                    rtol=0, atol=1e-5)
-        if assert_masks_match(out['masks'][rows], r.masks,
-                              out['mask_probs'][rows],
-                              model.mask_head.test_cfg.mask_thr):
+        same_masks = assert_masks_match(out['masks'][rows], r.masks,
+                                        out['mask_probs'][rows],
+                                        test_cfg.mask_thr)
+        if box_thr is not None and len(r):
+            # The box pixels, like the masks, may differ only within float
+            # rounding of their threshold.
+            same_masks &= assert_masks_match(
+                box_pixels_of(out['mask_probs'][rows], size, box_thr, True),
+                box_pixels_of(out['mask_probs'][rows], size, box_thr, False),
+                out['mask_probs'][rows], box_thr)
+        if same_masks:
             assert torch.equal(out['boxes'][rows], r.bboxes)
-    test_cfg = model.mask_head.test_cfg
+    box_source = out['masks'] if box_thr is None else box_pixels_of(
+        out['mask_probs'], size, box_thr, True)
     assert torch.equal(
         out['boxes'],
-        masks_to_boxes(out['masks'], test_cfg.mask_box,
+        masks_to_boxes(box_source, test_cfg.mask_box,
                        test_cfg.mask_box_min_part))
+    return out
 
 
-@pytest.mark.parametrize('kernel,mask_box', [('gaussian', 'tight'),
-                                             ('linear', 'main_parts'),
-                                             ('gaussian', 'main_parts')])
-def test_eager_equals_head(kernel, mask_box):
+@pytest.mark.parametrize('kernel,mask_box,box_thr',
+                         [('gaussian', 'tight', None),
+                          ('linear', 'main_parts', None),
+                          ('gaussian', 'main_parts', None),
+                          ('gaussian', 'tight', 0.3),
+                          ('linear', 'main_parts', 0.3)])
+def test_eager_equals_head(kernel, mask_box, box_thr):
     model = seeded_model(QUICKSTART_CONFIG, None,
-                         test_cfg=dict(kernel=kernel, mask_box=mask_box))
+                         test_cfg=dict(kernel=kernel, mask_box=mask_box,
+                                       mask_box_thr=box_thr))
     kernels, cls, feats = head_outputs(model, 3, 128, seed=3)
-    check_against_head(model, kernels, cls, feats, 128)
+    out = check_against_head(model, kernels, cls, feats, 128)
+    if box_thr is not None:
+        # A lower threshold than mask_thr: each box holds its mask's box.
+        mask_boxes = masks_to_boxes(out['masks'])
+        assert (out['boxes'][:, :2] <= mask_boxes[:, :2]).all()
+        assert (out['boxes'][:, 2:] >= mask_boxes[:, 2:]).all()
 
 
 def test_eager_nms_pre_and_empty_images():

@@ -28,16 +28,16 @@ from mmsolo.testing.odd_coco import CLASSES, ODD_IMAGES, OddCoco
 NO_CANDIDATE_CASES = [
     pytest.param(
         dict(score_thr=1.0),
-        dict(candidate_masks=0, mask_nms=0, resize_masks=0),
+        dict(candidate_masks=0, mask_nms=0, resize_probs=0),
         id='all_under_score_thr'),
     pytest.param(
         dict(score_thr=0.0, mask_thr=1.0),
-        dict(candidate_masks=1, mask_nms=0, resize_masks=0),
+        dict(candidate_masks=1, mask_nms=0, resize_probs=0),
         id='all_masks_empty_after_mask_thr'),
 ] + [
     pytest.param(
         dict(score_thr=0.0, filter_thr=1.0, nms_type=nms_type, iou_thr=0.5),
-        dict(candidate_masks=1, mask_nms=1, resize_masks=0),
+        dict(candidate_masks=1, mask_nms=1, resize_probs=0),
         id=f'all_filtered_by_{nms_type}_nms')
     for nms_type in ('matrix', 'hard', 'soft', 'fast')
 ]
@@ -52,7 +52,7 @@ def spy_on_head(head: SOLOv2Head, monkeypatch) -> Dict[str, List[int]]:
     post-processor; the returned dict lists, per stage, how many masks each
     call returned."""
     calls: Dict[str, List[int]] = dict(
-        candidate_masks=[], mask_nms=[], resize_masks=[])
+        candidate_masks=[], mask_nms=[], resize_probs=[])
 
     def recorded(name: str, method: Callable,
                  count: Callable) -> Callable:
@@ -72,8 +72,8 @@ def spy_on_head(head: SOLOv2Head, monkeypatch) -> Dict[str, List[int]]:
         stages, 'mask_nms',
         recorded('mask_nms', stages.mask_nms, lambda out: len(out[3])))
     monkeypatch.setattr(
-        stages, 'resize_masks',
-        recorded('resize_masks', stages.resize_masks, len))
+        stages, 'resize_probs',
+        recorded('resize_probs', stages.resize_probs, len))
     return calls
 
 

@@ -9,10 +9,11 @@ from .num_classes_check_hook import (NumClassesCheckHook, check_num_classes,
                                      describe_dataset,
                                      modules_with_num_classes)
 from .random_states import get_random_states, set_random_states
+from .retain_freed_memory_hook import RetainFreedMemoryHook
 
 __all__ = [
     'AdaptiveThreadsHook', 'CheckpointHook', 'default_thread_candidates', 'FiniteGradientsHook', 'NonFiniteGradientError',
-    'NonFiniteLossError', 'NumClassesCheckHook', 'check_finite_gradients',
+    'NonFiniteLossError', 'NumClassesCheckHook', 'RetainFreedMemoryHook', 'check_finite_gradients',
     'check_finite_losses', 'check_num_classes',
     'describe_dataset', 'get_random_states', 'modules_with_num_classes',
     'set_random_states'

@@ -18,7 +18,7 @@ it on its own projections, so the two compute the same boxes. Here the
 projections of byte masks are read 8 pixels at a time
 (:func:`~.mask_bits.mask_projections`).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -65,6 +65,15 @@ def masks_to_boxes(masks: Tensor,
             return masks.new_zeros((len(masks), 4), dtype=torch.float32)
         return main_part_bounds(*mask_projections(masks), min_part)
     raise ValueError(f'mask_box={mask_box!r} is not one of {MASK_BOX_MODES}')
+
+
+def box_pixels(masks: Tensor, probs: Tensor,
+               box_thr: Optional[float]) -> Tensor:
+    """The pixels a box is derived from: ``masks`` (n, H, W) bool when
+    ``box_thr`` is None, else ``probs > box_thr``, ``probs`` (n, H, W)
+    being the probabilities the masks were thresholded from
+    (``model.test_cfg.mask_box_thr``)."""
+    return masks if box_thr is None else probs > box_thr
 
 
 def main_part_bounds(row_counts: Tensor, col_counts: Tensor,

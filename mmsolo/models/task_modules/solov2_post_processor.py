@@ -5,7 +5,8 @@ Per image: point NMS of the category probabilities, the candidates above
 the area filter, maskness rescoring, the mask NMS that ``nms_type`` names,
 and the kept masks resized to the image with their boxes (the tight boxes,
 or with ``mask_box='main_parts'`` the boxes of their main parts, see
-:func:`mmsolo.models.layers.masks_to_boxes`). Each stage is a public method
+:func:`mmsolo.models.layers.masks_to_boxes`; with ``mask_box_thr``, of the
+pixels whose probability is above it). Each stage is a public method
 on tensors, with no Python loop over candidates.
 """
 from typing import List, Optional, Sequence, Tuple
@@ -18,9 +19,10 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, TASK_UTILS
-from ..layers import MaskFeatures, masks_to_boxes, resize_to_image
+from ..layers import (MaskFeatures, box_pixels, masks_to_boxes,
+                      resize_to_image)
 from .test_cfg import (DEFAULT_NMS_TYPE, NMS_TYPES, build_test_cfg,
-                       mask_box_settings)
+                       mask_box_settings, mask_box_threshold)
 
 NMSResult = Tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -177,12 +179,13 @@ class SOLOv2PostProcessor:
         if len(kept) == 0:
             return empty_instances(kernels, out_shape)
         results = InstanceData()
-        results.masks = self.resize_masks(mask_probs[kept], img_meta, rescale,
-                                          cfg.mask_thr)
+        image_probs = self.resize_probs(mask_probs[kept], img_meta, rescale)
+        results.masks = image_probs > cfg.mask_thr
         results.labels = nms_labels
         results.scores = nms_scores
-        results.bboxes = masks_to_boxes(results.masks,
-                                        *mask_box_settings(cfg))
+        results.bboxes = masks_to_boxes(
+            box_pixels(results.masks, image_probs, mask_box_threshold(cfg)),
+            *mask_box_settings(cfg))
         return results
 
     @staticmethod
@@ -234,9 +237,10 @@ class SOLOv2PostProcessor:
             **{key: cfg[key]
                for key in nms_type.keys})
 
-    def resize_masks(self, mask_probs: Tensor, img_meta: dict, rescale: bool,
-                     mask_thr: float) -> Tensor:
-        """(n, h, w) mask probabilities at the mask stride -> (n, H, W) bool
-        masks at the image (``ori_shape`` if ``rescale``)."""
+    def resize_probs(self, mask_probs: Tensor, img_meta: dict,
+                     rescale: bool) -> Tensor:
+        """(n, h, w) mask probabilities at the mask stride -> (n, H, W)
+        at the image (``ori_shape`` if ``rescale``); the masks are those
+        ``> mask_thr``."""
         return resize_to_image(mask_probs, self.mask_stride, img_meta,
-                               rescale) > mask_thr
+                               rescale)

@@ -6,7 +6,11 @@ derived from its mask (:func:`mmsolo.models.layers.masks_to_boxes`):
 ``'tight'`` (the default, mmdet's ``mask2bbox``: the box of every pixel)
 or ``'main_parts'`` (stray pixels cut off from the object by an empty row
 or column left out; a run of rows or columns is kept when it holds at
-least ``mask_box_min_part`` of the largest run's pixels).
+least ``mask_box_min_part`` of the largest run's pixels). With
+``mask_box_thr`` the box is that of the pixels whose mask probability is
+above it rather than above ``mask_thr`` (None, the default: the mask's own
+pixels): a lower threshold reaches into corners that the 1/4-scale mask
+rounds off.
 """
 from numbers import Number
 from typing import Dict, NamedTuple, Optional, Tuple
@@ -38,7 +42,8 @@ COMMON_TEST_CFG = dict(
     filter_thr=0.05,
     max_per_img=100,
     mask_box='tight',
-    mask_box_min_part=DEFAULT_MIN_PART)
+    mask_box_min_part=DEFAULT_MIN_PART,
+    mask_box_thr=None)
 # The test_cfg of a head built without one.
 DEFAULT_TEST_CFG = dict(COMMON_TEST_CFG, kernel='gaussian', sigma=2.0)
 
@@ -98,10 +103,17 @@ def mask_box_settings(cfg: Optional[dict]) -> Tuple[str, float]:
             cfg.get('mask_box_min_part', DEFAULT_MIN_PART))
 
 
+def mask_box_threshold(cfg: Optional[dict]) -> Optional[float]:
+    """``mask_box_thr`` of a test config: the probability above which a
+    pixel counts for the box, or None (the default) for the mask's own
+    pixels."""
+    return (cfg or {}).get('mask_box_thr')
+
+
 def check_mask_box(cfg: dict) -> None:
     """Raise a ValueError naming the field if ``cfg.mask_box`` is not one
-    of :data:`MASK_BOX_MODES` or ``cfg.mask_box_min_part`` is not in
-    [0, 1]."""
+    of :data:`MASK_BOX_MODES`, ``cfg.mask_box_min_part`` is not in [0, 1]
+    or ``cfg.mask_box_thr`` is neither None nor in (0, 1)."""
     mask_box, min_part = mask_box_settings(cfg)
     if mask_box not in MASK_BOX_MODES:
         raise ValueError(f'model.test_cfg.mask_box={mask_box!r} is not a box '
@@ -109,3 +121,10 @@ def check_mask_box(cfg: dict) -> None:
     if not 0 <= min_part <= 1:
         raise ValueError(f'model.test_cfg.mask_box_min_part={min_part!r} '
                          'must be in [0, 1]')
+    box_thr = mask_box_threshold(cfg)
+    if box_thr is not None and (not isinstance(box_thr, Number)
+                                or isinstance(box_thr, bool)
+                                or not 0 < box_thr < 1):
+        raise ValueError(f'model.test_cfg.mask_box_thr={box_thr!r} must be '
+                         'None (boxes of the masks) or a probability in '
+                         '(0, 1)')

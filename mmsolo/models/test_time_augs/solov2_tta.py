@@ -4,6 +4,7 @@ from typing import List, Optional, Tuple
 
 import torch
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox_flip
 from mmengine.config import ConfigDict
 from mmengine.model import BaseTTAModel
 from mmengine.structures import InstanceData
@@ -11,12 +12,28 @@ from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, MODELS
 from ..layers import masks_to_boxes
-from ..task_modules import mask_box_settings
+from ..task_modules import mask_box_settings, mask_box_threshold
 
 # mmdet's DetTTAModel default (NMS at IoU 0.5, 100 per image), on masks.
 DEFAULT_TTA_CFG = dict(
     nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100)
 FLIP_DIMS = dict(horizontal=(-1, ), vertical=(-2, ), diagonal=(-2, -1))
+
+
+def view_flip(img_meta: dict) -> Optional[str]:
+    """The ``flip_direction`` of a view that ``img_meta`` says was flipped
+    (``flip``), None for an unflipped view.
+
+    Raises:
+        ValueError: an unknown ``flip_direction``.
+    """
+    if not img_meta.get('flip', False):
+        return None
+    direction = img_meta.get('flip_direction', 'horizontal')
+    if direction not in FLIP_DIMS:
+        raise ValueError(f'SOLOv2TTAModel: flip_direction={direction!r} is '
+                         f'not one of {tuple(FLIP_DIMS)}')
+    return direction
 
 
 def flip_masks_back(masks: Tensor, img_meta: dict) -> Tensor:
@@ -26,13 +43,17 @@ def flip_masks_back(masks: Tensor, img_meta: dict) -> Tensor:
     Raises:
         ValueError: an unknown ``flip_direction``.
     """
-    if not img_meta.get('flip', False):
-        return masks
-    direction = img_meta.get('flip_direction', 'horizontal')
-    if direction not in FLIP_DIMS:
-        raise ValueError(f'SOLOv2TTAModel: flip_direction={direction!r} is '
-                         f'not one of {tuple(FLIP_DIMS)}')
-    return masks.flip(FLIP_DIMS[direction])
+    direction = view_flip(img_meta)
+    return masks if direction is None else masks.flip(FLIP_DIMS[direction])
+
+
+def flip_boxes_back(boxes: Tensor, img_shape: Tuple[int, int],
+                    img_meta: dict) -> Tensor:
+    """Boxes (n, 4) predicted on a view that ``img_meta`` says was flipped,
+    in the original orientation of an image of ``img_shape`` (h, w)."""
+    direction = view_flip(img_meta)
+    return boxes if direction is None else bbox_flip(boxes, img_shape,
+                                                     direction)
 
 
 @MODELS.register_module()
@@ -47,7 +68,9 @@ class SOLOv2TTAModel(BaseTTAModel):
     e.g. ``hard_mask_nms`` with ``iou_thr``, or ``matrix_nms``), keeping at
     most ``tta_cfg.max_per_img`` by descending score; the boxes are those
     of the kept masks, derived as the module's ``model.test_cfg.mask_box``
-    says (the tight boxes for a module without a ``mask_head``). That is
+    says (the tight boxes for a module without a ``mask_head``); with
+    ``mask_box_thr``, which needs the probabilities, each kept instance
+    keeps its view's box, flipped back. That is
     mmdet's ``DetTTAModel`` (boxes flipped back, concatenated, NMS at IoU
     0.5, 100 per image) on masks.
 
@@ -74,11 +97,15 @@ class SOLOv2TTAModel(BaseTTAModel):
                            'matrix_nms')
         self._nms_kwargs = nms_cfg
 
+    def head_test_cfg(self) -> Optional[dict]:
+        """The module's head test_cfg (None without a ``mask_head``)."""
+        head = getattr(self.module, 'mask_head', None)
+        return getattr(head, 'test_cfg', None)
+
     def box_settings(self) -> Tuple[str, float]:
         """``(mask_box, mask_box_min_part)`` of the module's head test_cfg
         (the defaults, tight boxes, when it has no ``mask_head``)."""
-        head = getattr(self.module, 'mask_head', None)
-        return mask_box_settings(getattr(head, 'test_cfg', None))
+        return mask_box_settings(self.head_test_cfg())
 
     def merge_preds(
         self, data_samples_list: List[List[DetDataSample]]
@@ -109,7 +136,7 @@ class SOLOv2TTAModel(BaseTTAModel):
         merged = data_samples[0]
         if len(scores) == 0:
             return merged
-        scores, labels, masks, _ = self._nms(
+        scores, labels, masks, keep = self._nms(
             masks,
             labels,
             scores,
@@ -120,6 +147,15 @@ class SOLOv2TTAModel(BaseTTAModel):
         results.masks = masks
         results.labels = labels
         results.scores = scores
-        results.bboxes = masks_to_boxes(masks, *self.box_settings())
+        if mask_box_threshold(self.head_test_cfg()) is None:
+            results.bboxes = masks_to_boxes(masks, *self.box_settings())
+        else:
+            # Boxes from each view's probabilities (mask_box_thr), which the
+            # merged masks no longer hold: the kept views' boxes.
+            results.bboxes = torch.cat([
+                flip_boxes_back(sample.pred_instances.bboxes,
+                                masks.shape[-2:], sample.metainfo)
+                for sample in data_samples
+            ])[keep]
         merged.pred_instances = results
         return merged

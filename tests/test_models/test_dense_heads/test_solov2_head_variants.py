@@ -155,6 +155,7 @@ def test_a_partial_test_cfg_gets_the_defaults(head_cfg):
         max_per_img=100,
         mask_box='tight',
         mask_box_min_part=0.1,
+        mask_box_thr=None,
         kernel='linear',
         sigma=2.0)
 

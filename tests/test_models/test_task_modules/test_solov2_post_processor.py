@@ -41,7 +41,7 @@ def test_test_cfg_defaults_are_merged_once_at_build():
     assert processor.test_cfg == dict(
         nms_pre=500, score_thr=0.3, mask_thr=0.5, filter_thr=0.05,
         max_per_img=100, mask_box='tight', mask_box_min_part=0.1,
-        nms_type='hard', iou_thr=0.5)
+        mask_box_thr=None, nms_type='hard', iou_thr=0.5)
     assert build_test_cfg(None).kernel == 'gaussian'
 
 
@@ -56,6 +56,15 @@ def test_test_cfg_defaults_are_merged_once_at_build():
      r'model.test_cfg.mask_box_min_part=1.5 must be in \[0, 1\]'),
     (dict(kernel='gaussian', sigma=2.0, mask_box_min_part='0.1'),
      'model.test_cfg.mask_box_min_part'),
+    (dict(kernel='gaussian', sigma=2.0, mask_box_thr=1.0),
+     r'model.test_cfg.mask_box_thr=1.0 must be None \(boxes of the masks\) '
+     r'or a probability in \(0, 1\)'),
+    (dict(kernel='gaussian', sigma=2.0, mask_box_thr=0),
+     'model.test_cfg.mask_box_thr=0 must be'),
+    (dict(kernel='gaussian', sigma=2.0, mask_box_thr='0.3'),
+     "model.test_cfg.mask_box_thr='0.3' must be"),
+    (dict(kernel='gaussian', sigma=2.0, mask_box_thr=True),
+     'model.test_cfg.mask_box_thr=True must be'),
 ])
 def test_bad_test_cfg_fails_at_build_naming_the_field(test_cfg, match):
     with pytest.raises(ValueError, match=match):
@@ -89,6 +98,52 @@ def test_test_cfg_mask_box_selects_how_boxes_come_from_masks(
     assert torch.equal(main.bboxes,
                        masks_to_boxes(main.masks, 'main_parts', 0.2))
     assert torch.equal(tight.bboxes, masks_to_boxes(tight.masks))
+
+
+def test_test_cfg_mask_box_thr_boxes_the_pixels_above_it(
+        head_cfg, head_test_cfg):
+    """With mask_box_thr the boxes are those of the image-sized
+    probabilities above it (the masks stay those above mask_thr): each
+    holds its mask's box and is wider, where the probability fades out
+    gradually (a cone of logits: 0 at 4 feature pixels from its centre,
+    logit(0.2) at about 5.4)."""
+    head = MODELS.build(
+        head_cfg(dict(head_test_cfg, score_thr=0.1, mask_box='tight',
+                      mask_box_thr=0.2))).eval()
+    _, samples = demo_batch([(64, 96)], [(100, 140)])
+    metas = [s.metainfo for s in samples]
+    rows, cols = torch.meshgrid(torch.arange(16.), torch.arange(24.),
+                                indexing='ij')
+    cone = 4 * (1 - ((rows - 8) ** 2 + (cols - 12) ** 2).sqrt() / 4)
+    feats = torch.zeros(1, 16, 16, 24)
+    feats[0, 0] = cone
+    kernel_preds = []
+    for grid in head.num_grids:
+        kernels = torch.zeros(1, head.kernel_out_channels, grid, grid)
+        kernels[:, 0] = 1.0  # every kernel reads the cone
+        kernel_preds.append(kernels)
+    cls_preds = [
+        torch.full((1, head.num_classes, grid, grid), -9.0)
+        for grid in head.num_grids
+    ]
+    cls_preds[0][0, 1, 2, 3] = 3.0
+    processor = head.post_processor
+    spy = mock.Mock(wraps=processor.resize_probs)
+    with torch.no_grad(), mock.patch.object(processor, 'resize_probs', spy):
+        result = head.predict_by_feat(kernel_preds, cls_preds,
+                                      MaskFeatures.shared(feats), metas)[0]
+        plain = head.predict_by_feat(kernel_preds, cls_preds,
+                                     MaskFeatures.shared(feats), metas,
+                                     cfg=dict(head.test_cfg,
+                                              mask_box_thr=None))[0]
+    probs = processor.resize_probs(*spy.call_args_list[0].args)
+    assert len(result) == 1 and probs.shape[1:] == (100, 140)
+    assert torch.equal(result.masks, probs > head.test_cfg.mask_thr)
+    assert torch.equal(result.masks, plain.masks)
+    assert torch.equal(result.bboxes, masks_to_boxes(probs > 0.2))
+    assert torch.equal(plain.bboxes, masks_to_boxes(plain.masks))
+    assert (result.bboxes[:, :2] < plain.bboxes[:, :2]).all()
+    assert (result.bboxes[:, 2:] > plain.bboxes[:, 2:]).all()
 
 
 def head_cfg(**overrides):

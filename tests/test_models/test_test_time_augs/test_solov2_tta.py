@@ -96,3 +96,27 @@ def test_boxes_follow_the_modules_test_cfg_mask_box():
         boxes[name] = merged.pred_instances.bboxes.tolist()
     assert boxes == dict(stub=[[0, 0, 8, 6]], tight=[[0, 0, 8, 6]],
                          main_parts=[[0, 0, 4, 4]])
+
+
+def test_mask_box_thr_keeps_each_views_box_flipped_back():
+    """With the module's test_cfg.mask_box_thr, boxes come from
+    probabilities the merged masks no longer hold: each kept instance
+    keeps the box its view predicted, flipped back to the image (8 wide)."""
+    plain = view(box_mask(1, 1, 3, 3)[None], [0.9], [0], flip=False)
+    plain.pred_instances.bboxes = torch.tensor([[0., 0., 4., 5.]])
+    flipped = view(
+        torch.stack([box_mask(5, 1, 7, 3), box_mask(0, 4, 2, 6)]),
+        [0.8, 0.7], [0, 1], flip=True)
+    # A duplicate of the plain view's instance, and one of another class.
+    flipped.pred_instances.bboxes = torch.tensor([[4., 0., 8., 4.],
+                                                  [0., 3., 3., 6.]])
+    module = _HeadStub(dict(mask_box='tight', mask_box_thr=0.3))
+    merged = SOLOv2TTAModel(module=module).merge_preds([[plain, flipped]])[0]
+    instances = merged.pred_instances
+    assert instances.scores.tolist() == pytest.approx([0.9, 0.7])
+    assert instances.bboxes.tolist() == [[0, 0, 4, 5], [5, 3, 8, 6]]
+    # Without mask_box_thr the boxes are those of the merged masks.
+    merged = SOLOv2TTAModel(module=_HeadStub(dict(mask_box='tight'))
+                            ).merge_preds([[plain, flipped]])[0]
+    assert merged.pred_instances.bboxes.tolist() == [[1, 1, 3, 3],
+                                                     [6, 4, 8, 6]]
