@@ -1,11 +1,11 @@
 """RetainFreedMemoryHook and mmsolo.utils.malloc: freed activations stay in
 the process (no page faults when the next step takes them again), glibc's
 defaults come back when the run ends, bad settings name themselves."""
-import logging
-import resource
+import json
+import subprocess
+import sys
 
 import pytest
-import torch
 
 from mmsolo.engine import RetainFreedMemoryHook
 from mmsolo.utils import malloc
@@ -16,13 +16,20 @@ pytestmark = pytest.mark.skipif(malloc._glibc() is None,
 MIB = 1 << 20
 
 
-class FakeRunner:
-    logger = logging.getLogger('test_retain_freed_memory')
+# Run in a fresh process: how an earlier test (or pytest-xdist's worker
+# thread) left the allocator's arenas would change what gets reused.
+FAULTS_SCRIPT = r"""
+import json, logging, resource
+import torch
+from mmsolo.engine import RetainFreedMemoryHook
+from mmsolo.utils import malloc
 
 
-def faults_of_second_allocation(num_bytes: int) -> int:
-    """Page faults while filling a block of num_bytes that was just
-    allocated, filled and freed once."""
+class Runner:
+    logger = logging.getLogger('retain')
+
+
+def faults_of_second_allocation(num_bytes):
     block = torch.empty(num_bytes, dtype=torch.uint8)
     block.fill_(1)
     del block
@@ -34,25 +41,35 @@ def faults_of_second_allocation(num_bytes: int) -> int:
     return after - before
 
 
+size = 16 << 20
+malloc.restore_malloc_defaults()
+faults = dict(defaults=faults_of_second_allocation(size))
+hook = RetainFreedMemoryHook()
+hook.before_run(Runner())
+faults_of_second_allocation(size)  # the heap grows once
+faults['hook'] = faults_of_second_allocation(size)
+faults['active'] = hook.active
+hook.after_run(Runner())
+faults['restored'] = faults_of_second_allocation(size)
+faults['active_after'] = hook.active
+print(json.dumps(faults))
+"""
+
+
 def test_hook_keeps_freed_blocks_and_restores_defaults():
+    """Page faults while filling a 16 MiB block that was just allocated,
+    filled and freed: with glibc's fixed defaults it is mapped anew and
+    every page (4096) faults in again; under the hook it comes back from
+    the heap with its pages mapped; after the run, the defaults again."""
     pages = 16 * MIB // 4096
-    hook = RetainFreedMemoryHook()
-    runner = FakeRunner()
-    # glibc's fixed defaults first: a 16 MiB block is mapped anew each
-    # time, every page faults in again.
-    malloc.restore_malloc_defaults()
-    assert faults_of_second_allocation(16 * MIB) > pages // 2
-    try:
-        hook.before_run(runner)
-        assert hook.active
-        # The heap grows on the first allocation after the setting; from
-        # then on a freed 16 MiB block comes back with its pages mapped.
-        faults_of_second_allocation(16 * MIB)
-        assert faults_of_second_allocation(16 * MIB) < pages // 8
-    finally:
-        hook.after_run(runner)
-    assert not hook.active
-    assert faults_of_second_allocation(16 * MIB) > pages // 2
+    done = subprocess.run([sys.executable, '-c', FAULTS_SCRIPT],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    faults = json.loads(done.stdout.strip().splitlines()[-1])
+    assert faults['active'] and not faults['active_after']
+    assert faults['defaults'] > pages // 2, faults
+    assert faults['hook'] < pages // 8, faults
+    assert faults['restored'] > pages // 2, faults
 
 
 @pytest.mark.parametrize('settings, culprit', [
