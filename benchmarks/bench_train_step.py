@@ -24,8 +24,9 @@ state after that step (weights, buffers and optimizer state restored,
 untimed). Timed interleaved and one after the other; a goal counts the
 lower of the two ratios (goal: >= 1.5x). With ``--retain-freed-memory``
 glibc's malloc keeps freed memory for both models, as the quick start's
-``RetainFreedMemoryHook`` sets it (``mmsolo.utils.malloc``); the minor page
-faults per step of each model are printed either way.
+``RetainFreedMemoryHook`` sets it (``mmsolo.utils.malloc``); the median
+minor page faults of each model's steps (counted around the timed calls)
+are printed either way.
 
     python benchmarks/bench_train_step.py [--repeats 3]
         [--models r50 quickstart] [--precisions fp32 bf16]
@@ -175,14 +176,9 @@ def first_steps(trainees: Dict[str, Trainee], data: dict) -> float:
     return worst
 
 
-def faults_per_call(fn: Callable[[], object], calls: int = 3) -> float:
-    """Minor page faults of the process per call of ``fn`` (after one
-    untimed call)."""
-    fn()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(calls):
-        fn()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+def minor_faults() -> int:
+    """Minor page faults of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def time_pair(name: str, precision: str, data: dict,
@@ -192,20 +188,27 @@ def time_pair(name: str, precision: str, data: dict,
     trainees = dict(mmdet=reference, ours=ours)
     print(f'{name} {precision}: first step losses', flush=True)
     worst = first_steps(trainees, data)
+    faults: Dict[str, List[int]] = {key: [] for key in trainees}
+
+    def counted_step(key: str, trainee: Trainee) -> Callable[[], object]:
+        def step() -> None:
+            before = minor_faults()
+            trainee.step(data)
+            faults[key].append(minor_faults() - before)
+        return step
+
     fns: Dict[str, Callable[[], object]] = {
-        key: (lambda t=trainee: t.step(data))
-        for key, trainee in trainees.items()}
+        key: counted_step(key, trainee) for key, trainee in trainees.items()}
     setup = {key: trainee.restore for key, trainee in trainees.items()}
-    for key, fn in fns.items():
-        print(f'  {key}: {faults_per_call(fn):.0f} page faults per step',
-              flush=True)
-        setup[key]()
     rows = []
     for order, timer in TIMING_ORDERS:
         times = timer(fns, repeats=repeats, grad=True, setup=setup)
         rows.append((name, precision, order, times['mmdet'], times['ours'],
                      times['mmdet'] / times['ours']))
         print(f'  {order}: {times}', flush=True)
+    for key, counts in faults.items():
+        print(f'  {key}: median {int(np.median(counts))} page faults per '
+              f'step', flush=True)
     return rows, worst
 
 

@@ -203,7 +203,7 @@ log_processor = dict(window_size=20, by_epoch=False)
 # with one busy process on 2 cores a 2-thread step took 3.4x its quiet
 # time, a 1-thread step 1.6x.
 # glibc's malloc set to keep the memory a step frees for the next one:
-# 85-300 page faults per step instead of 7,000-14,000 (mmsolo.utils.malloc).
+# 0-300 page faults per step instead of 7,000-22,000 (mmsolo.utils.malloc).
 # (A list replaces the base's: its two hooks are listed again.)
 custom_hooks = [
     dict(type='mmsolo.NumClassesCheckHook'),

@@ -4,18 +4,18 @@ A training step frees and allocates the same large tensors every iteration
 (activations of 1-16 MiB in the quick start). With glibc's defaults, blocks
 above its mmap threshold are returned to the kernel when freed and the heap's
 free top is trimmed, so every step faults the same memory in again: 7,000 to
-14,000 page faults per quick-start step (about 40 MiB zeroed by the kernel),
+22,000 page faults per quick-start step (30-90 MiB zeroed by the kernel),
 which made the stem's BatchNorm, ReLU backward and max pooling 3-4x slower
 in the step than alone (``benchmarks/profile_train_step.py``). Raising the
 mmap threshold and the trim threshold keeps that memory in the process:
-85-300 faults per step (measured with ``resource.getrusage``). It is what
+0-300 faults per step (measured with ``resource.getrusage``). It is what
 jemalloc or tcmalloc preloaded would give PyTorch, without a preload.
 
 Only glibc has ``mallopt``; elsewhere :func:`retain_freed_memory` does
 nothing and says so.
 """
 import ctypes
-import ctypes.util
+import functools
 from typing import Optional
 
 # mallopt parameters (glibc's malloc.h).
@@ -31,14 +31,13 @@ DEFAULT_TOP_PAD = 128 << 10
 MAX_MMAP_THRESHOLD = 32 << 20
 
 
+@functools.lru_cache(maxsize=None)
 def _glibc() -> Optional[ctypes.CDLL]:
-    """The C library when it is glibc (it has ``mallopt`` and
-    ``gnu_get_libc_version``), else None."""
-    name = ctypes.util.find_library('c')
-    if name is None:
-        return None
+    """The C library of this process when it is glibc (it has ``mallopt``
+    and ``gnu_get_libc_version``), else None. Looked up once, among the
+    symbols the process has loaded (no search for the library file)."""
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     if not (hasattr(libc, 'mallopt') and hasattr(libc,

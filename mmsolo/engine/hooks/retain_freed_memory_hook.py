@@ -12,7 +12,7 @@ class RetainFreedMemoryHook(Hook):
 
     Each step frees and reallocates the same activations; with glibc's
     defaults the kernel unmaps and faults them in again every step (7,000 to
-    14,000 page faults per quick-start step, 85-300 with this hook). See
+    22,000 page faults per quick-start step, 0-300 with this hook). See
     :mod:`mmsolo.utils.malloc`. The defaults are restored, and the retained
     memory given back, when the run ends. Does nothing (and logs it) where
     the C library is not glibc. Results are unchanged: only where memory

@@ -68,10 +68,16 @@ def build_test_cfg(test_cfg: Optional[dict]) -> ConfigDict:
     return cfg
 
 
+def _is_a(value, wanted: type) -> bool:
+    """``value`` is a ``wanted`` (int or Number) and not a bool."""
+    return isinstance(value, wanted) and not isinstance(value, bool)
+
+
 def check_test_cfg(cfg: dict) -> None:
     """Raise a ValueError naming ``model.test_cfg`` if its mask NMS is
     unknown or incomplete, a value has the wrong type, or its box mode
-    (``mask_box``, ``mask_box_min_part``) is unknown or out of range."""
+    (``mask_box``, ``mask_box_min_part``, ``mask_box_thr``) is unknown or
+    out of range."""
     nms_type = cfg.get('nms_type', DEFAULT_NMS_TYPE)
     if nms_type not in NMS_TYPES:
         raise ValueError(
@@ -85,7 +91,7 @@ def check_test_cfg(cfg: dict) -> None:
     for key in _NUMBER_KEYS + _INT_KEYS:
         value = cfg.get(key, 0)
         wanted = int if key in _INT_KEYS else Number
-        if not isinstance(value, wanted) or isinstance(value, bool):
+        if not _is_a(value, wanted):
             raise ValueError(f'model.test_cfg.{key}={value!r} must be a '
                              f'{"whole " if wanted is int else ""}number')
     if nms_type == 'matrix' and cfg.kernel not in DECAY_KERNELS:
@@ -122,9 +128,8 @@ def check_mask_box(cfg: dict) -> None:
         raise ValueError(f'model.test_cfg.mask_box_min_part={min_part!r} '
                          'must be in [0, 1]')
     box_thr = mask_box_threshold(cfg)
-    if box_thr is not None and (not isinstance(box_thr, Number)
-                                or isinstance(box_thr, bool)
-                                or not 0 < box_thr < 1):
+    if box_thr is not None and not (_is_a(box_thr, Number)
+                                    and 0 < box_thr < 1):
         raise ValueError(f'model.test_cfg.mask_box_thr={box_thr!r} must be '
                          'None (boxes of the masks) or a probability in '
                          '(0, 1)')
