@@ -1,6 +1,8 @@
 """Where a training step of ours spends its time: ``torch.profiler`` over a
 few ``train_step`` calls of the quick-start model (or R50), the operators
-with the most self CPU time, each with its input shapes.
+with the most self CPU time, each with its input shapes; then the self time
+of a step in all and in the convolutions (forward and backward), and the
+operators with the most self time summed over their shapes.
 
 This is how the unbind of the per-image mask features and the backward of
 the 2x upsampling were found (README, quick start). Not a comparison with
@@ -13,6 +15,7 @@ import argparse
 import os.path as osp
 import sys
 import time
+from typing import Dict, Iterable
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -55,6 +58,33 @@ def main() -> None:
         shapes = str(event.input_shapes)[:100]
         print(f'| {event.key} | {event.self_cpu_time_total / 1e3 / args.steps:.2f}'
               f' | {event.count // args.steps} | {shapes} |')
+    totals = self_ms_by_operator(prof.key_averages(), args.steps)
+    print(f'\nself time per step: {sum(totals.values()):.1f} ms in all, '
+          f'{convolution_ms(totals):.1f} ms in convolutions (forward and '
+          'backward)\n')
+    print('| operator | self ms per step, all shapes |')
+    print('|---|---|')
+    for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:args.top]:
+        print(f'| {name} | {ms:.2f} |')
+
+
+def self_ms_by_operator(events: Iterable, steps: int) -> Dict[str, float]:
+    """Self CPU milliseconds per step of each operator name, over all its
+    input shapes; ``events`` are ``torch.profiler`` averages (each with
+    ``key`` and ``self_cpu_time_total`` in microseconds) of ``steps``
+    steps."""
+    totals: Dict[str, float] = {}
+    for event in events:
+        totals[event.key] = (totals.get(event.key, 0.0)
+                             + event.self_cpu_time_total / 1e3 / steps)
+    return totals
+
+
+def convolution_ms(totals: Dict[str, float]) -> float:
+    """The part of :func:`self_ms_by_operator`'s totals spent in operators
+    whose name holds ``convolution`` (``aten::mkldnn_convolution``,
+    ``aten::convolution_backward``, ...)."""
+    return sum(ms for name, ms in totals.items() if 'convolution' in name)
 
 
 if __name__ == '__main__':
