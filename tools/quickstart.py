@@ -20,15 +20,23 @@ import argparse
 import os.path as osp
 import time
 
+import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmsolo.datasets import (ensure_panoptic_shapes_dataset,
-                             ensure_shapes_dataset)
-from mmsolo.apis import load_run_config, load_scalar_log
-from mmsolo.apis.quickstart import (MetricsRecorder, draw_predictions,
-                                    plot_loss_curve, step_time_summary)
+from mmsolo.datasets import (
+    ensure_panoptic_shapes_dataset,
+    ensure_shapes_dataset,
+)
 from mmsolo.fileio import dump_json_atomically
+from mmsolo.runner import (
+    MetricsRecorder,
+    draw_predictions,
+    load_run_config,
+    plot_loss_curve,
+    step_time_summary,
+)
+from mmsolo.utils import load_scalar_log
 
 # Per mode: config, data root, work dir, output dir, dataset maker and the
 # name in the final report.
@@ -96,6 +104,13 @@ def report(mode: str, metrics: dict) -> str:
             f"{m['coco/segm_mAP_50']:.3f}), box AP {m['coco/bbox_mAP']:.3f}")
 
 
+def training_precision(runner: Runner) -> str:
+    """'bfloat16' or 'float32': what the optimizer wrapper autocast to
+    (``BF16OptimWrapper.dtype``; float32 for other wrappers)."""
+    dtype = getattr(runner.optim_wrapper, 'dtype', None)
+    return 'bfloat16' if dtype == torch.bfloat16 else 'float32'
+
+
 def main() -> None:
     args = parse_args()
     start = time.perf_counter()
@@ -130,6 +145,8 @@ def main() -> None:
     summary = dict(
         config=args.config,
         metrics=recorder.metrics,
+        precision=training_precision(runner),
+        channels_last=getattr(runner.model, 'channels_last', None),
         train_and_val_seconds=round(train_seconds, 1),
         train_step_seconds=step_time_summary(scalars),
         total_seconds=round(time.perf_counter() - start, 1),
@@ -139,7 +156,8 @@ def main() -> None:
     summary_path = osp.join(args.out_dir, 'summary.json')
     dump_json_atomically(summary, summary_path, indent=2)
     print(f"\n{mode['title']}: {report(args.mode, recorder.metrics)}; "
-          f"training + evaluation {train_seconds / 60:.1f} min, all "
+          f"trained in {summary['precision']}; training + evaluation "
+          f"{train_seconds / 60:.1f} min, all "
           f"{summary['total_seconds'] / 60:.1f} min\npictures: {picture}, "
           f"{curve}\nsummary: {summary_path}")
 

@@ -6,10 +6,9 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmsolo.apis import (add_cfg_options, add_launcher_args,
-                         cpu_process_group, load_run_config, parse_tool_args)
-from mmsolo.checkpoint import (add_unsafe_load_argument,
-                               tool_checkpoint_loading)
+from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
+from mmsolo.runner import cpu_process_group, load_run_config
+from mmsolo.utils import add_cfg_options, add_launcher_args, parse_tool_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -19,8 +18,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='automatic mixed precision: float16 with loss scaling on CUDA, '
-        'bfloat16 (BF16OptimWrapper) on CPU')
+        help='automatic mixed precision: float16 with loss scaling on CUDA; '
+        'on a CPU, bfloat16 (BF16OptimWrapper) where the CPU computes it '
+        'natively (AVX512-BF16, AMX), float32 elsewhere (logged)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -63,7 +63,8 @@ def main() -> None:
     if args.amp and torch.cuda.is_available():
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
-    elif args.amp:  # mmengine's AmpOptimWrapper needs a GPU
+    elif args.amp:  # mmengine's AmpOptimWrapper needs a GPU; this one
+        # falls back to float32 on a CPU without native bfloat16.
         cfg.optim_wrapper.type = 'mmsolo.BF16OptimWrapper'
         cfg.optim_wrapper.device_type = 'cpu'
     if args.auto_scale_lr:

@@ -1,6 +1,6 @@
 # The CPU quick start: a light SOLOv2 trained from scratch on the synthetic
 # shapes set (tools/misc/generate_shapes.py: 256x256 images, 3 classes,
-# objects of 20-128 px) in under 15 minutes on 2 CPU cores.
+# objects of 20-128 px) on 2 CPU cores.
 _base_ = ['../_base_/default_runtime.py']
 
 data_root = 'data/shapes/'
@@ -9,9 +9,9 @@ image_size = 256
 
 model = dict(
     type='mmsolo.SOLOv2',
-    # Backbone and FPN in NHWC: oneDNN's bf16 convolutions run faster in it
-    # (benchmarks/README.md, train step).
-    channels_last=True,
+    # Backbone and FPN in NHWC where the convolutions run in bfloat16 (a CPU
+    # with native bfloat16, or CUDA), NCHW otherwise.
+    channels_last='auto',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -76,23 +76,16 @@ model = dict(
         sigma=2.0,
         max_per_img=100,
         # Boxes of the masks' main parts, not their tight boxes: a few stray
-        # pixels far from a shape widened its tight box. A run of rows or
+        # pixels far from a shape widen its tight box. A run of rows or
         # columns (between empty ones) counts when it holds at least
         # mask_box_min_part of the pixels of the mask's largest run; 1.0
-        # keeps the largest run alone. Box AP on the val set, three
-        # checkpoints (mask AP 0.618 / 0.604 / 0.206): tight 0.525 / 0.484
-        # / 0.127, min_part 0.1 - / 0.555 / 0.169, 0.3 0.600 / - / -, 0.5
-        # 0.602 / 0.576 / 0.217, 1.0 0.607 / 0.579 / 0.231.
-        # mask_box='tight' gives mmdet's boxes.
+        # keeps the largest run alone. mask_box='tight' gives mmdet's boxes.
         mask_box='main_parts',
         mask_box_min_part=1.0,
         # Boxes of the pixels whose probability is above 0.4 (the masks
         # stay those above mask_thr): the 1/4-scale masks round off the
-        # shapes' corners. Box AP at 0.5 / 0.45 / 0.4 / 0.35 / 0.3 on two
-        # quick-start checkpoints (seeds 0 and 1, README "Boxes"): 0.589 /
-        # 0.592 / 0.590 / 0.602 / 0.603 and 0.526 / 0.530 / 0.530 / 0.529 /
-        # 0.528; an earlier one (min_part 0.5) 0.602 / - / 0.604 / - /
-        # 0.595. None: the boxes of the masks.
+        # shapes' corners. None: the boxes of the masks. (The box studies
+        # behind both settings: benchmarks/README.md.)
         mask_box_thr=0.4))
 
 # The 1000 training images are decoded, and their masks made, once: later
@@ -177,7 +170,8 @@ train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-# bfloat16 autocast: about 1.5x faster steps on CPUs with AVX512-BF16.
+# bfloat16 autocast on a CPU that computes it natively (AVX512-BF16, AMX),
+# float32 elsewhere: the wrapper logs which and why.
 optim_wrapper = dict(
     type='mmsolo.BF16OptimWrapper',
     device_type='cpu',
@@ -198,17 +192,9 @@ default_hooks = dict(
     checkpoint=dict(type='mmsolo.AtomicCheckpointHook', by_epoch=False,
                     interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(window_size=20, by_epoch=False)
-# Intra-op threads chosen from timed steps (all cores, or half of them when
-# another process shares the cores), chosen again when the load changes:
-# with one busy process on 2 cores a 2-thread step took 3.4x its quiet
-# time, a 1-thread step 1.6x.
-# glibc's malloc set to keep the memory a step frees for the next one:
-# 0-300 page faults per step instead of 7,000-22,000 (mmsolo.utils.malloc).
 # (A list replaces the base's: its two hooks are listed again.)
 custom_hooks = [
     dict(type='mmsolo.NumClassesCheckHook'),
-    dict(type='mmsolo.FiniteGradientsHook'),
-    dict(type='mmsolo.AdaptiveThreadsHook'),
-    dict(type='mmsolo.RetainFreedMemoryHook')
+    dict(type='mmsolo.FiniteGradientsHook')
 ]
 randomness = dict(seed=0)

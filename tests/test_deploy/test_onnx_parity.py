@@ -1,20 +1,28 @@
 """Exported SOLOv2 graphs (the whole model, post-processing included) run
 by ONNX Runtime and OpenVINO against PyTorch's ``model.predict`` on the
-same images: labels equal, scores within 1e-4, every mask IoU >= 0.99."""
+same images: labels equal, every mask IoU >= 0.99, scores within 1e-4.
+
+Where the two sides' kernels differ in the last bits (another CPU, another
+thread count), a mask probability within rounding of ``mask_thr`` may flip:
+the Matrix NMS of that class then decays its scores by slightly other IoUs,
+so there they agree within a relative 2e-3, and an instance whose score is
+within that of ``filter_thr`` or of the ``max_per_img`` cut may be on one
+side only (the rule in ``tests/support/parity.py``)."""
 import copy
 
 import pytest
 import torch
+from support import seeded_model
+from support.parity import compare_samples
 
 from mmsolo.deploy import DeployedSOLOv2, export_onnx
-from mmsolo.deploy.graph_postprocess import flatten_levels
-from mmsolo.deploy.parity import compare_samples
+from mmsolo.models.layers import flat_cells, point_nms
 from mmsolo.testing import demo_batch
-from .helpers import (QUICKSTART_CONFIG, R50_CONFIG, data_preprocessor_cfg,
-                      seeded_model)
+from .helpers import QUICKSTART_CONFIG, R50_CONFIG, data_preprocessor_cfg
 
 BACKENDS = ('onnxruntime', 'openvino')
 SCORE_TOL = 1e-4
+DECAYED_REL_TOL = 2e-3
 MIN_IOU = 0.99
 
 
@@ -22,7 +30,8 @@ MIN_IOU = 0.99
 def quickstart(tmp_path_factory):
     """The quick-start model (seeded, ~100 detections per image) exported
     once with a dynamic batch and input size; a runner per backend."""
-    model = seeded_model(QUICKSTART_CONFIG, bias_mean=-1.0)
+    model = seeded_model(QUICKSTART_CONFIG, class_bias_mean=-1.0,
+                         channels_last=False)
     path = str(tmp_path_factory.mktemp('quick') / 'quick.onnx')
     export_onnx(model, path, (256, 256), pad_divisor=64, dynamic_shape=True,
                 dynamic_batch=True)
@@ -38,7 +47,8 @@ def quickstart(tmp_path_factory):
 def r50(tmp_path_factory):
     """SOLOv2-R50 (seeded, hundreds of candidates, confident masks)
     exported once, static 1 x 3 x 256 x 320."""
-    model = seeded_model(R50_CONFIG, bias_mean=-5.5, kernel_scale=20)
+    model = seeded_model(R50_CONFIG, class_bias_mean=-5.5, kernel_scale=20,
+                         channels_last=False)
     path = str(tmp_path_factory.mktemp('r50') / 'r50.onnx')
     export_onnx(model, path, (256, 320), pad_divisor=32)
     runners = {
@@ -53,7 +63,11 @@ def check_parity(model, runner, inputs, samples, min_instances=1):
     with torch.no_grad():
         expected = model.predict(inputs, copy.deepcopy(samples))
     got = runner.predict(inputs, copy.deepcopy(samples))
-    stats = compare_samples(expected, got, SCORE_TOL)
+    test_cfg = model.mask_head.test_cfg
+    stats = compare_samples(expected, got, SCORE_TOL,
+                            decay_rel_tol=DECAYED_REL_TOL,
+                            filter_thr=test_cfg.filter_thr,
+                            max_per_img=test_cfg.max_per_img)
     print(runner.backend_name, stats)
     assert stats['instances'] >= min_instances
     assert stats['max_score_diff'] <= SCORE_TOL
@@ -104,8 +118,8 @@ def test_r50_hundreds_of_candidates(r50, backend):
 def num_candidates(model, inputs) -> int:
     """(cell, class) pairs above score_thr (those reaching the masks)."""
     with torch.no_grad():
-        kernels, cls = model.mask_head(model.extract_feat(inputs))
-        _, scores = flatten_levels(kernels, cls)
+        _, cls = model.mask_head(model.extract_feat(inputs))
+        scores = flat_cells([point_nms(level.sigmoid()) for level in cls])
     return int((scores > model.mask_head.test_cfg.score_thr).sum())
 
 
@@ -113,7 +127,7 @@ def num_candidates(model, inputs) -> int:
 def no_candidates(tmp_path_factory):
     """A model whose every score stays below score_thr, exported once
     (a small static graph)."""
-    model = seeded_model(QUICKSTART_CONFIG, bias_mean=None)
+    model = seeded_model(QUICKSTART_CONFIG, channels_last=False)
     with torch.no_grad():
         model.mask_head.conv_cls.bias.fill_(-30.0)
     path = str(tmp_path_factory.mktemp('empty') / 'empty.onnx')

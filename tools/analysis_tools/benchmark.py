@@ -39,11 +39,11 @@ from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import Runner, load_checkpoint
 
-from mmsolo.registry import MODELS
-from mmsolo.apis import config_input_shape, load_tool_config
-from mmsolo.checkpoint import (add_unsafe_load_argument,
-                               tool_checkpoint_loading)
+from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.deploy.cli import add_backend_argument
+from mmsolo.registry import MODELS
+from mmsolo.runner import load_tool_config
+from mmsolo.utils import config_input_shape, cpu_precision_choice
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,8 +77,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--fp16',
         action='store_true',
-        help='half-precision autocast: float16 on CUDA, bfloat16 on the CPU '
-        '(which has no fast float16); outputs stay float32')
+        help='half-precision autocast: float16 on CUDA, bfloat16 on a CPU '
+        'that computes it natively (AVX512-BF16, AMX; float32 elsewhere); '
+        'outputs stay float32')
     parser.add_argument(
         '--device',
         choices=['cpu', 'cuda'],
@@ -184,11 +185,21 @@ def dataset_batches(cfg: Config) -> Iterator[dict]:
         yield from loader
 
 
-def autocast_dtype(device: str, fp16: bool) -> Optional[torch.dtype]:
-    """The autocast dtype of ``--fp16`` on ``device`` (None without it)."""
+def autocast_dtype(device: str, fp16: bool,
+                   logger: MMLogger) -> Optional[torch.dtype]:
+    """The autocast dtype of ``--fp16`` on ``device`` (None without it):
+    float16 on CUDA; on a CPU bfloat16 where the CPU computes it natively,
+    else None (float32, logged: emulated bfloat16 would time the emulation).
+    """
     if not fp16:
         return None
-    return torch.float16 if device == 'cuda' else torch.bfloat16
+    if device == 'cuda':
+        return torch.float16
+    dtype, reason = cpu_precision_choice()
+    if dtype != torch.bfloat16:
+        logger.warning(f'--fp16: float32, not bfloat16, on this CPU ({reason})')
+        return None
+    return torch.bfloat16
 
 
 def run_benchmark(model: torch.nn.Module,
@@ -258,7 +269,7 @@ def main() -> None:
         batches = synthetic_batches(cfg, shape, args.seed)
     else:
         batches = dataset_batches(cfg)
-    amp_dtype = autocast_dtype(args.device, args.fp16)
+    amp_dtype = autocast_dtype(args.device, args.fp16, logger)
     logger.info(f'device: {args.device}, '
                 f'{torch.get_num_threads()} CPU threads'
                 + (f', autocast {amp_dtype}' if amp_dtype else ''))

@@ -1,10 +1,9 @@
 # SOLOv2 with ResNet-50 and FPN (P2-P6), the paper's R50 model.
 model = dict(
     type='mmsolo.SOLOv2',
-    # Backbone and FPN in NHWC (deformable convs stay NCHW): on the CPU the
-    # R50 training step took 15.0 s instead of 17.0 s (fp32) and 6.3 s
-    # instead of 7.2 s (bf16), 2 x 800x1216 (benchmarks/README.md).
-    channels_last=True,
+    # Backbone and FPN in NHWC (deformable convs stay NCHW) with CUDA or on
+    # a CPU with native bfloat16; NCHW on other CPUs.
+    channels_last='auto',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

@@ -1,7 +1,7 @@
 """SOLOv2 for panoptic segmentation: the instance branch, a semantic branch
 and Panoptic FPN's heuristic fusion (paper, section 3.2 and Table 4)."""
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from mmdet.structures import OptSampleList, SampleList
 from mmengine.config import ConfigDict
@@ -62,7 +62,7 @@ class PanopticSOLOv2(SOLOv2):
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 channels_last: bool = False) -> None:
+                 channels_last: Union[bool, str] = False) -> None:
         test_cfg = copy.deepcopy(test_cfg) if test_cfg is not None else {}
         panoptic_cfg = ConfigDict(
             DEFAULT_PANOPTIC_TEST_CFG, **test_cfg.pop('panoptic', {}))
@@ -80,7 +80,8 @@ class PanopticSOLOv2(SOLOv2):
         semantic_head.setdefault('num_things_classes',
                                  self.mask_head.num_classes)
         self.semantic_head = MODELS.build(semantic_head)
-        check_channels(self, consumers=('semantic_head', ))
+        check_channels(
+            self, consumers=('semantic_head', ), with_backbone=False)
         if self.semantic_head.num_things_classes != self.mask_head.num_classes:
             raise ValueError(
                 'model.semantic_head.num_things_classes='

@@ -1,6 +1,6 @@
 """The SOLOv2 detector: backbone -> FPN -> mask-feature neck + SOLOv2 head."""
 import copy
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmdet.models.detectors.base import BaseDetector
@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmsolo.engine import check_finite_losses
 from mmsolo.registry import MODELS
-from ..layers import MaskFeatures, to_channels_last
+from ..layers import MaskFeatures, resolve_channels_last, to_channels_last
 from ..necks import check_neck_levels, mask_neck_out_spec
 from .channel_checks import check_channels
 
@@ -35,10 +35,12 @@ class SOLOv2(BaseDetector):
         test_cfg (dict, optional): Test config of the head.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): Initialization config.
-        channels_last (bool): Hold the parameters of the backbone and the
-            FPN in the channels-last (NHWC) memory format, and give them
-            the input batch in it: oneDNN convolutions on CPU run faster
-            in NHWC. The FPN levels are handed on in the default (NCHW)
+        channels_last (bool | str): Hold the parameters of the backbone and
+            the FPN in the channels-last (NHWC) memory format, and give them
+            the input batch in it: bfloat16 convolutions (oneDNN on CPU,
+            cuDNN) run faster in NHWC. ``'auto'`` turns it on where that
+            holds (:func:`~mmsolo.models.layers.resolve_channels_last`):
+            with CUDA, or on a CPU that computes bfloat16 natively. The FPN levels are handed on in the default (NCHW)
             format, in which GroupNorm, used by the mask-feature neck and
             the head, is fast. Deformable convolutions (DCN configs) stay
             in NCHW (:func:`~mmsolo.models.layers.to_channels_last`).
@@ -55,7 +57,7 @@ class SOLOv2(BaseDetector):
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 channels_last: bool = False) -> None:
+                 channels_last: Union[bool, str] = False) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
@@ -79,8 +81,8 @@ class SOLOv2(BaseDetector):
         check_channels(self, consumers=('mask_feature_neck', 'mask_head'))
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
-        self.channels_last = channels_last
-        if channels_last:
+        self.channels_last = resolve_channels_last(channels_last)
+        if self.channels_last:
             for module in (self.backbone, self.neck):
                 to_channels_last(module)
 

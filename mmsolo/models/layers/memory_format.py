@@ -10,10 +10,34 @@ from one). :func:`to_channels_last` converts a module and keeps those
 parts, with their offset convs, in the default format, giving them
 contiguous inputs.
 """
-from typing import Tuple, Type
+from typing import Tuple, Type, Union
 
 import torch
 import torch.nn as nn
+
+from mmsolo.utils import cpu_precision_choice
+
+
+def resolve_channels_last(setting: Union[bool, str]) -> bool:
+    """Whether a trunk should run in NHWC, from a config's
+    ``channels_last``: True or False as given, or ``'auto'``: on where the
+    convolutions run in reduced precision on fast NHWC kernels, that is
+    with CUDA, or on a CPU that computes bfloat16 natively (the CPU
+    training precision of :func:`mmsolo.utils.cpu_precision_choice`); off
+    on other CPUs, where float32 convolutions are not faster in NHWC.
+
+    Raises:
+        ValueError: naming ``model.channels_last`` for any other value.
+    """
+    if isinstance(setting, bool):
+        return setting
+    if setting != 'auto':
+        raise ValueError(
+            f"model.channels_last must be True, False or 'auto', got "
+            f'{setting!r}')
+    if torch.cuda.is_available():
+        return True
+    return cpu_precision_choice().dtype == torch.bfloat16
 
 
 def nchw_only_types() -> Tuple[Type[nn.Module], ...]:

@@ -1,3 +1,0 @@
-from .progressive_resize import ProgressiveResize
-
-__all__ = ['ProgressiveResize']
