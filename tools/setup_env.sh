@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates ./.venv with everything mmsolo needs on a CPU machine (Python 3.11):
-# torch 2.13.0 (CPU build), mmcv 2.1.0 built with its ops, mmengine, mmdet, mmsolo.
+# torch 2.13.0, mmcv 2.1.0 built with its ops, mmengine, mmdet, mmsolo.
 # Re-running it reuses what is installed; it ends by touching $VENV/.mmsolo-installed
 # (the Makefile's stamp).
 set -euo pipefail
@@ -11,7 +11,9 @@ PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 $PIP install --upgrade "pip>=23"
-# The CPU wheel of torch 2.13.0 (a plain `torch` would pull the CUDA build).
+# torch 2.13.0 as the package index serves it (pin the CPU wheel first, e.g.
+# from download.pytorch.org/whl/cpu, to avoid a CUDA build where the index
+# has one).
 $PIP install "torch==2.13.0"
 $PIP install -r requirements/build.txt
 # mmcv 2.1.0 has no wheel for torch 2.13: build it with its C++ ops (6-15 min on 2 cores,
@@ -22,6 +24,7 @@ fi
 $PIP install "mmengine==0.10.7" "mmdet==3.3.0" -r requirements/runtime.txt -r requirements/tests.txt
 # ONNX export and the ONNX Runtime / OpenVINO backends (tests/test_deploy).
 $PIP install -r requirements/deploy.txt
+$PIP install -r requirements/docs.txt  # `make docs` (Sphinx, MyST)
 $PIP install --no-build-isolation --no-deps -e .
 "$VENV/bin/python" -c "import mmsolo, mmcv.ops; print('mmsolo', mmsolo.__version__, 'ready')"
 touch "$STAMP"

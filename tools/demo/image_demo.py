@@ -5,7 +5,7 @@ panoptic map):
     python tools/demo/image_demo.py INPUTS [INPUTS ...] CONFIG
         [--weights CKPT] [--out-dir outputs] [--pred-score-thr 0.3]
         [--batch-size 1] [--show] [--no-save-vis] [--no-save-pred]
-        [--print-result] [--palette none] [--device cpu] [--seed 0]
+        [--print-result] [--palette none] [--device cuda:0|cpu] [--seed 0]
 
 INPUTS are image files or folders of images. As mmdet's demo, it writes
 ``OUT_DIR/vis/<image name>`` (the picture) and ``OUT_DIR/preds/<image
@@ -28,11 +28,9 @@ from mmengine.config import Config
 
 from mmsolo.apis import SOLOv2Inferencer
 from mmsolo.apis.inferencer import VOID
+from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.datasets.panoptic_ids import rgb2id
-from mmsolo.apis import add_cfg_options
-from mmsolo.checkpoint import (add_unsafe_load_argument,
-                               tool_checkpoint_loading)
-from mmsolo.utils import register_all_modules
+from mmsolo.utils import add_cfg_options, register_all_modules
 
 PALETTES = ['coco', 'voc', 'citys', 'random', 'none']
 
@@ -64,7 +62,11 @@ def parse_args() -> argparse.Namespace:
                         help='print the predictions')
     parser.add_argument('--palette', default='none', choices=PALETTES,
                         help='class colours (none: the dataset\'s)')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--device',
+        default='cuda:0' if torch.cuda.is_available() else 'cpu',
+        help='device the model runs on (default: cuda:0 where CUDA is '
+        'available, else cpu)')
     parser.add_argument(
         '--seed', type=int, default=0,
         help='seed of the random weights used without --weights, and of '
