@@ -11,11 +11,15 @@
 #   make demo        the quick start's model (or, without its checkpoint, a
 #                    short training of it first) on a val image:
 #                    outputs/demo/vis/
+#   make docs        builds the documentation site (Sphinx + MyST, warnings
+#                    as errors): docs/_build/html/index.html
+#   make lint        ruff's lint and format checks (ruff.toml); the same
+#                    hooks run on commit after `pre-commit install`
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmsolo-installed
 
-.PHONY: install quickstart quickstart-panoptic demo test
+.PHONY: install quickstart quickstart-panoptic demo test docs lint
 
 install: $(STAMP)
 
@@ -34,3 +38,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m 'not serial' tests
 	$(PY) -m pytest -m serial tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html

@@ -29,12 +29,11 @@ from mmengine.config import Config
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (print_table, quiet_init_logs,  # noqa: E402
                     time_interleaved)
+from support import mmsolo_config_path, seeded_model  # noqa: E402
+from support.parity import compare_samples  # noqa: E402
 
 from mmsolo.deploy import DeployedSOLOv2, export_onnx  # noqa: E402
-from mmsolo.deploy.parity import compare_samples  # noqa: E402
-from mmsolo.registry import MODELS  # noqa: E402
-from mmsolo.testing import demo_batch, spread_class_scores  # noqa: E402
-from mmsolo.testing import mmsolo_config_path  # noqa: E402
+from mmsolo.testing import demo_batch  # noqa: E402
 from mmsolo.utils import register_all_modules  # noqa: E402
 
 MODEL_SPECS = dict(
@@ -43,23 +42,12 @@ MODEL_SPECS = dict(
 BACKENDS = ('onnxruntime', 'openvino')
 
 
-def seeded(config: str) -> torch.nn.Module:
-    """The config's model, seeded weights, confident masks, spread biases."""
-    cfg = Config.fromfile(mmsolo_config_path(config))
-    cfg.model.backbone.init_cfg = None
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    with torch.no_grad():
-        model.mask_head.conv_kernel.weight.mul_(20)
-    spread_class_scores([model], mean=-5.5)
-    return model.eval()
-
-
 def bench_model(name: str, shape, args, workdir: str) -> list:
     """Export, compare and time one model; returns the table row."""
     config, _ = MODEL_SPECS[name]
-    model = seeded(config)
+    # Seeded weights, confident masks, spread biases.
+    model = seeded_model(mmsolo_config_path(config), kernel_scale=20,
+                         class_bias_mean=-5.5)
     divisor = Config.fromfile(
         mmsolo_config_path(config)).model.data_preprocessor.pad_size_divisor
     inputs, samples = demo_batch([shape], pad_divisor=divisor, seed=0)

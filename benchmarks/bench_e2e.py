@@ -21,10 +21,10 @@ from unittest import mock
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
+from support import build_paired_solov2, spread_class_scores  # noqa: E402
 
 from mmsolo.registry import FUNCTIONS  # noqa: E402
-from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
-                            spread_class_scores)
+from mmsolo.testing import demo_batch  # noqa: E402
 
 IMG_SHAPE = (800, 1333)
 TEST_CFG = dict(nms_pre=500, score_thr=0.1, mask_thr=0.5, filter_thr=0.05,

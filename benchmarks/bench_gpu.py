@@ -39,10 +39,10 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_matrix_nms import compare, realistic_candidates  # noqa: E402
 from common import (print_table, quiet_init_logs,  # noqa: E402
                     time_interleaved, wall_clock)
+from support import (build_paired_solov2, mmsolo_config_path,  # noqa: E402
+                     spread_class_scores)
 
-from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
-                            mmsolo_config_path, random_gt_boxes,
-                            spread_class_scores)
+from mmsolo.testing import demo_batch, random_gt_boxes  # noqa: E402
 
 PREDICT_MODELS = (
     # (name, mmdet config, image shape)

@@ -23,10 +23,12 @@ head passes them (``mask_probs > mask_thr``).
         [--seed 0] [--sizes 100 500 1000] [--phases]
 
 ``--phases`` also prints what each phase of ours costs (medians, each
-phase timed on its own, gaussian kernel): packing the masks to bits, their
-bounds, listing the linked pairs, the pairs' intersections, the decays from
-them, and the final copy of the kept masks, beside the whole call; the
-copy and the call once more, each right after a call of mmdet's.
+phase timed on its own, gaussian kernel), through the sparse path's public
+functions: packing the masks to bits, their bounds, listing the linked
+pairs, the pairs' intersections, the decays from them, and the copy of the
+kept masks that the call returns, beside the whole call and the call
+without that copy (``return_masks=False``, as the post-processor calls
+it); the copy and the call once more, each right after a call of mmdet's.
 """
 import argparse
 import os.path as osp
@@ -40,11 +42,11 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (TIMING_ORDERS, print_table, time_blocks,  # noqa: E402
                     time_interleaved)
 
-from mmsolo.models.layers import matrix_nms  # noqa: E402
-from mmsolo.models.layers.mask_bits import (  # noqa: E402
-    pack_mask_rows, packed_mask_bounds)
-from mmsolo.models.layers.nms import matrix as matrix_module  # noqa: E402
-from mmsolo.models.layers.nms.common import take_masks  # noqa: E402
+from mmsolo.models.layers import (matrix_nms, pack_mask_rows,  # noqa: E402
+                                  packed_mask_bounds)
+from mmsolo.models.layers.nms import (linked_pairs,  # noqa: E402
+                                      pair_intersections,
+                                      sparse_matrix_nms_decay)
 
 CANVAS = (200, 304)
 NUM_OBJECTS = 60
@@ -123,25 +125,25 @@ def phase_times(masks: torch.Tensor, labels: torch.Tensor,
     words = pack_mask_rows(masks)
     boxes = packed_mask_bounds(words, masks.shape[2])[order.numpy()]
     sorted_labels = labels[order]
-    first, second = matrix_module._linked_pairs(boxes, sorted_labels)
-    rows = words.reshape(-1, words.shape[2])
-    pair_rows = matrix_module._pair_rows(boxes, first, second, order.numpy(),
-                                         words.shape[1])
+    first, second = linked_pairs(boxes, sorted_labels)
     phases = {
         'pack to bits':
         lambda: pack_mask_rows(masks),
         'bounds':
         lambda: packed_mask_bounds(words, masks.shape[2]),
         'linked pairs':
-        lambda: matrix_module._linked_pairs(boxes, sorted_labels),
+        lambda: linked_pairs(boxes, sorted_labels),
         'intersections':
-        lambda: matrix_module._pair_intersections(rows, *pair_rows),
+        lambda: pair_intersections(words, boxes, first, second,
+                                   order.numpy()),
         'decays (all of the above and the IoUs)':
-        lambda: matrix_module.sparse_matrix_nms_decay(masks, labels, order),
+        lambda: sparse_matrix_nms_decay(masks, labels, order),
         'copy of the kept masks':
-        lambda: take_masks(masks, order),
+        lambda: masks[order],
         'matrix_nms':
         lambda: matrix_nms(masks, labels, scores),
+        'matrix_nms, return_masks=False':
+        lambda: matrix_nms(masks, labels, scores, return_masks=False),
     }
     times = time_blocks(phases, repeats=repeats)
     # The same copy and call, each right after mmdet's Matrix NMS (untimed),

@@ -21,10 +21,10 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import print_table, quiet_init_logs, time_interleaved  # noqa: E402,E501
+from support import build_paired_solov2  # noqa: E402
 
 from mmsolo.models.layers import MaskFeatures  # noqa: E402
 from mmsolo.models.task_modules import point_nms  # noqa: E402
-from mmsolo.testing import build_paired_solov2  # noqa: E402
 
 IMG_SHAPE = (800, 1216)
 TARGETS = (500, 5000, 50000)

@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
+from support import build_paired_solov2  # noqa: E402
 
 from mmsolo.models.layers import MaskFeatures  # noqa: E402
-from mmsolo.testing import (build_paired_solov2, demo_batch,  # noqa: E402
-                            random_gt_boxes)
+from mmsolo.testing import demo_batch, random_gt_boxes  # noqa: E402
 
 IMG_SHAPE = (800, 1216)
 NUM_IMAGES = 2

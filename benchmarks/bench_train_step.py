@@ -50,14 +50,14 @@ from mmengine.structures import InstanceData
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
+from support import (build_paired_from_mmsolo_config,  # noqa: E402
+                     build_paired_solov2, mmsolo_config_path)
 
 from mmsolo.datasets.synthetic_shapes import make_image  # noqa: E402
 from mmsolo.engine import BF16OptimWrapper  # noqa: E402,F401 (registers it)
 from mmsolo.models.layers import masks_to_boxes  # noqa: E402
+from mmsolo.testing import demo_batch, random_gt_boxes  # noqa: E402
 from mmsolo.utils.malloc import retain_freed_memory  # noqa: E402
-from mmsolo.testing import (build_paired_from_mmsolo_config,  # noqa: E402
-                            build_paired_solov2, demo_batch,
-                            mmsolo_config_path, random_gt_boxes)
 
 R50_CONFIG = 'solov2/solov2_r50_fpn_1x_coco.py'
 QUICKSTART_CONFIG = 'quickstart/solov2-light_r18_fpn_shapes.py'

@@ -1,11 +1,22 @@
 """Timing helpers shared by the benchmarks: medians of repeated runs, with
-the contenders interleaved so that both see the same machine load."""
+the contenders interleaved so that both see the same machine load.
+
+Importing it also makes the tests' support package (``tests/support/``:
+reference models, parity checks, generated data sets; not installed with
+mmsolo) importable as ``support``, as it is in the tests."""
 import logging
+import os.path as osp
+import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import MMLogger
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TESTS_DIR = osp.join(REPO_ROOT, 'tests')
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)  # as pytest does for tests/conftest.py
 
 
 def quiet_init_logs() -> None:

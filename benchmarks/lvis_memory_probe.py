@@ -62,8 +62,12 @@ def main() -> int:
     from mmengine.evaluator import Evaluator
     from mmengine.structures import InstanceData
 
+    # common puts tests/ on sys.path: the test support package `support`.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import common  # noqa: F401
+    from support.lvis_data import LVIS_SHAPE_CATEGORIES, lvis_dataset
+
     from mmsolo.models.layers import masks_to_boxes
-    from mmsolo.testing.lvis_data import LVIS_SHAPE_CATEGORIES, lvis_dataset
     from mmsolo.utils import register_all_modules
     register_all_modules()
 

@@ -5,8 +5,8 @@ from packaging.version import Version
 
 from .version import __version__, version_info
 
-# (distribution, lowest allowed, first version not allowed). Keep these equal to
-# requirements/mminstall.txt: a test checks that they agree.
+# (distribution, lowest allowed, first version not allowed). Keep these equal
+# to requirements/mminstall.txt: a test checks that they agree.
 REQUIRED_VERSIONS = (
     ('mmcv', '2.0.0rc4', '2.2.0'),
     ('mmengine', '0.7.1', '1.0.0'),
@@ -23,10 +23,10 @@ def check_dependency_versions() -> None:
             found = _dist_version(dist)
         except PackageNotFoundError:
             raise ImportError(
-                f'mmsolo {__version__} needs {wanted}, which is not installed. '
-                f'Install it with `pip install "{wanted}"` (for mmcv: '
-                f'`MMCV_WITH_OPS=1 pip install --no-build-isolation "{wanted}"`'
-                ', or run tools/setup_env.sh).') from None
+                f'mmsolo {__version__} needs {wanted}, which is not '
+                f'installed. Install it with `pip install "{wanted}"` (for '
+                'mmcv: `MMCV_WITH_OPS=1 pip install --no-build-isolation '
+                f'"{wanted}"`, or run tools/setup_env.sh).') from None
         if not Version(low) <= Version(found) < Version(high):
             raise ImportError(
                 f'mmsolo {__version__} needs {wanted}, but {dist} {found} is '

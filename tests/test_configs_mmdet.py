@@ -10,10 +10,10 @@ import pytest
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from support import mmdet_config_path
 
 from mmsolo.checkpoint import convert_mmdet_state_dict
 from mmsolo.registry import MODELS
-from mmsolo.testing.reference import mmdet_config_path
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MMDET_SOLOV2_DIR = os.path.dirname(

@@ -1,3 +1,5 @@
+import configparser
+import importlib.util
 import os
 from importlib import metadata
 
@@ -32,3 +34,20 @@ def test_registries_are_children_of_mmdet():
     assert MODELS.scope == 'mmsolo'
     assert MODELS.get('ResNet') is MMDET_MODELS.get('ResNet')
     assert MODELS.get('SOLOv2Head').__module__.startswith('mmsolo')
+
+
+def test_only_mmsolo_is_packaged(repo_root):
+    """setup.cfg's packages are mmsolo's: never tests/ (tests/support/
+    holds a checkpoint class whose unpickling runs code); mmsolo.testing
+    keeps only demo inputs."""
+    from setuptools import find_packages
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(os.path.join(repo_root, 'setup.cfg'))
+    include = cfg['options.packages.find']['include'].split()
+    packages = find_packages(repo_root, include=include)
+    assert 'mmsolo.testing' in packages
+    assert [name for name in packages if name.split('.')[0] != 'mmsolo'] == []
+    for moved in ('crafted_checkpoints', 'reference', 'adelaidet_source'):
+        assert importlib.util.find_spec(f'mmsolo.testing.{moved}') is None
+    from mmsolo import testing
+    assert sorted(testing.__all__) == ['demo_batch', 'random_gt_boxes']

@@ -6,12 +6,15 @@ import argparse
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmengine.runner import Runner
 
-from mmsolo.apis import (add_cfg_options, add_launcher_args,
-                         cpu_process_group, load_run_config, parse_tool_args,
-                         use_tta)
-from mmsolo.checkpoint import (add_unsafe_load_argument,
-                               tool_checkpoint_loading)
+from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.deploy.cli import add_backend_argument
+from mmsolo.runner import cpu_process_group, load_run_config
+from mmsolo.utils import (
+    add_cfg_options,
+    add_launcher_args,
+    parse_tool_args,
+    use_tta,
+)
 
 
 def parse_args() -> argparse.Namespace:

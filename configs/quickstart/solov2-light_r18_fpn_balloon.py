@@ -1,6 +1,6 @@
 # Your own COCO-format data: the quick-start model on one class, laid out as
 # in mmdet's balloon tutorial (data/balloon/{train,val}/ holding the images
-# and an annotation_coco.json each). README: "Train on your own data".
+# and an annotation_coco.json each). Guide: docs/user_guides/finetune.md.
 _base_ = './solov2-light_r18_fpn_shapes.py'
 
 data_root = 'data/balloon/'

@@ -1,6 +1,6 @@
-# SOLOv2-448 (light, speed) R18, 3x: authors 29.6 mask AP (val2017), their
-# SOLOv2_Light_448_R18_3x; mmdet has the same architecture (its
-# solov2-light_r18_fpn_ms-3x_coco, 29.7 mask AP in its model zoo).
+# SOLOv2-448 (light, speed) R18, 3x: the authors' SOLOv2_Light_448_R18_3x;
+# mmdet has the same architecture (its solov2-light_r18_fpn_ms-3x_coco).
+# Their mask APs: README.md in this folder.
 _base_ = './solov2-light_r50_fpn_ms-3x_coco.py'
 
 model = dict(

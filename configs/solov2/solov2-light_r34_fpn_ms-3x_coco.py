@@ -1,6 +1,6 @@
-# SOLOv2-448 (light, speed) R34, 3x: authors 32.0 mask AP (val2017), their
-# SOLOv2_Light_448_R34_3x; mmdet has the same architecture (its
-# solov2-light_r34_fpn_ms-3x_coco, 31.9 mask AP in its model zoo).
+# SOLOv2-448 (light, speed) R34, 3x: the authors' SOLOv2_Light_448_R34_3x;
+# mmdet has the same architecture (its solov2-light_r34_fpn_ms-3x_coco).
+# Their mask APs: README.md in this folder.
 _base_ = './solov2-light_r50_fpn_ms-3x_coco.py'
 
 model = dict(

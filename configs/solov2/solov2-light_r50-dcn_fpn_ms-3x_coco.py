@@ -1,4 +1,6 @@
-# SOLOv2-512 (light, accuracy) R50-DCN, 3x: paper 37.1 mask AP (test-dev).
+# SOLOv2-512 (light, accuracy) R50-DCN, 3x, in mmdet's architecture (DCNv2);
+# the paper's model, with DCN v1, is solov2-light_r50-dcnv1_fpn_ms-3x_coco.py
+# (mask APs: README.md in this folder).
 _base_ = './solov2-light_r50_fpn_ms-3x_coco.py'
 
 # DCNv2 in the backbone's stages 2-4 and in the last conv of each head

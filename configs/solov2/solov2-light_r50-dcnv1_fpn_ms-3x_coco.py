@@ -1,5 +1,5 @@
 # SOLOv2-512 (light, accuracy) R50-DCN as the authors built it: their
-# SOLOv2_Light_512_DCN_R50_3x (36.4 mask AP, val2017; paper 37.1, test-dev)
+# SOLOv2_Light_512_DCN_R50_3x (mask APs: README.md in this folder)
 # in WXinlong/SOLO, converted by tools/model_converters/solov2_zoo2mmsolo.py.
 # It is solov2-light_r50-dcn_fpn_ms-3x_coco.py (mmdet's architecture: DCN in
 # the backbone's stages 2-4 and only in the last of the 3 convs of each head

@@ -1,4 +1,5 @@
-# SOLOv2-448 (light, speed) R50, 3x: mmdet model zoo 33.7 mask AP (val2017).
+# SOLOv2-448 (light, speed) R50, 3x, as mmdet's model zoo (its mask AP:
+# README.md in this folder).
 _base_ = './solov2_r50_fpn_ms-3x_coco.py'
 
 # Light head: 2 convs of 256 channels per branch, 128 mask-feature channels,

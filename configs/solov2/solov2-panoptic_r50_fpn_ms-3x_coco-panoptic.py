@@ -1,5 +1,5 @@
-# SOLOv2 panoptic R50-FPN, multi-scale 3x, COCO panoptic: paper (Table 4)
-# PQ 42.1, PQ-things 49.6, PQ-stuff 30.7 on val2017. The training of
+# SOLOv2 panoptic R50-FPN, multi-scale 3x, COCO panoptic: the paper's
+# Table 4 model (its PQ: README.md in this folder). The training of
 # solov2_r50_fpn_ms-3x_coco.py with the panoptic model and data.
 _base_ = [
     '../_base_/models/solov2-panoptic_r50_fpn.py',

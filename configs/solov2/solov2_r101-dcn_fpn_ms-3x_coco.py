@@ -1,4 +1,5 @@
-# SOLOv2 R101-DCN, ms 3x: paper 41.7 mask AP (test-dev); mmdet 41.2 (val).
+# SOLOv2 R101-DCN, ms 3x, as the paper and mmdet's model zoo (their mask
+# APs: README.md in this folder).
 _base_ = './solov2_r50_fpn_ms-3x_coco.py'
 
 # DCNv2 in the backbone's stages 2-4, in every head branch conv and in the

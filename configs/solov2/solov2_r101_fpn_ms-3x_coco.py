@@ -1,4 +1,5 @@
-# SOLOv2 R101, ms 3x: mmdet model zoo 39.1 mask AP (val2017).
+# SOLOv2 R101, ms 3x, as mmdet's model zoo (its mask AP: README.md in this
+# folder).
 _base_ = './solov2_r50_fpn_ms-3x_coco.py'
 
 model = dict(

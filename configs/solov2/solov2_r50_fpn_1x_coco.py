@@ -1,4 +1,5 @@
-# SOLOv2 R50-FPN, 1x: mmdet model zoo 34.8 mask AP (COCO val2017).
+# SOLOv2 R50-FPN, 1x, as mmdet's model zoo (its mask AP: README.md in this
+# folder).
 _base_ = [
     '../_base_/models/solov2_r50_fpn.py',
     '../_base_/datasets/coco_instance.py',

@@ -1,4 +1,5 @@
-# SOLOv2 R50, ms 3x: paper 38.8 mask AP (test-dev); mmdet 37.5 (val2017).
+# SOLOv2 R50, ms 3x, as the paper and mmdet's model zoo (their mask APs:
+# README.md in this folder).
 _base_ = [
     '../_base_/models/solov2_r50_fpn.py',
     '../_base_/datasets/coco_instance.py',

@@ -1,4 +1,5 @@
-# SOLOv2 X101-64x4d-DCN, ms 3x: mmdet model zoo 42.4 mask AP (val2017).
+# SOLOv2 X101-64x4d-DCN, ms 3x, as mmdet's model zoo (its mask AP:
+# README.md in this folder).
 _base_ = './solov2_r50_fpn_ms-3x_coco.py'
 
 # DCNv2 as in the R101-DCN config, on a ResNeXt-101 64x4d backbone.

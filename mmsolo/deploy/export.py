@@ -7,7 +7,6 @@ import torch
 import torch.nn as nn
 
 from .export_model import SOLOv2Export
-from .export_patches import export_friendly_coords
 
 INPUT_NAME = 'input'
 METADATA_KEY = 'mmsolo'
@@ -95,7 +94,7 @@ def export_onnx(detector: nn.Module,
     # A traced size of 1 would be specialised: trace a dynamic batch with 2.
     traced_batch = max(batch_size, 2) if dynamic_batch else batch_size
     images = torch.zeros(traced_batch, 3, *shape)
-    with torch.no_grad(), export_friendly_coords():
+    with torch.no_grad():
         program = torch.onnx.export(
             model, (images, ),
             input_names=[INPUT_NAME],

@@ -7,26 +7,31 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from mmsolo.models.layers import cell_levels
+from mmsolo.models.task_modules.predict_cfg import (DEFAULT_NMS_TYPE,
+                                                    predict_cfg_keys)
 from .graph_postprocess import OUTPUT_NAMES, graph_predict
 
-# test_cfg keys the graph reads (Matrix NMS only).
-GRAPH_TEST_CFG_KEYS = ('score_thr', 'nms_pre', 'mask_thr', 'filter_thr',
-                       'kernel', 'sigma', 'max_per_img', 'mask_box',
-                       'mask_box_min_part', 'mask_box_thr')
+# The mask NMS the graph computes (a dense Matrix NMS).
+GRAPH_NMS_TYPE = 'matrix'
 
 
 def graph_spec(head: nn.Module) -> dict:
-    """The post-processing settings of a built ``SOLOv2Head``: its
-    ``test_cfg`` (Matrix NMS, box mode) and the sizes the graph needs."""
+    """The post-processing settings of a built ``SOLOv2Head``: the keys of
+    its ``test_cfg`` (built and checked by
+    :mod:`mmsolo.models.task_modules.predict_cfg`) and the sizes the graph
+    needs.
+
+    Raises:
+        ValueError: a ``test_cfg.nms_type`` other than Matrix NMS.
+    """
     cfg = head.test_cfg
-    nms_type = cfg.get('nms_type', 'matrix')
-    if nms_type != 'matrix':
+    nms_type = cfg.get('nms_type', DEFAULT_NMS_TYPE)
+    if nms_type != GRAPH_NMS_TYPE:
         raise ValueError(
-            f'export supports model.test_cfg.nms_type="matrix" only, got '
-            f'{nms_type!r}')
-    if cfg.kernel not in ('gaussian', 'linear'):
-        raise ValueError(f'unknown Matrix NMS kernel {cfg.kernel!r}')
-    spec = {key: cfg.get(key) for key in GRAPH_TEST_CFG_KEYS}
+            f'export supports model.test_cfg.nms_type={GRAPH_NMS_TYPE!r} '
+            f'only, got {nms_type!r}')
+    spec = {key: cfg[key] for key in predict_cfg_keys(nms_type)}
     spec.update(
         num_classes=head.num_classes,
         conv_size=head.dynamic_conv_size,
@@ -53,11 +58,12 @@ class SOLOv2Export(nn.Module):
         self.detector = detector
         self.spec = graph_spec(detector.mask_head)
         head = detector.mask_head
-        strides = [
-            torch.full((grid**2, ), float(stride))
-            for grid, stride in zip(head.num_grids, head.min_mask_areas)
-        ]
-        self.register_buffer('cell_strides', torch.cat(strides), False)
+        # The area a cell's mask must exceed: its level's stride.
+        self.register_buffer(
+            'cell_strides',
+            torch.tensor(head.min_mask_areas,
+                         dtype=torch.float32)[cell_levels(head.num_grids)],
+            False)
         self.bgr_to_rgb = False
         if normalize is not None:
             mean, std, self.bgr_to_rgb = normalize

@@ -6,8 +6,8 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from mmsolo.models.layers import box_pixels, masks_to_boxes, resize_to_image
-from mmsolo.models.task_modules import mask_box_settings, mask_box_threshold
+from mmsolo.models.layers import resize_to_image
+from mmsolo.models.task_modules import instance_boxes, mask_box_threshold
 
 
 def split_outputs(outputs: Dict[str, np.ndarray],
@@ -39,7 +39,9 @@ def to_instances(detections: Dict[str, torch.Tensor],
     made from the graph's ``mask_probs`` exactly as PyTorch makes them
     (upsampled to the padded input, cropped, resized to ``ori_shape``,
     thresholded at ``mask_thr``). Boxes are those of the final masks, as
-    the graph derives them: ``box_cfg`` (the exported test_cfg) gives
+    the graph and PyTorch derive them
+    (:func:`~mmsolo.models.task_modules.instance_boxes`): ``box_cfg`` (the
+    exported test_cfg) gives
     ``mask_box``, ``mask_box_min_part`` and ``mask_box_thr`` (then the
     boxes come from the graph's ``mask_probs`` made the same way); without
     them, tight boxes.
@@ -62,8 +64,7 @@ def to_instances(detections: Dict[str, torch.Tensor],
         if box_thr is not None and probs is None:
             probs = image_probs(detections['mask_probs'], mask_stride,
                                 img_meta, False)
-        boxes = masks_to_boxes(box_pixels(masks, probs, box_thr),
-                               *mask_box_settings(box_cfg))
+        boxes = instance_boxes(masks, probs, box_cfg)
     instances = InstanceData()
     instances.masks = masks.contiguous()
     instances.labels = detections['labels'].long()

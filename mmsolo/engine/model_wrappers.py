@@ -17,7 +17,7 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
     ``device_ids=[LOCAL_RANK]``, which torch accepts for GPU modules only;
     on the CPU (gloo backend) the ids must be left out. This wrapper drops
     them and otherwise behaves as ``MMDistributedDataParallel``.
-    ``mmsolo.apis.load_run_config`` picks it (``CPU_DDP_TYPE``) for
+    ``mmsolo.runner.load_run_config`` picks it (``CPU_DDP_TYPE``) for
     distributed runs when CUDA is absent.
 
     Args:

@@ -11,8 +11,8 @@ from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.hooks import Hook
 from torch import nn
 
+from mmsolo.utils import plot_curves
 from mmsolo.visualization import PanopticDetLocalVisualizer
-from .log_curves import plot_curves
 
 LOSS_KEYS = ('loss', 'loss_mask', 'loss_cls', 'loss_seg')
 

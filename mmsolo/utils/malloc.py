@@ -1,15 +1,16 @@
 """glibc malloc settings that keep freed memory for the next allocation.
 
 A training step frees and allocates the same large tensors every iteration
-(activations of 1-16 MiB in the quick start). With glibc's defaults, blocks
-above its mmap threshold are returned to the kernel when freed and the heap's
-free top is trimmed, so every step faults the same memory in again: 7,000 to
-22,000 page faults per quick-start step (30-90 MiB zeroed by the kernel),
-which made the stem's BatchNorm, ReLU backward and max pooling 3-4x slower
-in the step than alone (``benchmarks/profile_train_step.py``). Raising the
-mmap threshold and the trim threshold keeps that memory in the process:
-0-300 faults per step (measured with ``resource.getrusage``). It is what
-jemalloc or tcmalloc preloaded would give PyTorch, without a preload.
+(activations of several MiB). With glibc's defaults, blocks above its mmap
+threshold are returned to the kernel when freed and the heap's free top is
+trimmed, so every step faults the same memory in again, each new page zeroed
+by the kernel, and the memory-bound operators that touch it first (the
+stem's BatchNorm, ReLU backward, max pooling) run several times slower in
+the step than alone (``benchmarks/profile_train_step.py``). Raising the
+mmap threshold and the trim threshold keeps that memory in the process, and
+a step faults in next to no pages (benchmarks/README.md, "Train step and
+page faults", gives the counts). It is what jemalloc or tcmalloc preloaded
+would give PyTorch, without a preload.
 
 Only glibc has ``mallopt``; elsewhere :func:`retain_freed_memory` does
 nothing and says so.

@@ -36,8 +36,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         DefaultScope.get_instance('mmsolo', scope_name='mmsolo')
         return
     if current.scope_name != 'mmsolo':
-        warnings.warn(f'The current default scope "{current.scope_name}" is '
-                      'not "mmsolo"; register_all_modules sets it to '
-                      '"mmsolo". Pass init_default_scope=False to keep it.')
+        warnings.warn(
+            f'The current default scope "{current.scope_name}" is not '
+            '"mmsolo"; register_all_modules sets it to "mmsolo". Pass '
+            'init_default_scope=False to keep it.',
+            stacklevel=2)
         DefaultScope.get_instance(
             f'mmsolo-{datetime.datetime.now()}', scope_name='mmsolo')

@@ -44,12 +44,16 @@ def use_tta(cfg: Config, config_path: str = 'the config') -> None:
     while 'dataset' in test_set:  # a wrapped dataset
         test_set = test_set.dataset
     if cfg.get('tta_model') is None:
-        warnings.warn(f'{config_path} has no tta_model; --tta uses '
-                      f'{DEFAULT_TTA_MODEL}')
+        warnings.warn(
+            f'{config_path} has no tta_model; --tta uses '
+            f'{DEFAULT_TTA_MODEL}',
+            stacklevel=2)
         cfg.tta_model = copy.deepcopy(DEFAULT_TTA_MODEL)
     if cfg.get('tta_pipeline') is None:
-        warnings.warn(f'{config_path} has no tta_pipeline; --tta uses the '
-                      'test pipeline with a horizontal flip')
+        warnings.warn(
+            f'{config_path} has no tta_pipeline; --tta uses the test '
+            'pipeline with a horizontal flip',
+            stacklevel=2)
         cfg.tta_pipeline = default_tta_pipeline(test_set.pipeline)
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     test_set.pipeline = cfg.tta_pipeline

@@ -2,25 +2,20 @@
 one."""
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
-from mmsolo.registry import MODELS
+from .models import seeded_model
 
 
 def save_seeded_checkpoint(config: str, path: str, seed: int = 0) -> str:
     """Write ``{'state_dict', 'meta': {'dataset_meta'}}`` of the model of
-    ``config`` with seeded random initial weights to ``path``: tensors and
-    plain types only, so that ``torch.load(weights_only=True)`` (what
-    mmengine does under torch >= 2.6) reads it. The class names are those
-    of the config's ``test_dataloader.dataset.metainfo``. Returns
-    ``path``."""
-    cfg = Config.fromfile(config)
-    cfg.model.backbone.init_cfg = None
-    torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope('mmsolo'):
-        model = MODELS.build(cfg.model)
-    model.init_weights()
-    classes = tuple(cfg.test_dataloader.dataset.metainfo['classes'])
+    ``config`` with seeded random initial weights (:func:`seeded_model`)
+    to ``path``: tensors and plain types only, so that
+    ``torch.load(weights_only=True)`` (what mmengine does under torch >=
+    2.6) reads it. The class names are those of the config's
+    ``test_dataloader.dataset.metainfo``. Returns ``path``."""
+    model = seeded_model(config, seed)
+    classes = tuple(
+        Config.fromfile(config).test_dataloader.dataset.metainfo['classes'])
     torch.save(
         dict(
             state_dict=model.state_dict(),

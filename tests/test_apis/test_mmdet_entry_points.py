@@ -9,10 +9,10 @@ import pytest
 from mmdet.apis import DetInferencer, init_detector
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from support import save_seeded_checkpoint
 
 from mmsolo.datasets import write_split
 from mmsolo.models import SOLOv2
-from mmsolo.testing import save_seeded_checkpoint
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 

@@ -1,6 +1,6 @@
 """AdelaiDet (detectron2) SOLOv2 checkpoints convert to mmsolo.
 
-The source is ``mmsolo.testing.adelaidet_source.AdelaiDetSOLOv2``: plain
+The source is ``support.adelaidet_source.AdelaiDetSOLOv2``: plain
 PyTorch with AdelaiDet's and detectron2's module names (hence key names and
 shapes) and their forward computation (MSRA caffe ResNet with FrozenBN,
 FPN + LastLevelMaxPool, SOLOv2InsHead, SOLOv2MaskHead). Its state dict,
@@ -16,12 +16,12 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
-from zoo_helpers import CONFIG_DIR, assert_outputs_close, build_mmsolo
+from support import seeded_model
+from support.adelaidet_source import (ADELAIDET_TEST_CFG, AdelaiDetSOLOv2,
+                                      adelaidet_instances, randomize_)
+from zoo_helpers import CONFIG_DIR, assert_outputs_close
 
 from mmsolo.checkpoint import convert_adelaidet_state_dict
-from mmsolo.testing.adelaidet_source import (ADELAIDET_TEST_CFG,
-                                             AdelaiDetSOLOv2,
-                                             adelaidet_instances, randomize_)
 
 CONFIGS = {
     50: 'solov2_r50-caffe_fpn_ms-3x_coco.py',
@@ -48,7 +48,8 @@ def converted_pair(depth: int, test_cfg: dict = None, spread: bool = False):
     if spread:
         spread_predictions_(source)
     converted = convert_adelaidet_state_dict(source.state_dict())
-    ours = build_mmsolo(CONFIGS[depth], test_cfg)
+    ours = seeded_model(os.path.join(CONFIG_DIR, CONFIGS[depth]), seed=None,
+                        test_cfg=test_cfg)
     assert set(converted) == set(ours.state_dict())
     ours.load_state_dict(converted, strict=True)
     return source, ours, converted

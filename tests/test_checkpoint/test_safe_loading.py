@@ -7,12 +7,12 @@ import pytest
 import torch
 from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
                                         load_from_http)
+from support.crafted_checkpoints import save_crafted_checkpoint
 
 from mmsolo.checkpoint import (UnsafeCheckpointError, install_safe_loaders,
                                load_checkpoint_file, load_url_safely,
                                unsafe_checkpoint_loading)
 from mmsolo.registry import MODELS
-from mmsolo.testing.crafted_checkpoints import save_crafted_checkpoint
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Official SOLO (WXinlong/SOLO) SOLOv2 checkpoints convert to mmsolo.
 
 1. Every model of the official README: a state dict with the official key
-   names and shapes (``mmsolo.testing.solo_source``, from the official
+   names and shapes (``support.solo_source``, from the official
    module definitions and config values) converts and loads strictly into
    the mmsolo config the README section names, tensors unchanged.
 2. The same architecture built from mmdet 3 modules (mmdet's SOLOv2 with the
@@ -18,15 +18,14 @@ import os
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from zoo_helpers import (CONFIG_DIR, assert_outputs_close, build_mmsolo,
-                         model_cfg, rename)
+from support import (mmdet_config_path, model_config, seeded_model,
+                     spread_class_scores)
+from support.solo_source import (OFFICIAL_SOLOV2_ZOO, official_solov2_shapes,
+                                 random_state_dict)
+from zoo_helpers import CONFIG_DIR, assert_outputs_close, rename
 
 from mmsolo.checkpoint import convert_solo_state_dict
-from mmsolo.testing import demo_batch, mmdet_config_path, spread_class_scores
-from mmsolo.testing.solo_source import (OFFICIAL_SOLOV2_ZOO,
-                                        official_solov2_shapes,
-                                        random_state_dict)
+from mmsolo.testing import demo_batch
 
 # mmdet 3 key -> official key (the inverse of the converter's renaming,
 # written from mmdet 3's module names).
@@ -65,17 +64,12 @@ MMDET3_STAND_INS = {
 def build_mmdet_stand_in(name: str, seed: int = 0) -> torch.nn.Module:
     """mmdet 3's SOLOv2 with the official ``name``'s architecture, seeded
     weights from mmdet's own initialization, eval mode."""
-    from mmdet.registry import MODELS as MMDET_MODELS
     config, change = MMDET3_STAND_INS[name]
-    cfg = model_cfg(mmdet_config_path(config))
+    cfg = model_config(mmdet_config_path(config))
     if change is not None:
         change(cfg)
     cfg.test_cfg.update(nms_pre=5000, score_thr=0.3, max_per_img=100)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        model = MMDET_MODELS.build(cfg)
-    torch.manual_seed(seed)
-    model.init_weights()
-    return model.eval()
+    return seeded_model(cfg, seed, scope='mmdet', reseed_before_init=True)
 
 
 def shapes_of(state_dict: dict) -> dict:
@@ -88,7 +82,7 @@ def test_official_layout_loads_strictly(name):
     source = random_state_dict(official_solov2_shapes(spec), seed=1)
     converted = convert_solo_state_dict(source)
     assert len(converted) == len(source)
-    model = build_mmsolo(config)
+    model = seeded_model(os.path.join(CONFIG_DIR, config), seed=None)
     assert set(converted) == set(model.state_dict())
     model.load_state_dict(converted, strict=True)  # shapes checked too
     loaded = model.state_dict()
@@ -113,7 +107,8 @@ def _predict_pair(name: str):
     _, config = OFFICIAL_SOLOV2_ZOO[name]
     stand_in = build_mmdet_stand_in(name)
     official = rename(stand_in.state_dict(), MMDET3_TO_OFFICIAL)
-    ours = build_mmsolo(config, dict(stand_in.test_cfg))
+    ours = seeded_model(os.path.join(CONFIG_DIR, config), seed=None,
+                        test_cfg=dict(stand_in.test_cfg))
     ours.load_state_dict(convert_solo_state_dict(official), strict=True)
     spread_class_scores([stand_in, ours], mean=-4.8)
     return stand_in, ours
@@ -190,6 +185,8 @@ def test_official_512_weights_do_not_fit_mmdets_dcnv2_config():
     spec, _ = OFFICIAL_SOLOV2_ZOO['SOLOv2_Light_512_DCN_R50_3x']
     converted = convert_solo_state_dict(
         random_state_dict(official_solov2_shapes(spec)))
-    model = build_mmsolo('solov2-light_r50-dcn_fpn_ms-3x_coco.py')
+    model = seeded_model(
+        os.path.join(CONFIG_DIR, 'solov2-light_r50-dcn_fpn_ms-3x_coco.py'),
+        seed=None)
     with pytest.raises(RuntimeError, match='conv_offset.weight'):
         model.load_state_dict(converted, strict=True)

@@ -2,15 +2,14 @@
 ``convert_zoo_state_dict`` converts any of them."""
 import pytest
 import torch
+from support.adelaidet_source import AdelaiDetSOLOv2
+from support.solo_source import (OFFICIAL_SOLOV2_ZOO, official_solov2_shapes,
+                                 random_state_dict)
 
 from mmsolo.checkpoint import (convert_adelaidet_state_dict,
                                convert_mmdet_state_dict,
                                convert_solo_state_dict, convert_zoo_state_dict,
                                detect_layout)
-from mmsolo.testing.adelaidet_source import AdelaiDetSOLOv2
-from mmsolo.testing.solo_source import (OFFICIAL_SOLOV2_ZOO,
-                                        official_solov2_shapes,
-                                        random_state_dict)
 
 ZERO = torch.zeros(1)
 MMDET = {

@@ -1,32 +1,14 @@
-"""Shared by the zoo-layout tests: build configs' models, compare outputs."""
-import copy
+"""Shared by the zoo-layout tests: rename keys, compare outputs (the
+configs' models come from ``support.seeded_model``)."""
 import os
 import re
 from typing import List, Tuple
 
 import torch
-from mmengine.config import Config, ConfigDict
-from mmengine.registry import DefaultScope
 
 REPO_ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG_DIR = os.path.join(REPO_ROOT, 'configs', 'solov2')
-
-
-def model_cfg(path: str) -> ConfigDict:
-    cfg = copy.deepcopy(Config.fromfile(path).model)
-    cfg.backbone.init_cfg = None  # no download
-    return cfg
-
-
-def build_mmsolo(name: str, test_cfg: dict = None) -> torch.nn.Module:
-    """mmsolo's model of ``configs/solov2/<name>``, in eval mode."""
-    from mmsolo.registry import MODELS
-    cfg = model_cfg(os.path.join(CONFIG_DIR, name))
-    if test_cfg:
-        cfg.test_cfg.update(test_cfg)
-    with DefaultScope.overwrite_default_scope('mmsolo'):
-        return MODELS.build(cfg).eval()
 
 
 def rename(state_dict: dict, rules: List[Tuple[str, str]]) -> dict:

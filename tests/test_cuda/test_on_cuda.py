@@ -11,12 +11,12 @@ import torch
 from mmdet.models.layers import mask_matrix_nms
 from mmdet.structures.mask import BitmapMasks
 from mmengine.optim import AmpOptimWrapper
+from support import build_paired_solov2, spread_class_scores
 
 from mmsolo.engine import BF16OptimWrapper
 from mmsolo.models.layers import matrix_nms
 from mmsolo.models.task_modules import CenterRegionGridAssigner
-from mmsolo.testing import (build_paired_solov2, demo_batch,
-                            random_gt_boxes, spread_class_scores)
+from mmsolo.testing import demo_batch, random_gt_boxes
 
 # MMSOLO_CUDA_TESTS_DEVICE=cpu runs these tests on the CPU (a dry run of
 # their logic where no GPU is lent); conftest.py reads the same variable.

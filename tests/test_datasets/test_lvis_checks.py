@@ -9,11 +9,11 @@ import torch
 from mmdet.evaluation import LVISMetric
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
+from support.lvis_data import write_lvis_split
 
 from mmsolo.datasets import (AnnotationFileError, CheckedLVISV05Dataset,
                              CheckedLVISV1Dataset, ImageFileError)
 from mmsolo.evaluation import EmptySafeLVISMetric
-from mmsolo.testing.lvis_data import write_lvis_split
 
 
 @pytest.fixture(scope='module')

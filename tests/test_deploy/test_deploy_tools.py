@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 import torch
+from support import seeded_model
 
 from mmsolo.datasets import write_split
-from .helpers import QUICKSTART_CONFIG, seeded_model
+from .helpers import QUICKSTART_CONFIG
 
 CONFIG_TEMPLATE = """
 _base_ = '{base}'
@@ -33,7 +34,8 @@ def exported(tmp_path_factory, repo_root, python):
     config = root / 'shapes.py'
     config.write_text(
         CONFIG_TEMPLATE.format(base=QUICKSTART_CONFIG, data=root / 'data'))
-    model = seeded_model(QUICKSTART_CONFIG, bias_mean=-1.0)
+    model = seeded_model(QUICKSTART_CONFIG, class_bias_mean=-1.0,
+                         channels_last=False)
     checkpoint = root / 'seeded.pth'
     torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
     onnx_file = root / 'quick.onnx'

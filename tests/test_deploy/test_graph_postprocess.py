@@ -5,13 +5,14 @@ graph's boxes of masks with stray pixels, in both box modes."""
 import numpy as np
 import pytest
 import torch
+from support import seeded_model
 from torch import Tensor
 
 from mmsolo.deploy.export_model import SOLOv2Export
 from mmsolo.deploy import graph_postprocess
 from mmsolo.deploy.graph_postprocess import OUTPUT_NAMES, graph_predict
 from mmsolo.models.layers import MaskFeatures, masks_to_boxes
-from .helpers import QUICKSTART_CONFIG, seeded_model
+from .helpers import QUICKSTART_CONFIG
 
 
 def head_outputs(model, batch: int, size: int, seed: int):
@@ -116,7 +117,7 @@ def check_against_head(model, kernels, cls, feats, size):
                           ('gaussian', 'tight', 0.3),
                           ('linear', 'main_parts', 0.3)])
 def test_eager_equals_head(kernel, mask_box, box_thr):
-    model = seeded_model(QUICKSTART_CONFIG, None,
+    model = seeded_model(QUICKSTART_CONFIG, channels_last=False,
                          test_cfg=dict(kernel=kernel, mask_box=mask_box,
                                        mask_box_thr=box_thr))
     kernels, cls, feats = head_outputs(model, 3, 128, seed=3)
@@ -129,7 +130,7 @@ def test_eager_equals_head(kernel, mask_box, box_thr):
 
 
 def test_eager_nms_pre_and_empty_images():
-    model = seeded_model(QUICKSTART_CONFIG, None,
+    model = seeded_model(QUICKSTART_CONFIG, channels_last=False,
                          test_cfg=dict(nms_pre=20, max_per_img=7))
     kernels, cls, feats = head_outputs(model, 3, 128, seed=4)
     for level in cls:
@@ -158,7 +159,7 @@ class PostprocessOnly(torch.nn.Module):
 
 @pytest.fixture(scope='module')
 def postprocess_onnx(tmp_path_factory):
-    model = seeded_model(QUICKSTART_CONFIG, None,
+    model = seeded_model(QUICKSTART_CONFIG, channels_last=False,
                          test_cfg=dict(kernel='linear'))
     module = PostprocessOnly(model).eval()
     inputs = head_outputs(model, 2, 128, seed=5)
@@ -232,8 +233,8 @@ def stray_masks(num: int, height: int, width: int, seed: int) -> Tensor:
 
 
 class BoxesOnly(torch.nn.Module):
-    """The graph's boxes of thresholded masks (n, H, W); with
-    ``from_probs``, tight boxes from the probabilities' maxima."""
+    """The boxes of thresholded masks (n, H, W) (the graph's function);
+    with ``from_probs``, tight boxes from the probabilities' maxima."""
 
     def __init__(self, mask_box: str, min_part: float,
                  from_probs: bool = False):
@@ -242,9 +243,8 @@ class BoxesOnly(torch.nn.Module):
         self.from_probs = from_probs
 
     def forward(self, masks: Tensor) -> Tensor:
-        return graph_postprocess.masks_to_boxes(
-            masks > 0.5, self.mask_box, self.min_part,
-            masks if self.from_probs else None, 0.5)
+        return masks_to_boxes(masks > 0.5, self.mask_box, self.min_part,
+                              masks if self.from_probs else None, 0.5)
 
 
 def test_tight_boxes_from_probs_equal_masks():

@@ -4,12 +4,12 @@ import copy
 
 import pytest
 import torch
+from support import mmsolo_config_path, seeded_model
+from support.parity import compare_samples
 
 from mmsolo.deploy import DeployedSOLOv2, export_onnx
-from mmsolo.deploy.parity import compare_samples
 from mmsolo.testing import demo_batch
-from mmsolo.testing import mmsolo_config_path
-from .helpers import data_preprocessor_cfg, seeded_model
+from .helpers import data_preprocessor_cfg
 
 PANOPTIC_CONFIG = mmsolo_config_path(
     'quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py')
@@ -17,7 +17,8 @@ PANOPTIC_CONFIG = mmsolo_config_path(
 
 @pytest.fixture(scope='module')
 def panoptic(tmp_path_factory):
-    model = seeded_model(PANOPTIC_CONFIG, bias_mean=1.0, kernel_scale=20)
+    model = seeded_model(PANOPTIC_CONFIG, class_bias_mean=1.0,
+                         kernel_scale=20, channels_last=False)
     path = str(tmp_path_factory.mktemp('panoptic') / 'panoptic.onnx')
     export_onnx(model, path, (256, 256), pad_divisor=64)
     return model, path

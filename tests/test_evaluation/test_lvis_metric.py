@@ -11,12 +11,12 @@ from mmengine.config import Config
 from mmengine.dataset import ClassBalancedDataset
 from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
+from support.lvis_data import (LVIS_SHAPE_CATEGORIES, segmentation_to_mask,
+                               write_lvis_split)
 
 from mmsolo.engine.hooks import check_num_classes
 from mmsolo.models.layers import masks_to_boxes
 from mmsolo.registry import DATASETS, MODELS
-from mmsolo.testing.lvis_data import (LVIS_SHAPE_CATEGORIES,
-                                      segmentation_to_mask, write_lvis_split)
 
 R50_LVIS = 'configs/solov2/solov2_r50_fpn_sample1e-3_ms-3x_lvis-v0.5.py'
 R101_LVIS = 'configs/solov2/solov2_r101_fpn_sample1e-3_ms-3x_lvis-v0.5.py'

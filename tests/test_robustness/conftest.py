@@ -1,5 +1,5 @@
 """Fixtures of the robustness tests: the odd COCO-format set of
-:mod:`mmsolo.testing.odd_coco` written to a temporary directory, the dataset
+:mod:`support.odd_coco` written to a temporary directory, the dataset
 built from it through the registry, and the quick-start model."""
 import copy
 import os
@@ -10,10 +10,10 @@ import pytest
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import BaseDataset, pseudo_collate
+from support.odd_coco import (CLASSES, NO_RESIZE_PIPELINE, ODD_IMAGES,
+                              OddCoco, write_odd_coco)
 
 from mmsolo.registry import DATASETS, MODELS
-from mmsolo.testing.odd_coco import (CLASSES, NO_RESIZE_PIPELINE, ODD_IMAGES,
-                                     OddCoco, write_odd_coco)
 
 QUICKSTART_CONFIG = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 

@@ -2,7 +2,7 @@
 and gradients: an image with no objects, objects whose mask has zero pixels
 or lies partly outside the image, 300 objects in one image, a 32x32 image,
 sides that are not multiples of 32, a grayscale image, and a batch mixing
-all of them (the set of :mod:`mmsolo.testing.odd_coco`)."""
+all of them (the set of :mod:`support.odd_coco`)."""
 import copy
 import math
 from typing import Dict, List, Sequence, Tuple
@@ -12,8 +12,8 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.optim import OptimWrapper
+from support.odd_coco import ODD_IMAGES, OddCoco
 
-from mmsolo.testing.odd_coco import ODD_IMAGES, OddCoco
 
 # Test cfg overrides under which the random model predicts instances, so
 # that the non-empty prediction path runs too.

@@ -1,4 +1,4 @@
-"""mmsolo.apis.log_curves and tools/analysis_tools/analyze_logs.py on a
+"""mmsolo.utils.log_curves and tools/analysis_tools/analyze_logs.py on a
 hand-written mmengine scalar log."""
 import importlib.util
 import json
@@ -8,8 +8,8 @@ import subprocess
 import cv2
 import pytest
 
-from mmsolo.apis import load_scalar_log, plot_curves
-from mmsolo.apis.log_curves import curve_points
+from mmsolo.utils import load_scalar_log, plot_curves
+from mmsolo.utils.log_curves import curve_points
 
 # As mmengine writes vis_data/scalars.json in an iteration-based run:
 # train records every 2 iterations, a validation record (step = epoch 0)

@@ -12,9 +12,9 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from support.crafted_checkpoints import save_crafted_checkpoint
 
 from mmsolo.datasets import write_split
-from mmsolo.testing.crafted_checkpoints import save_crafted_checkpoint
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 

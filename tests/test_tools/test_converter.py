@@ -8,7 +8,7 @@ from mmsolo.checkpoint import convert_mmdet_state_dict
 
 
 def test_cli_converts_mmdet_checkpoint(tmp_path, repo_root, python):
-    from mmsolo.testing import build_paired_solov2
+    from support import build_paired_solov2
     reference, ours = build_paired_solov2()
     src, dst = tmp_path / 'mmdet.pth', tmp_path / 'mmsolo.pth'
     classes = ('balloon', 'kite')
@@ -78,7 +78,7 @@ def test_cli_reports_bad_input_without_writing(tmp_path, repo_root, python):
 def test_legacy_class_names_become_dataset_meta(tmp_path, repo_root, python):
     """mmdet 1.x/2.x checkpoints (the official SOLO zoo) keep their class
     names in meta['CLASSES']; mmdet 3's init_detector reads dataset_meta."""
-    from mmsolo.testing import build_paired_solov2
+    from support import build_paired_solov2
     reference, _ = build_paired_solov2()
     src, dst = tmp_path / 'old.pth', tmp_path / 'new.pth'
     torch.save(dict(state_dict=reference.state_dict(),
@@ -111,12 +111,9 @@ def test_cli_converts_an_official_solo_file_into_its_config(
     """A file in the official SOLO zoo's form (mmdet v1 keys, meta with
     CLASSES and the mmdet version) through the one converter, its layout
     told by its keys: it loads strictly into the matching config."""
-    from mmengine.config import Config
-
-    from mmsolo.registry import MODELS
-    from mmsolo.testing.solo_source import (OFFICIAL_SOLOV2_ZOO,
-                                            official_solov2_shapes,
-                                            random_state_dict)
+    from support import seeded_model
+    from support.solo_source import (OFFICIAL_SOLOV2_ZOO,
+                                     official_solov2_shapes, random_state_dict)
     spec, config = OFFICIAL_SOLOV2_ZOO['SOLOv2_Light_448_R18_3x']
     src, dst = tmp_path / 'SOLOv2_LIGHT_448_R18_3x.pth', tmp_path / 'out.pth'
     classes = tuple(f'class{i}' for i in range(80))
@@ -133,8 +130,6 @@ def test_cli_converts_an_official_solo_file_into_its_config(
     converted = torch.load(dst, weights_only=True)
     assert converted['meta']['dataset_meta']['classes'] == classes
     assert converted['meta']['converted_from']['layout'] == 'solo'
-    cfg = Config.fromfile(os.path.join(repo_root, 'configs', 'solov2',
-                                       os.path.basename(config)))
-    cfg.model.backbone.init_cfg = None
-    MODELS.build(cfg.model).load_state_dict(converted['state_dict'],
-                                            strict=True)
+    model = seeded_model(os.path.join(repo_root, 'configs', 'solov2',
+                                      os.path.basename(config)), seed=None)
+    model.load_state_dict(converted['state_dict'], strict=True)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmsolo.datasets import write_split
-from mmsolo.apis import cpu_process_group, load_run_config
+from mmsolo.runner import cpu_process_group, load_run_config
 
 # Several processes that talk to each other: run after the rest of the
 # suite, alone (see `make test`); with another test beside them a gloo

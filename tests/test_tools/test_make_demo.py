@@ -3,8 +3,7 @@ start's checkpoint when there is one, else a short training first, saying
 so (it drew an untrained R50 that found nothing)."""
 import subprocess
 
-from mmsolo.testing import save_seeded_checkpoint, write_tiny_shapes
-from mmsolo.testing.tiny_runs import QUICKSTART
+from support import QUICKSTART, save_seeded_checkpoint, write_tiny_shapes
 
 
 def make_demo(repo_root, python, *args):

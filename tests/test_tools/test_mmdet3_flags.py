@@ -6,9 +6,8 @@ import pickle
 import subprocess
 
 import pytest
-
-from mmsolo.testing import (save_seeded_checkpoint, write_tiny_config,
-                            write_tiny_shapes)
+from support import (save_seeded_checkpoint, write_tiny_config,
+                     write_tiny_shapes)
 
 PANOPTIC = 'configs/quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py'
 # Random weights score about 0.01 (the focal prior): keep every candidate.

@@ -7,9 +7,8 @@ import subprocess
 
 import mmdet
 import pytest
-
-from mmsolo.testing import (save_seeded_checkpoint, write_tiny_config,
-                            write_tiny_shapes)
+from support import (save_seeded_checkpoint, write_tiny_config,
+                     write_tiny_shapes)
 
 MMDET_TOOLS = os.path.join(os.path.dirname(mmdet.__file__), '.mim', 'tools')
 

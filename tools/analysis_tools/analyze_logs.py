@@ -21,7 +21,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from mmsolo.apis import load_scalar_log, plot_curves
+from mmsolo.utils import load_scalar_log, plot_curves
 
 
 def parse_args() -> argparse.Namespace:

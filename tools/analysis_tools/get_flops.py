@@ -22,7 +22,8 @@ from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
 
 from mmsolo.registry import MODELS
-from mmsolo.apis import config_input_shape, load_tool_config
+from mmsolo.runner import load_tool_config
+from mmsolo.utils import config_input_shape
 
 
 def parse_args() -> argparse.Namespace:

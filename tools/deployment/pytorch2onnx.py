@@ -23,12 +23,10 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
 
-from mmsolo.checkpoint import (add_unsafe_load_argument,
-                               tool_checkpoint_loading)
+from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.deploy import export_onnx
 from mmsolo.registry import MODELS
-from mmsolo.apis import config_input_shape
-from mmsolo.utils import register_all_modules
+from mmsolo.utils import config_input_shape, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:

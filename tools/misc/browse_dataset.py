@@ -13,11 +13,11 @@ import os.path as osp
 
 from mmdet.models.utils import mask2ndarray
 from mmdet.structures.bbox import BaseBoxes
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 
 from mmsolo.registry import DATASETS, VISUALIZERS
-from mmsolo.apis import load_tool_config
+from mmsolo.runner import load_tool_config
 
 
 def parse_args() -> argparse.Namespace:

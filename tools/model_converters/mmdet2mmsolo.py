@@ -1,6 +1,6 @@
 """Convert an MMDetection 3.x SOLOv2 checkpoint (its model zoo) to mmsolo.
 
-    python tools/model_converters/mmdet2mmsolo.py SRC.pth DST.pth [--unsafe-load]
+    python tools/model_converters/mmdet2mmsolo.py SRC DST [--unsafe-load]
 
 The same as ``solov2_zoo2mmsolo.py SRC DST --from mmdet``.
 """

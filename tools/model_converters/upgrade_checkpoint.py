@@ -1,14 +1,14 @@
 """Rewrite a training checkpoint of an earlier mmsolo (or of mmengine's own
 CheckpointHook) so that it loads with ``torch.load(weights_only=True)``.
 
-    python tools/model_converters/upgrade_checkpoint.py OLD.pth NEW.pth --unsafe-load
+    python tools/model_converters/upgrade_checkpoint.py OLD NEW --unsafe-load
 
 Such a file holds the message hub as ``HistoryBuffer`` objects, which only a
 full unpickling reads: ``--unsafe-load`` is required and says that you trust
-OLD.pth (e.g. you wrote it yourself). NEW.pth holds the same weights,
+OLD (e.g. you wrote it yourself). NEW holds the same weights,
 optimizer, schedulers, random states and meta, the message hub stored as
-tensors (:mod:`mmsolo.checkpoint.plain_state`); ``--resume NEW.pth`` goes on
-exactly as from OLD.pth.
+tensors (:mod:`mmsolo.checkpoint.plain_state`); ``--resume NEW`` goes on
+exactly as from OLD.
 """
 import argparse
 import sys

@@ -201,15 +201,15 @@ class SOLOv2Head(BaseModule):
         self.conv_cls = nn.Conv2d(
             self.feat_channels, self.cls_out_channels, 3, padding=1)
 
-    # ------------------------------------------------------------------ forward
+    # ----------------------------------------------------------------- forward
     def _level_inputs(self, feats: Sequence[Tensor]) -> List[Tensor]:
         """FPN levels as the grids see them: the finest one halved, the
         coarsest one brought to the size of the level above it."""
         if len(feats) != self.num_levels:
             raise ValueError(
-                f'SOLOv2Head has {self.num_levels} levels (len(num_grids)) but '
-                f'got {len(feats)} feature maps: make the FPN num_outs equal '
-                'to len(model.mask_head.num_grids)')
+                f'SOLOv2Head has {self.num_levels} levels (len(num_grids)) '
+                f'but got {len(feats)} feature maps: make the FPN num_outs '
+                'equal to len(model.mask_head.num_grids)')
         inputs = list(feats)
         inputs[0] = F.interpolate(feats[0], scale_factor=0.5, mode='bilinear')
         inputs[-1] = F.interpolate(
@@ -261,7 +261,7 @@ class SOLOv2Head(BaseModule):
             cls_preds.append(self.conv_cls(cls_feat))
         return kernel_preds, cls_preds
 
-    # --------------------------------------------------------------------- loss
+    # -------------------------------------------------------------------- loss
     def loss(self, feats: Sequence[Tensor], mask_feats: MaskFeatures,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses of a batch.
@@ -312,7 +312,7 @@ class SOLOv2Head(BaseModule):
             avg_factor=num_pos + 1)
         return dict(loss_mask=loss_mask, loss_cls=loss_cls)
 
-    # ------------------------------------------------------------------ predict
+    # ----------------------------------------------------------------- predict
     def predict(self,
                 feats: Sequence[Tensor],
                 mask_feats: MaskFeatures,

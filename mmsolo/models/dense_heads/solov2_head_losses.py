@@ -31,7 +31,7 @@ def positive_mask_loss_sum(loss_mask: Callable, kernel_preds: List[Tensor],
     Image by image, in float32 also when the forward ran under bf16
     autocast, and in chunks of ``chunk`` samples: the (P, h, w) logits and
     targets of a whole batch would be copied and traversed at memory speed
-    several times, a chunk (7.8 MB at 200x304) is traversed in cache.
+    several times, while a chunk's stay in the CPU's cache.
     Targets are gathered per chunk from one float copy of each instance's
     mask.
 

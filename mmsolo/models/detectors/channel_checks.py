@@ -4,37 +4,66 @@ A config whose FPN ``in_channels`` do not match its backbone (a Swin
 backbone left with ResNet's FPN), or whose FPN ``out_channels`` differ from
 what the mask-feature neck and head take, otherwise fails at the first
 forward with a conv's ``RuntimeError`` that names no config field.
-"""
-from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence
 
-import torch
+The check reads the built modules' attributes and runs no forward: the
+channels each backbone stage is built with against the FPN's
+``in_channels``, the FPN's ``out_channels`` against the ``in_channels`` of
+the modules that take its levels. Where the attributes do not tell (a
+backbone or neck of another family), the same comparison runs on the maps
+of the first forward, through a hook on the neck that removes itself once
+it has passed.
+"""
+from functools import partial
+from typing import Callable, Dict, List, Optional, Sequence
+
 from torch import Tensor, nn
 
-# Side of the zero image the backbone and neck are probed with: small, so
-# that the probe costs little, yet large enough that a stride-32 stage gets
-# a 3x3 map (mmcv's DCN v1 refuses inputs smaller than its 3x3 kernel).
-PROBE_SIZE = 96
+
+def _stage_out_channels(stage: nn.Module) -> Optional[int]:
+    """Output channels of a ResNet-like stage (a sequence of blocks): those
+    of its last block's last conv, ``conv3`` of a bottleneck, ``conv2`` of
+    a basic block; None for another kind of stage."""
+    if not isinstance(stage, nn.Sequential) or len(stage) == 0:
+        return None
+    for name in ('conv3', 'conv2'):
+        channels = getattr(getattr(stage[-1], name, None), 'out_channels',
+                           None)
+        if isinstance(channels, int):
+            return channels
+    return None
 
 
-@contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    """Within the block ``module`` and its children are in eval mode (no
-    BatchNorm statistics updated); their modes are restored after."""
-    modes = [(child, child.training) for child in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for child, training in modes:
-            child.training = training
+def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
+    """Channels of the backbone's outputs, in order, as its attributes give
+    them; None where they do not.
 
-
-def _probe(module: nn.Module, inputs) -> List[Tensor]:
-    """The outputs of ``module`` on ``inputs``, as a list of maps."""
-    with _eval_mode(module), torch.no_grad():
-        outputs = module(inputs)
-    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    Known layouts: mmdet's ResNet and its relatives (ResNeXt, RegNet,
+    Res2Net ...; the stages named in ``res_layers``) and backbones that list
+    their stages' channels in ``num_features`` (Swin). As their forward
+    does, the outputs are the stages whose index is in ``out_indices``,
+    in stage order.
+    """
+    out_indices = getattr(backbone, 'out_indices', None)
+    if not isinstance(out_indices, Sequence):
+        return None
+    stage_names = getattr(backbone, 'res_layers', None)
+    if isinstance(stage_names, Sequence) and all(
+            isinstance(name, str) for name in stage_names):
+        channels = [
+            _stage_out_channels(getattr(backbone, name, None))
+            for name in stage_names
+        ]
+    else:
+        channels = getattr(backbone, 'num_features', None)
+        if not isinstance(channels, Sequence):
+            return None
+    outputs = [
+        stage_channels for index, stage_channels in enumerate(channels)
+        if index in out_indices
+    ]
+    if not outputs or not all(isinstance(c, int) for c in outputs):
+        return None
+    return outputs
 
 
 def _in_channels(module: nn.Module) -> Optional[int]:
@@ -47,57 +76,125 @@ def _in_channels(module: nn.Module) -> Optional[int]:
     return None
 
 
-def _check_neck_inputs(neck: nn.Module, channels: List[int],
-                       backbone: nn.Module) -> None:
-    expected = getattr(neck, 'in_channels', None)
-    if not isinstance(expected, Sequence) or list(expected) == channels:
-        return
+def _check_neck_inputs(expected: List[int], backbone_name: str,
+                       channels: List[int]) -> None:
+    """Raise a ValueError naming both fields if the backbone's output
+    ``channels`` differ from the neck's ``in_channels`` (``expected``)."""
+    if channels != expected:
+        raise ValueError(
+            f'model.neck.in_channels={expected} but model.backbone '
+            f'({backbone_name}) gives {len(channels)} feature maps of '
+            f'{channels} channels; set model.neck.in_channels={channels}')
+
+
+def _neck_input_check(neck: nn.Module,
+                      backbone: nn.Module) -> Callable[[List[int]], None]:
+    """:func:`_check_neck_inputs` bound to the neck's ``in_channels`` and
+    the backbone's name (a partial, so that a model holding it as a hook
+    pickles)."""
     out_indices = getattr(backbone, 'out_indices', None)
     given = '' if out_indices is None else f', out_indices={out_indices}'
-    raise ValueError(
-        f'model.neck.in_channels={list(expected)} but model.backbone '
-        f'({type(backbone).__name__}{given}) gives {len(channels)} feature '
-        f'maps of {channels} channels; set model.neck.in_channels={channels}')
+    return partial(_check_neck_inputs, list(neck.in_channels),
+                   f'{type(backbone).__name__}{given}')
+
+
+def _check_consumers(expected: Dict[str, Optional[int]], neck_name: str,
+                     hint: str, channels: List[int]) -> None:
+    """Raise a ValueError naming the fields if the neck's output
+    ``channels`` (the distinct values, sorted) are not the ``in_channels``
+    of each consumer in ``expected`` (None: not checked)."""
+    for name, in_channels in expected.items():
+        if in_channels is None or channels == [in_channels]:
+            continue
+        raise ValueError(
+            f'model.{name}.in_channels={in_channels} but model.neck '
+            f'({neck_name}) gives maps of '
+            f'{"/".join(map(str, channels))} channels{hint}; make '
+            f'model.{name}.in_channels and model.neck.out_channels equal')
+
+
+def _consumer_check(detector: nn.Module,
+                    consumers: Sequence[str]) -> Callable[[List[int]], None]:
+    """:func:`_check_consumers` bound to the ``in_channels`` of the modules
+    named in ``consumers`` and the neck's description."""
+    neck = detector.neck
+    out_channels = getattr(neck, 'out_channels', None)
+    hint = '' if out_channels is None else (
+        f' (model.neck.out_channels={out_channels})')
+    expected = {
+        name: _in_channels(getattr(detector, name))
+        for name in consumers
+    }
+    return partial(_check_consumers, expected, type(neck).__name__, hint)
+
+
+class _FirstForwardCheck:
+    """A forward hook (``output=True``) or pre-hook on a neck that gives
+    ``check`` the channels of the neck's outputs or inputs at the first
+    forward, and removes itself once the check has passed."""
+
+    def __init__(self, check: Callable[[List[int]], None],
+                 output: bool) -> None:
+        self.check = check
+        self.output = output
+        self.handle = None
+
+    def __call__(self, module: nn.Module, args: tuple, *output) -> None:
+        maps = output[0] if self.output else args[0]
+        if isinstance(maps, Tensor):
+            maps = [maps]
+        channels = [feat.shape[1] for feat in maps]
+        if self.output:
+            channels = sorted(set(channels))
+        self.check(channels)
+        self.handle.remove()
+
+    def attach(self, neck: nn.Module) -> None:
+        if self.output:
+            self.handle = neck.register_forward_hook(self)
+        else:
+            self.handle = neck.register_forward_pre_hook(self)
 
 
 def check_channels(detector: nn.Module,
                    consumers: Sequence[str] = ('mask_feature_neck',
-                                               'mask_head')) -> None:
+                                               'mask_head'),
+                   with_backbone: bool = True) -> None:
     """Raise a ValueError naming the config field if the channels of the
     detector's parts disagree.
 
-    The backbone and neck run on one (1, 3, 96, 96) zero image, in eval
-    mode without gradients (modes restored), so the channels compared are
-    those they really produce: the backbone's against ``neck.in_channels``
-    (when the neck has a list of them, as FPN), then the neck's outputs
-    against the ``in_channels`` of each module named in ``consumers``.
+    Compared, without a forward pass: the backbone's output channels
+    (:func:`backbone_out_channels`) against ``neck.in_channels`` (when the
+    neck has a list of them, as FPN), then ``neck.out_channels`` (when an
+    int, as FPN's) against the ``in_channels`` of each module named in
+    ``consumers``. A comparison whose channels the attributes do not give
+    is deferred to the first forward, on the maps the neck takes or gives.
 
     Args:
         detector (nn.Module): With ``backbone``, ``neck`` and the modules
             named in ``consumers`` built.
         consumers (Sequence[str]): Attributes of ``detector`` that take
             every neck output.
+        with_backbone (bool): Check the backbone against the neck too; a
+            subclass checking only the consumers it adds passes False.
 
     Raises:
         ValueError: e.g. ``model.mask_head.in_channels=256 but model.neck
-            (FPN) gives maps of 128 channels ...``.
+            (FPN) gives maps of 128 channels ...``, at build or, where
+            deferred, at the first forward.
     """
-    image = torch.zeros(1, 3, PROBE_SIZE, PROBE_SIZE,
-                        device=next(detector.backbone.parameters()).device)
-    feats = _probe(detector.backbone, image)
-    _check_neck_inputs(detector.neck, [feat.shape[1] for feat in feats],
-                       detector.backbone)
-    neck_channels = sorted({feat.shape[1] for feat in
-                            _probe(detector.neck, tuple(feats))})
-    for name in consumers:
-        expected = _in_channels(getattr(detector, name))
-        if expected is None or neck_channels == [expected]:
-            continue
-        out_channels = getattr(detector.neck, 'out_channels', None)
-        hint = '' if out_channels is None else (
-            f' (model.neck.out_channels={out_channels})')
-        raise ValueError(
-            f'model.{name}.in_channels={expected} but model.neck '
-            f'({type(detector.neck).__name__}) gives maps of '
-            f'{"/".join(map(str, neck_channels))} channels{hint}; make '
-            f'model.{name}.in_channels and model.neck.out_channels equal')
+    neck = detector.neck
+    if with_backbone and isinstance(getattr(neck, 'in_channels', None),
+                                    Sequence):
+        check = _neck_input_check(neck, detector.backbone)
+        channels = backbone_out_channels(detector.backbone)
+        if channels is None:
+            _FirstForwardCheck(check, output=False).attach(neck)
+        else:
+            check(channels)
+    check = _consumer_check(detector, consumers)
+    out_channels = getattr(neck, 'out_channels', None)
+    if isinstance(out_channels, int):
+        check([out_channels])
+    else:
+        _FirstForwardCheck(check, output=True).attach(neck)

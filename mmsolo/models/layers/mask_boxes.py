@@ -11,32 +11,30 @@ pieces (e.g. occluded in its middle) keeps the box that spans both. A mask
 whose runs are all kept (one piece, or no gap in either projection) gets
 exactly its tight box.
 
-:func:`main_part_bounds` (from the projections on) uses only ops that
-``torch.onnx.export`` exports (cumsum, scatter_add, gather, amin, amax),
-without a loop over masks; the ONNX graph of :mod:`mmsolo.deploy` calls
-it on its own projections, so the two compute the same boxes. Here the
-projections of byte masks are read 8 pixels at a time
-(:func:`~.mask_bits.mask_projections`).
+:func:`masks_to_boxes` is the one implementation of both modes, for the
+eager post-processor, the test-time augmentation, the exported ONNX graph
+and the host side of a deployed graph. It uses only ops that
+``torch.onnx.export`` exports (reductions, cumsum, scatter_add, gather),
+without a loop over masks and without a branch on their number.
 """
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .mask_bits import mask_bounds, mask_projections
-
 # The values of ``model.test_cfg.mask_box``.
 MASK_BOX_MODES = ('tight', 'main_parts')
 # ``model.test_cfg.mask_box_min_part``: share of the largest run's pixels
 # that a run needs to count as a main part. A cautious default, which keeps
-# the smaller piece of an occluded object down to a tenth of the larger; the
-# quick start, whose strays are larger, measured 0.5 as better.
+# the smaller piece of an occluded object down to a tenth of the larger.
 DEFAULT_MIN_PART = 0.1
 
 
 def masks_to_boxes(masks: Tensor,
                    mask_box: str = 'tight',
-                   min_part: float = DEFAULT_MIN_PART) -> Tensor:
+                   min_part: float = DEFAULT_MIN_PART,
+                   probs: Optional[Tensor] = None,
+                   thr: Optional[float] = None) -> Tensor:
     """Boxes of binary masks, in pixel-edge coordinates.
 
     With ``mask_box='tight'`` a mask covering columns x0..x1 and rows
@@ -51,6 +49,13 @@ def masks_to_boxes(masks: Tensor,
         mask_box (str): One of :data:`MASK_BOX_MODES`.
         min_part (float): In [0, 1], read by ``'main_parts'``; 0 keeps
             every run (the tight box).
+        probs (Tensor, optional): (n, H, W) probabilities whose pixels
+            above ``thr`` are ``masks``. Given, tight boxes come from their
+            row and column maxima: a row holds a mask pixel exactly when
+            its largest probability is above ``thr``, so the boxes are the
+            same, and an ONNX graph reads the probabilities it has instead
+            of casting the bool masks.
+        thr (float, optional): The threshold of ``probs``.
 
     Returns:
         Tensor: (n, 4) float32 boxes ``(x1, y1, x2, y2)``.
@@ -58,22 +63,23 @@ def masks_to_boxes(masks: Tensor,
     Raises:
         ValueError: an unknown ``mask_box``.
     """
-    if mask_box == 'tight':
-        return mask_bounds(masks).float()
     if mask_box == 'main_parts':
-        if masks.numel() == 0:
-            return masks.new_zeros((len(masks), 4), dtype=torch.float32)
-        return main_part_bounds(*mask_projections(masks), min_part)
-    raise ValueError(f'mask_box={mask_box!r} is not one of {MASK_BOX_MODES}')
-
-
-def box_pixels(masks: Tensor, probs: Tensor,
-               box_thr: Optional[float]) -> Tensor:
-    """The pixels a box is derived from: ``masks`` (n, H, W) bool when
-    ``box_thr`` is None, else ``probs > box_thr``, ``probs`` (n, H, W)
-    being the probabilities the masks were thresholded from
-    (``model.test_cfg.mask_box_thr``)."""
-    return masks if box_thr is None else probs > box_thr
+        return main_part_bounds(
+            masks.sum(2, dtype=torch.int32), masks.sum(1, dtype=torch.int32),
+            min_part)
+    if mask_box != 'tight':
+        raise ValueError(
+            f'mask_box={mask_box!r} is not one of {MASK_BOX_MODES}')
+    if probs is None:
+        # A row (column) holds a pixel when its largest value is not 0;
+        # amax is the cheap reduction of bool masks (any() reads them
+        # element by element).
+        rows, cols = masks.amax(2) != 0, masks.amax(1) != 0
+    else:
+        rows, cols = probs.amax(2) > thr, probs.amax(1) > thr
+    y0, y1 = kept_span(rows)
+    x0, x1 = kept_span(cols)
+    return torch.stack([x0, y0, x1, y1], 1).float()
 
 
 def main_part_bounds(row_counts: Tensor, col_counts: Tensor,

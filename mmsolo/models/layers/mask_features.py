@@ -1,8 +1,19 @@
 """Mask features: what a mask-feature neck gives the SOLOv2 head, and the
-one routine that turns dynamic kernels into mask logits on them."""
+dynamic convolution that turns kernels into mask logits on them.
+
+The dynamic convolution has two forms. :func:`dynamic_mask_logits`, one
+image's kernels as the weights of ``F.conv2d`` (mmdet's operation), serves
+training and eager prediction. :func:`batched_dynamic_mask_logits` is the
+same product for every image of a batch at once, each image's kernels on
+its own features, as a batched matrix product: an exported graph cannot
+loop over a dynamic batch, and a grouped ``conv2d`` would need the batch
+size as its (constant) group count. The two agree up to float rounding
+(the summation order of the product differs).
+"""
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -21,6 +32,28 @@ def dynamic_mask_logits(feats: Tensor, kernels: Tensor,
     """
     weight = kernels.reshape(len(kernels), -1, kernel_size, kernel_size)
     return F.conv2d(feats[None], weight, padding=kernel_size // 2)[0]
+
+
+def batched_dynamic_mask_logits(feats: Tensor, kernels: Tensor,
+                                kernel_size: int) -> Tensor:
+    """Mask logits of each image's dynamic k x k kernels on its own
+    features (see the module docstring).
+
+    Args:
+        feats (Tensor): (B, E, h, w) mask features.
+        kernels (Tensor): (B, K, D) kernels, D = E * k * k.
+        kernel_size (int): k, odd.
+
+    Returns:
+        Tensor: (B, K, h, w) mask logits.
+    """
+    batch, channels, height, width = feats.shape
+    if kernel_size == 1:
+        columns = feats.reshape(batch, channels, height * width)
+    else:
+        columns = F.unfold(feats, kernel_size, padding=kernel_size // 2)
+    logits = torch.bmm(kernels, columns)
+    return logits.reshape(batch, -1, height, width)
 
 
 @dataclass

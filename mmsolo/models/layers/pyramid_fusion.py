@@ -111,6 +111,9 @@ class PyramidFusion(BaseModule):
             raise ValueError(
                 f'{type(self).__name__}: need 0 <= start_level <= end_level, '
                 f'got start_level={start_level}, end_level={end_level}')
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.out_channels = out_channels
         self.start_level = start_level
         self.end_level = end_level
         self.with_coord = with_coord

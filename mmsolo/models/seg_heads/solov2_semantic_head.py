@@ -18,19 +18,20 @@ class SOLOv2SemanticHead(BaseModule):
     """Per-pixel stuff classes plus one "thing" class at 1/4 scale.
 
     The paper adds a semantic branch "analogue to the mask feature branch";
-    this head is exactly that: its own fusion of the FPN levels, the
-    :class:`PyramidFusion` that :class:`MaskFeatureNeck` is made of (P2..P5,
-    each brought to 1/4 scale by conv + 2x upsampling blocks, summed,
-    coordinates on the deepest level), then a 1x1 classifier. It does not
-    reuse the mask-feature neck's output because those features are what
-    the dynamic kernels combine into instance masks: a semantic loss on them
-    would pull on the one map every instance mask is made from. Panoptic
-    FPN, whose fusion SOLOv2 adopts, likewise gives its semantic branch a
-    fusion of its own. The price is a second fusion: the panoptic quick
-    start (32 channels here) logs a median of 0.38 s per step against the
-    instance one's 0.31 s. As in Panoptic FPN, every thing class is merged
-    into one "thing" output (the instance branch segments things), so the head
-    has ``num_stuff_classes + 1`` outputs.
+    this head is exactly that: its own fusion of the FPN levels, a
+    :class:`PyramidFusion` held as ``fusion`` (:class:`MaskFeatureNeck` is
+    one, its keys being mmdet's checkpoint layout) (P2..P5, each brought to 1/4 scale by conv + 2x upsampling blocks,
+    summed, coordinates on the deepest level), then a 1x1 classifier. It
+    does not reuse the mask-feature neck's output because those features
+    are what the dynamic kernels combine into instance masks: a semantic
+    loss on them would pull on the one map every instance mask is made
+    from. Panoptic FPN, whose fusion SOLOv2 adopts, likewise gives its
+    semantic branch a fusion of its own. The price is a second fusion in
+    every step, forward and backward (README.md's panoptic quick start
+    compares the step times).
+    As in Panoptic FPN, every thing class is merged into one "thing" output
+    (the instance branch segments things), so the head has
+    ``num_stuff_classes + 1`` outputs.
 
     Labels of ``gt_sem_seg`` are the dataset's: things ``0 .. T-1``, stuff
     ``T .. T+S-1``, and ``ignore_index`` for void and padding. They become

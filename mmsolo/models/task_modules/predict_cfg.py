@@ -1,5 +1,6 @@
-"""SOLOv2's ``model.test_cfg``: its defaults, the mask NMS it names, and the
-check that runs when the model is built.
+"""SOLOv2's ``model.test_cfg`` (the prediction settings): its defaults, the
+mask NMS it names, the check that runs when the model is built, and the
+boxes it derives from the predicted masks.
 
 Besides the NMS, ``mask_box`` says how a predicted instance's box is
 derived from its mask (:func:`mmsolo.models.layers.masks_to_boxes`):
@@ -16,8 +17,10 @@ from numbers import Number
 from typing import Dict, NamedTuple, Optional, Tuple
 
 from mmengine.config import ConfigDict
+from torch import Tensor
 
-from ..layers.mask_boxes import DEFAULT_MIN_PART, MASK_BOX_MODES
+from ..layers.mask_boxes import (DEFAULT_MIN_PART, MASK_BOX_MODES,
+                                 masks_to_boxes)
 from ..layers.nms import DECAY_KERNELS
 
 
@@ -50,6 +53,12 @@ DEFAULT_TEST_CFG = dict(COMMON_TEST_CFG, kernel='gaussian', sigma=2.0)
 _NUMBER_KEYS = ('score_thr', 'mask_thr', 'filter_thr', 'sigma', 'iou_thr',
                 'mask_box_min_part')
 _INT_KEYS = ('nms_pre', 'max_per_img')
+
+
+def predict_cfg_keys(nms_type: str = DEFAULT_NMS_TYPE) -> Tuple[str, ...]:
+    """The keys of a checked test_cfg whose mask NMS is ``nms_type``: the
+    common ones (:data:`COMMON_TEST_CFG`) and the NMS's own."""
+    return tuple(COMMON_TEST_CFG) + NMS_TYPES[nms_type].keys
 
 
 def build_test_cfg(test_cfg: Optional[dict]) -> ConfigDict:
@@ -114,6 +123,35 @@ def mask_box_threshold(cfg: Optional[dict]) -> Optional[float]:
     pixel counts for the box, or None (the default) for the mask's own
     pixels."""
     return (cfg or {}).get('mask_box_thr')
+
+
+def instance_boxes(masks: Tensor,
+                   probs: Optional[Tensor],
+                   cfg: Optional[dict],
+                   from_probs: bool = False) -> Tensor:
+    """Boxes (n, 4) float ``(x0, y0, x1, y1)`` of predicted instances, as
+    a test config says (:func:`mask_box_settings`,
+    :func:`mask_box_threshold`): of the masks' pixels, or with
+    ``mask_box_thr`` of the pixels whose probability is above it.
+
+    Args:
+        masks (Tensor): (n, H, W) bool masks, ``probs > mask_thr``.
+        probs (Tensor, optional): (n, H, W) the probabilities they were
+            thresholded from; needed with ``mask_box_thr`` or
+            ``from_probs``.
+        cfg (dict, optional): A test config (None: tight boxes of the
+            masks).
+        from_probs (bool): Tight boxes from the row and column maxima of
+            ``probs`` (the same boxes, see
+            :func:`~mmsolo.models.layers.masks_to_boxes`), which spares an
+            ONNX graph the casts of the bool masks.
+    """
+    mask_box, min_part = mask_box_settings(cfg)
+    box_thr = mask_box_threshold(cfg)
+    thr = (cfg or {}).get('mask_thr') if box_thr is None else box_thr
+    pixels = masks if box_thr is None else probs > box_thr
+    return masks_to_boxes(pixels, mask_box, min_part,
+                          probs if from_probs else None, thr)
 
 
 def check_mask_box(cfg: dict) -> None:

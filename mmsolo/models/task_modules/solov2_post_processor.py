@@ -8,51 +8,33 @@ or with ``mask_box='main_parts'`` the boxes of their main parts, see
 :func:`mmsolo.models.layers.masks_to_boxes`; with ``mask_box_thr``, of the
 pixels whose probability is above it). Each stage is a public method
 on tensors, with no Python loop over candidates.
+
+The math of the stages (point NMS, candidate selection, area filter,
+maskness, the dense Matrix NMS decay, the boxes) is that of
+:mod:`mmsolo.models.layers` (``grid_postprocess``, ``nms``, ``mask_boxes``),
+which the exported ONNX graph (``mmsolo.deploy.graph_postprocess``) calls
+on a whole batch. What is this module's own: one image at a time, it
+stops as soon as no candidate is left, computes the candidates' masks by
+``F.conv2d`` (``MaskFeatures.logits``, per-level maps too), runs any
+registered mask NMS (Matrix NMS by its sparse path on the CPU) and resizes
+the kept masks by ``F.interpolate`` to the image's own size (see
+docs/architecture.md, "Post-processing").
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmdet.utils import InstanceList
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, TASK_UTILS
-from ..layers import (MaskFeatures, box_pixels, masks_to_boxes,
-                      resize_to_image)
-from .test_cfg import (DEFAULT_NMS_TYPE, NMS_TYPES, build_test_cfg,
-                       mask_box_settings, mask_box_threshold)
-
-NMSResult = Tuple[Tensor, Tensor, Tensor, Tensor]
-
-
-def point_nms(cls_probs: Tensor) -> Tensor:
-    """Zero every probability that is not the maximum of its 2x2 window
-    (the cell, its left, upper and upper-left neighbours).
-
-    Args:
-        cls_probs (Tensor): (N, C, S, S) category probabilities.
-
-    Returns:
-        Tensor: (N, C, S, S), the maxima kept, the rest 0.
-    """
-    window_max = F.max_pool2d(cls_probs, 2, stride=1, padding=1)
-    return cls_probs * (window_max[:, :, :-1, :-1] == cls_probs)
-
-
-def maskness(mask_probs: Tensor, masks: Tensor, areas: Tensor) -> Tensor:
-    """Mean probability inside each thresholded mask.
-
-    Args:
-        mask_probs (Tensor): (K, h, w) mask probabilities.
-        masks (Tensor): (K, h, w) bool, ``mask_probs > mask_thr``.
-        areas (Tensor): (K,) float ``masks.sum((1, 2))``, all positive.
-
-    Returns:
-        Tensor: (K,) maskness.
-    """
-    return (mask_probs * masks).sum((1, 2)) / areas
+from ..layers import (MaskFeatures, cell_levels, flat_cells, maskness,
+                      point_nms, resize_to_image, select_candidates,
+                      threshold_masks)
+from ..layers.nms import NMSResult
+from .predict_cfg import (DEFAULT_NMS_TYPE, NMS_TYPES, build_test_cfg,
+                          instance_boxes)
 
 
 def empty_instances(like: Tensor, out_shape: Tuple[int,
@@ -89,7 +71,7 @@ class SOLOv2PostProcessor:
         kernel_size (int): k of the dynamic k x k kernels.
         test_cfg (dict, optional): ``nms_pre``, ``score_thr``, ``mask_thr``,
             ``filter_thr``, ``max_per_img``, the mask NMS and the box mode
-            ``mask_box`` (see :mod:`.test_cfg`); merged with the defaults
+            ``mask_box`` (see :mod:`.predict_cfg`); merged with the defaults
             and checked here.
     """
 
@@ -130,29 +112,14 @@ class SOLOv2PostProcessor:
             masks that ``cfg.mask_box`` names.
         """
         cfg = self.test_cfg if cfg is None else build_test_cfg(cfg)
-        cell_probs = self.flat_cells(
+        cell_probs = flat_cells(
             [point_nms(level.sigmoid()) for level in cls_preds])
-        cell_kernels = self.flat_cells(kernel_preds)
+        cell_kernels = flat_cells(kernel_preds)
         return [
             self.predict_image(cell_kernels[img_id], cell_probs[img_id],
                                mask_feats, img_id, img_meta, cfg, rescale)
             for img_id, img_meta in enumerate(batch_img_metas)
         ]
-
-    @staticmethod
-    def flat_cells(level_maps: List[Tensor]) -> Tensor:
-        """Per-level (N, X, S, S) maps -> (N, num_cells, X), the cells of
-        level 0 first, each level's row by row."""
-        return torch.cat([level.flatten(2) for level in level_maps],
-                         2).transpose(1, 2)
-
-    def cell_levels(self, like: Tensor) -> Tensor:
-        """(num_cells,) head level of each cell (long, on ``like``'s
-        device)."""
-        return torch.cat([
-            like.new_full((num_grid**2, ), level, dtype=torch.long)
-            for level, num_grid in enumerate(self.num_grids)
-        ])
 
     def predict_image(self, kernels: Tensor, cell_probs: Tensor,
                       mask_feats: MaskFeatures, img_id: int, img_meta: dict,
@@ -164,12 +131,12 @@ class SOLOv2PostProcessor:
         cls_scores, cells, labels = self.select_candidates(cell_probs, cfg)
         if len(cls_scores) == 0:
             return empty_instances(kernels, out_shape)
-        levels = self.cell_levels(kernels)[cells]
+        levels = cell_levels(self.num_grids, kernels.device)[cells]
         mask_probs = self.candidate_mask_probs(mask_feats, img_id,
                                                kernels[cells], levels)
-        masks = mask_probs > cfg.mask_thr
-        areas = masks.sum((1, 2)).float()
-        keep = areas > areas.new_tensor(self.min_mask_areas)[levels]
+        min_areas = mask_probs.new_tensor(self.min_mask_areas)[levels]
+        masks, areas, keep = threshold_masks(mask_probs, cfg.mask_thr,
+                                             min_areas)
         if not keep.any():
             return empty_instances(kernels, out_shape)
         mask_probs, masks, areas = mask_probs[keep], masks[keep], areas[keep]
@@ -183,33 +150,29 @@ class SOLOv2PostProcessor:
         results.masks = image_probs > cfg.mask_thr
         results.labels = nms_labels
         results.scores = nms_scores
-        results.bboxes = masks_to_boxes(
-            box_pixels(results.masks, image_probs, mask_box_threshold(cfg)),
-            *mask_box_settings(cfg))
+        results.bboxes = instance_boxes(results.masks, image_probs, cfg)
         return results
 
     @staticmethod
     def select_candidates(cell_probs: Tensor,
                           cfg: ConfigDict) -> Tuple[Tensor, Tensor, Tensor]:
         """The (cell, class) pairs scoring above ``cfg.score_thr``; the
-        ``cfg.nms_pre`` best of them (in cell order) when there are more.
+        ``cfg.nms_pre`` best of them (in cell order) when there are more
+        (:func:`mmsolo.models.layers.select_candidates` on one image).
 
         Args:
             cell_probs (Tensor): (num_cells, C) probabilities after point
                 NMS.
 
         Returns:
-            tuple[Tensor]: ``(cls_scores, cells, labels)``, each (K,).
+            tuple[Tensor]: ``(cls_scores, cells, labels)``, each (K,);
+            the scores in float32, also under bf16/fp16 autocast (a half
+            precision sum over a mask can exceed its area: maskness > 1).
         """
-        is_candidate = cell_probs > cfg.score_thr
-        # float32 from here on, also under bf16/fp16 autocast: a half
-        # precision sum over a mask can exceed its area (maskness > 1).
-        cls_scores = cell_probs[is_candidate].float()
-        cells, labels = is_candidate.nonzero().unbind(1)
-        if 0 < cfg.nms_pre < len(cls_scores):
-            top = cls_scores.topk(cfg.nms_pre).indices.sort().values
-            cls_scores, cells, labels = cls_scores[top], cells[top], labels[top]
-        return cls_scores, cells, labels
+        scores, cells, labels, valid = select_candidates(
+            cell_probs[None], cfg.score_thr, cfg.nms_pre)
+        count = int(valid.sum())  # the valid slots come first
+        return scores[0, :count], cells[0, :count], labels[0, :count]
 
     def candidate_mask_probs(self, mask_feats: MaskFeatures, img_id: int,
                              kernels: Tensor, levels: Tensor) -> Tensor:
@@ -223,8 +186,10 @@ class SOLOv2PostProcessor:
                  cfg: ConfigDict) -> NMSResult:
         """The NMS that ``cfg.nms_type`` names (looked up in the FUNCTIONS
         registry) on masks (n, h, w) with their labels, scores and areas
-        (n,); returns ``(scores, labels, masks, keep_inds)`` of the kept
-        masks. The candidates are at most ``nms_pre`` already."""
+        (n,); returns ``(scores, labels, None, keep_inds)`` of the kept
+        masks: the caller takes the kept masks' probabilities by
+        ``keep_inds``, so the NMS copies no masks. The candidates are at
+        most ``nms_pre`` already."""
         nms_type = NMS_TYPES[cfg.get('nms_type', DEFAULT_NMS_TYPE)]
         nms = FUNCTIONS.get(nms_type.function)
         return nms(
@@ -234,6 +199,7 @@ class SOLOv2PostProcessor:
             mask_area=areas,
             max_num=cfg.max_per_img,
             filter_thr=cfg.filter_thr,
+            return_masks=False,
             **{key: cfg[key]
                for key in nms_type.keys})
 

@@ -11,8 +11,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, MODELS
-from ..layers import masks_to_boxes
-from ..task_modules import mask_box_settings, mask_box_threshold
+from ..task_modules import instance_boxes, mask_box_threshold
 
 # mmdet's DetTTAModel default (NMS at IoU 0.5, 100 per image), on masks.
 DEFAULT_TTA_CFG = dict(
@@ -102,11 +101,6 @@ class SOLOv2TTAModel(BaseTTAModel):
         head = getattr(self.module, 'mask_head', None)
         return getattr(head, 'test_cfg', None)
 
-    def box_settings(self) -> Tuple[str, float]:
-        """``(mask_box, mask_box_min_part)`` of the module's head test_cfg
-        (the defaults, tight boxes, when it has no ``mask_head``)."""
-        return mask_box_settings(self.head_test_cfg())
-
     def merge_preds(
         self, data_samples_list: List[List[DetDataSample]]
     ) -> List[DetDataSample]:
@@ -147,8 +141,11 @@ class SOLOv2TTAModel(BaseTTAModel):
         results.masks = masks
         results.labels = labels
         results.scores = scores
-        if mask_box_threshold(self.head_test_cfg()) is None:
-            results.bboxes = masks_to_boxes(masks, *self.box_settings())
+        head_cfg = self.head_test_cfg()
+        if mask_box_threshold(head_cfg) is None:
+            # The boxes of the merged masks, as the head derives them (tight
+            # boxes without a mask_head).
+            results.bboxes = instance_boxes(masks, None, head_cfg)
         else:
             # Boxes from each view's probabilities (mask_box_thr), which the
             # merged masks no longer hold: the kept views' boxes.

@@ -3,11 +3,12 @@ import copy
 import pytest
 import torch
 from mmengine.config import Config
+from support import mmsolo_config_path
 
-from mmsolo.models.layers import MaskFeatures
-from mmsolo.models.task_modules import point_nms
+from mmsolo.models.layers import MaskFeatures, flat_cells
+from mmsolo.models.task_modules import build_test_cfg, point_nms
 from mmsolo.registry import MODELS
-from mmsolo.testing import demo_batch, mmsolo_config_path
+from mmsolo.testing import demo_batch
 
 
 def test_empty_ground_truth_gives_finite_losses_and_gradients(
@@ -125,35 +126,36 @@ def test_detector_fills_and_checks_mask_feature_settings():
 
 def test_post_processing_computes_masks_for_nms_pre_candidates_only(
         head_cfg, fpn_feats):
-    """More than 50,000 candidates above score_thr: masks are computed for
-    the nms_pre best (by category score) only, so predict time and memory
-    stay bounded; with fewer candidates than nms_pre all of them are
-    kept."""
+    """More than 50,000 candidates above score_thr: the post-processor's
+    candidates, the only cells whose masks it computes, are the nms_pre
+    best (by category score), so predict time and memory stay bounded;
+    with fewer candidates than nms_pre all of them are kept."""
     grids = [40, 36, 24, 16, 12]  # 3872 cells x 80 classes
     head = MODELS.build(head_cfg(num_classes=80, num_grids=grids))
     head.eval()
     feats = fpn_feats(batch=1, size=(128, 160))
     mask_feats = MaskFeatures.shared(torch.randn(1, 16, 32, 40))
     img_metas = [s.metainfo for s in demo_batch([(128, 160)])[1]]
-    seen = []
-    original = head.post_processor.candidate_mask_probs
-
-    def spy(mask_feats, img_id, kernels, levels):
-        seen.append(len(kernels))
-        return original(mask_feats, img_id, kernels, levels)
-
-    head.post_processor.candidate_mask_probs = spy
+    processor = head.post_processor
     with torch.no_grad():
         kernel_preds, cls_preds = head(feats)
-        scores = torch.cat([
-            point_nms(level.sigmoid()).flatten() for level in cls_preds
-        ])
+        cell_probs = flat_cells(
+            [point_nms(level.sigmoid()) for level in cls_preds])[0]
+        scores = cell_probs.flatten()
         few_thr = scores.topk(301).values[-1].item()  # 300 candidates
-        for nms_pre, score_thr in ((500, 0.0), (500, few_thr)):
-            cfg = dict(head.test_cfg, nms_pre=nms_pre, score_thr=score_thr,
-                       max_per_img=50)
+        for nms_pre, score_thr, expected in ((500, 0.0, 500),
+                                             (500, few_thr, 300)):
+            cfg = build_test_cfg(
+                dict(head.test_cfg, nms_pre=nms_pre, score_thr=score_thr,
+                     max_per_img=50))
+            cls_scores, cells, labels = processor.select_candidates(
+                cell_probs, cfg)
+            assert len(cls_scores) == expected
+            # The best scores, listed in cell order.
+            assert torch.equal(cls_scores.sort(descending=True).values,
+                               scores.topk(expected).values)
+            assert (torch.diff(cells * 80 + labels) > 0).all()
             results = head.predict_by_feat(kernel_preds, cls_preds,
                                            mask_feats, img_metas, cfg=cfg)
-            assert len(results[0]) > 0
+            assert 0 < len(results[0]) <= 50
     assert (scores > 0).sum() > 50000
-    assert seen == [500, 300]

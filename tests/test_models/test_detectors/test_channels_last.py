@@ -6,10 +6,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from support import QUICKSTART
 
 from mmsolo.registry import MODELS
 from mmsolo.testing import demo_batch, random_gt_boxes
-from mmsolo.testing.tiny_runs import QUICKSTART
 
 IMG_SHAPE = (128, 192)
 

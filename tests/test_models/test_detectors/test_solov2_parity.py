@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.dense_heads import solov2_head as mmdet_solov2_head
 from mmdet.models.layers import mask_matrix_nms
+from support import build_paired_solov2, spread_class_scores
 
 from mmsolo.registry import FUNCTIONS
-from mmsolo.testing import (build_paired_solov2, demo_batch,
-                            random_gt_boxes, spread_class_scores)
+from mmsolo.testing import demo_batch, random_gt_boxes
 
 MASK_THR = 0.5
 # Image A is a multiple of 32; image B is not and was resized from a larger

@@ -2,11 +2,9 @@ import pytest
 import torch
 from mmdet.structures.mask import mask2bbox
 
-from mmsolo.models.layers import mask_projections, masks_to_boxes
+from mmsolo.models.layers import masks_to_boxes
 
 
-# (30, 40): rows and columns read as 8-byte words; (300, 40): columns by
-# byte (too many rows for the word sums); (30, 37): bytes only.
 @pytest.mark.parametrize('height, width', [(30, 40), (300, 40), (30, 37)])
 def test_equals_mmdet_mask2bbox_and_handles_empty(height, width):
     g = torch.Generator().manual_seed(0)
@@ -140,20 +138,26 @@ def test_tight_stays_the_default_and_unknown_modes_are_refused():
         masks_to_boxes(mask[None], 'largest')
 
 
-# (30, 40): words; (300, 37): padded to words, rows in blocks of 255;
-# (4, 2100): words in blocks of 255 along a row; a sliced (non-contiguous)
-# batch; float masks.
+# Widths that are and are not multiples of 8 bytes, a tall and a wide mask.
 @pytest.mark.parametrize('height, width', [(30, 40), (300, 37), (4, 2100)])
-def test_projections_count_the_pixels_of_every_row_and_column(height, width):
+@pytest.mark.parametrize('mask_box', ['tight', 'main_parts'])
+def test_any_layout_and_dtype_of_the_masks_gives_the_same_boxes(
+        height, width, mask_box):
+    """Bool, uint8 and float 0/1 masks, a non-contiguous view, and tight
+    boxes read from probabilities (``probs``, ``thr``) all give the boxes
+    of mmdet's mask2bbox for tight boxes."""
     g = torch.Generator().manual_seed(3)
-    masks = torch.rand(6, height, width, generator=g) > 0.4
-    masks[2] = True
-    masks[3] = False
-    for given in (masks, masks.to(torch.uint8), masks.float(),
+    probs = torch.rand(6, height, width, generator=g)
+    probs[:, :, :width // 3] *= 0.5  # a third of the columns stay empty
+    probs[2] = 0.9
+    probs[3] = 0.1
+    masks = probs > 0.6
+    expected = masks_to_boxes(masks, mask_box)
+    if mask_box == 'tight':
+        torch.testing.assert_close(expected, mask2bbox(masks))
+    for given in (masks.to(torch.uint8), masks.float(),
                   torch.cat([masks, masks], 2)[:, :, :width]):
-        rows, cols = mask_projections(given)
-        assert rows.dtype == cols.dtype == torch.int32
-        assert torch.equal(rows, masks.sum(2).int())
-        assert torch.equal(cols, masks.sum(1).int())
-    rows, cols = mask_projections(masks[:0])
-    assert rows.shape == (0, height) and cols.shape == (0, width)
+        assert torch.equal(masks_to_boxes(given, mask_box), expected)
+    assert torch.equal(
+        masks_to_boxes(masks, mask_box, probs=probs, thr=0.6), expected)
+    assert masks_to_boxes(masks[:0], mask_box).shape == (0, 4)

@@ -57,6 +57,7 @@ def test_image_maps_give_the_same_logits_and_gradients(per_level):
 
     views = features.image_maps()
     assert len(views) == 3 and all(len(v) == len(maps) for v in views)
-    assert all(v[k].shape == (8, 5, 6) for v in views for k in range(len(maps)))
+    assert all(v[k].shape == (8, 5, 6)
+               for v in views for k in range(len(maps)))
     for ours, plain in zip(grads(True), grads(False)):
         torch.testing.assert_close(ours, plain)

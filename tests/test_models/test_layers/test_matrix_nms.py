@@ -264,8 +264,8 @@ def test_boxes_across_word_boundaries_count_exactly(width):
 
 @pytest.mark.parametrize('start', [0, 1, 8])
 def test_byte_masks_at_any_memory_offset(start):
-    """Byte masks are read as int64 words only where the memory allows it;
-    views at odd offsets and widths not a multiple of 8 still match."""
+    """Byte masks viewed at any memory offset, not contiguous, of a width
+    that is not a multiple of 8: mmdet's results."""
     masks, labels, scores = overlapping_masks(60, size=(40, 64), seed=4)
     storage = torch.cat([masks.reshape(-1), masks.reshape(-1)])
     shifted = storage[start:start + masks.numel()].view(masks.shape)

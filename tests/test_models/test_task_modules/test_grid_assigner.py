@@ -7,11 +7,11 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
+from support import mmdet_config_path
 
 from mmsolo.models.task_modules import CenterRegionGridAssigner
 from mmsolo.models.task_modules.grid_assigner import (downsample_masks,
                                                       mask_moments)
-from mmsolo.testing import mmdet_config_path
 
 PAD_SHAPE = (320, 480)  # mask features 80 x 120
 

@@ -71,33 +71,51 @@ def test_bad_test_cfg_fails_at_build_naming_the_field(test_cfg, match):
         SOLOv2PostProcessor([4], [8], 4, 1, test_cfg)
 
 
+def block_and_stray_outputs(head):
+    """Head outputs of one confident candidate whose mask is a 10x12 block
+    of the 16x24 mask features and a 2x3 blob cut off from it by an empty
+    row and empty columns."""
+    feats = torch.full((1, 16, 16, 24), -5.0)
+    feats[0, 0, 2:12, 2:14] = 5.0  # the block
+    feats[0, 0, 13:15, 18:21] = 5.0  # the stray blob
+    kernel_preds = []
+    for grid in head.num_grids:
+        kernels = torch.zeros(1, head.kernel_out_channels, grid, grid)
+        kernels[:, 0] = 1.0  # every kernel reads channel 0
+        kernel_preds.append(kernels)
+    cls_preds = [
+        torch.full((1, head.num_classes, grid, grid), -9.0)
+        for grid in head.num_grids
+    ]
+    cls_preds[0][0, 1, 2, 3] = 3.0
+    return kernel_preds, cls_preds, MaskFeatures.shared(feats)
+
+
 def test_test_cfg_mask_box_selects_how_boxes_come_from_masks(
-        head_cfg, head_test_cfg, fpn_feats):
+        head_cfg, head_test_cfg):
     """The head's test_cfg.mask_box and mask_box_min_part derive the boxes
-    of the final masks (at ori_shape); a cfg passed to predict_by_feat
-    replaces them."""
+    of the final masks (at ori_shape): with 'main_parts' the stray blob is
+    left out; a cfg passed to predict_by_feat replaces them."""
     head = MODELS.build(
-        head_cfg(dict(head_test_cfg, mask_box='main_parts',
+        head_cfg(dict(head_test_cfg, score_thr=0.1, mask_box='main_parts',
                       mask_box_min_part=0.2))).eval()
     _, samples = demo_batch([(64, 96)], [(100, 140)])
     metas = [s.metainfo for s in samples]
-    feats = MaskFeatures.shared(
-        torch.randn(1, 16, 16, 24, generator=torch.Generator().manual_seed(0)))
-    spy = mock.Mock(wraps=masks_to_boxes)
-    with torch.no_grad(), mock.patch(
-            'mmsolo.models.task_modules.solov2_post_processor.masks_to_boxes',
-            spy):
-        kernel_preds, cls_preds = head(fpn_feats(batch=1))
+    kernel_preds, cls_preds, feats = block_and_stray_outputs(head)
+    with torch.no_grad():
         main = head.predict_by_feat(kernel_preds, cls_preds, feats, metas)[0]
         tight = head.predict_by_feat(kernel_preds, cls_preds, feats, metas,
                                      cfg=dict(head.test_cfg,
                                               mask_box='tight'))[0]
-    assert [call.args[1:] for call in spy.call_args_list] == [
-        ('main_parts', 0.2), ('tight', 0.2)]
-    assert main.masks.shape[1:] == (100, 140)
+    assert len(main) == 1 and main.masks.shape[1:] == (100, 140)
+    assert torch.equal(main.masks, tight.masks)
     assert torch.equal(main.bboxes,
                        masks_to_boxes(main.masks, 'main_parts', 0.2))
     assert torch.equal(tight.bboxes, masks_to_boxes(tight.masks))
+    # The tight box reaches the blob (right and bottom), the main part's
+    # box ends at the block.
+    assert torch.equal(main.bboxes[:, :2], tight.bboxes[:, :2])
+    assert (main.bboxes[:, 2:] < tight.bboxes[:, 2:]).all()
 
 
 def test_test_cfg_mask_box_thr_boxes_the_pixels_above_it(

@@ -85,12 +85,13 @@ def hard_mask_nms(masks: Tensor,
                   filter_thr: float = -1,
                   nms_pre: int = -1,
                   max_num: int = -1,
-                  mask_area: Optional[Tensor] = None) -> NMSResult:
+                  mask_area: Optional[Tensor] = None,
+                  return_masks: bool = True) -> NMSResult:
     """Class-aware hard NMS of masks (sequential).
 
     The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
-    ``nms_pre``, ``max_num``, ``mask_area``) are those of
-    :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
+    ``nms_pre``, ``max_num``, ``mask_area``, ``return_masks``) are those
+    of :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
 
     Args:
         iou_thr (float): A mask whose IoU with a kept, higher-scored mask of
@@ -103,7 +104,7 @@ def hard_mask_nms(masks: Tensor,
     return run_mask_nms('hard_mask_nms',
                         partial(suppress_hard, iou_thr=iou_thr), masks,
                         labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area)
+                        mask_area, return_masks)
 
 
 @FUNCTIONS.register_module()
@@ -114,7 +115,8 @@ def soft_mask_nms(masks: Tensor,
                   filter_thr: float = -1,
                   nms_pre: int = -1,
                   max_num: int = -1,
-                  mask_area: Optional[Tensor] = None) -> NMSResult:
+                  mask_area: Optional[Tensor] = None,
+                  return_masks: bool = True) -> NMSResult:
     """Class-aware gaussian Soft-NMS of masks (sequential).
 
     Repeatedly the remaining mask with the highest current score is taken,
@@ -123,8 +125,8 @@ def soft_mask_nms(masks: Tensor,
     Soft-NMS, while Matrix NMS's gaussian ``sigma`` multiplies.
 
     The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
-    ``nms_pre``, ``max_num``, ``mask_area``) are those of
-    :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
+    ``nms_pre``, ``max_num``, ``mask_area``, ``return_masks``) are those
+    of :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
 
     Args:
         sigma (float): Width of the gaussian penalty; must be positive.
@@ -138,7 +140,7 @@ def soft_mask_nms(masks: Tensor,
         raise ValueError(f'soft_mask_nms: sigma must be positive, got {sigma}')
     return run_mask_nms('soft_mask_nms', partial(suppress_soft, sigma=sigma),
                         masks, labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area)
+                        mask_area, return_masks)
 
 
 @FUNCTIONS.register_module()
@@ -149,7 +151,8 @@ def fast_mask_nms(masks: Tensor,
                   filter_thr: float = -1,
                   nms_pre: int = -1,
                   max_num: int = -1,
-                  mask_area: Optional[Tensor] = None) -> NMSResult:
+                  mask_area: Optional[Tensor] = None,
+                  return_masks: bool = True) -> NMSResult:
     """Class-aware Fast NMS of masks (YOLACT): all decisions in parallel.
 
     With masks sorted by descending score, mask ``j`` is removed when
@@ -158,8 +161,8 @@ def fast_mask_nms(masks: Tensor,
     removes.
 
     The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
-    ``nms_pre``, ``max_num``, ``mask_area``) are those of
-    :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
+    ``nms_pre``, ``max_num``, ``mask_area``, ``return_masks``) are those
+    of :func:`~mmsolo.models.layers.nms.matrix.matrix_nms`.
 
     Args:
         iou_thr (float): IoU above which a higher-scored mask of the same
@@ -172,4 +175,4 @@ def fast_mask_nms(masks: Tensor,
     return run_mask_nms('fast_mask_nms',
                         partial(suppress_fast, iou_thr=iou_thr), masks,
                         labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area)
+                        mask_area, return_masks)

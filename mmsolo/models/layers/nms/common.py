@@ -12,75 +12,37 @@ mask or indices; None when all survive).
 """
 from typing import Callable, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from ..reusable_memory import ReusableMemory
-
-# (scores (k,), labels (k,), masks (k, H, W), keep_inds (k,))
-NMSResult = Tuple[Tensor, Tensor, Tensor, Tensor]
+# (scores (k,), labels (k,), masks (k, H, W), keep_inds (k,)); masks is None
+# when the caller asked for the indices only (``return_masks=False``).
+NMSResult = Tuple[Tensor, Tensor, Optional[Tensor], Tensor]
 Suppression = Callable[
     [Tensor, Tensor, Tensor, Tensor, Optional[Tensor]],
     Tuple[Tensor, Optional[Tensor]]]
 
 
 def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
-    """IoU of every pair of masks.
+    """IoU of every pair of masks, of each batch element.
 
     Args:
-        masks (Tensor): (n, H, W) bool or float masks.
-        areas (Tensor, optional): (n,) mask areas; computed when not given.
+        masks (Tensor): (..., n, H, W) bool or float masks.
+        areas (Tensor, optional): (..., n) mask areas; computed when not
+            given.
 
     Returns:
-        Tensor: (n, n) float IoU, 0 where both masks are empty.
+        Tensor: (..., n, n) float IoU, 0 where both masks are empty. For
+        0/1 masks below 2**24 pixels the intersections are exact integers
+        (a float32 matrix product of 0/1 values).
     """
-    flat = masks.reshape(len(masks), -1).float()
+    flat = masks.flatten(-2).float()
     if areas is None:
-        areas = flat.sum(1)
-    inter = flat @ flat.t()
-    union = areas[:, None] + areas[None, :] - inter
+        areas = flat.sum(-1)
+    inter = flat @ flat.transpose(-1, -2)
+    union = areas[..., :, None] + areas[..., None, :] - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12),
                        inter.new_zeros(()))
-
-
-# The memory the CPU results of take_masks are copied into: lent again once
-# the caller has dropped the previous result (see reusable_memory.py).
-KEPT_MASKS_MEMORY = ReusableMemory()
-
-
-def take_masks(masks: Tensor, index: Tensor) -> Tensor:
-    """``masks[index]``, copied by NumPy on the CPU.
-
-    The copy goes to :data:`KEPT_MASKS_MEMORY`: the block of the previous
-    result when nothing uses that any more, so that it pays no page faults
-    (a fresh buffer of tens of MB pays thousands, or a compaction of the
-    kernel's memory for its huge pages); the result is a tensor sharing
-    that memory, which stays the caller's while any array or tensor uses it.
-
-    Args:
-        masks (Tensor): (n, H, W) masks.
-        index (Tensor): (k,) int64 indices in ``masks``.
-
-    Returns:
-        Tensor: (k, H, W) masks, of the dtype and device of ``masks``.
-
-    Raises:
-        IndexError: An index outside ``[0, n)``.
-    """
-    if (masks.device.type != 'cpu' or masks.requires_grad
-            or masks.dtype == torch.bfloat16):  # NumPy has no bfloat16
-        return masks[index]
-    source, rows = masks.numpy(), index.numpy()
-    if len(rows) and not (0 <= rows.min() and rows.max() < len(source)):
-        raise IndexError(f'take_masks: indices must lie in [0, '
-                         f'{len(source)}), got {rows.min()}..{rows.max()}')
-    taken = KEPT_MASKS_MEMORY.empty((len(rows), *source.shape[1:]),
-                                    source.dtype)
-    # mode='clip' (the indices are checked above): with the default
-    # mode='raise', NumPy copies the result once more through a buffer.
-    np.take(source, rows, axis=0, out=taken, mode='clip')
-    return torch.from_numpy(taken)
 
 
 def check_nms_inputs(name: str, masks: Tensor, labels: Tensor,
@@ -97,17 +59,25 @@ def check_nms_inputs(name: str, masks: Tensor, labels: Tensor,
                          f'for {len(masks)} masks')
 
 
-def empty_nms_result(masks: Tensor, labels: Tensor,
-                     scores: Tensor) -> NMSResult:
+def empty_nms_result(masks: Tensor, labels: Tensor, scores: Tensor,
+                     return_masks: bool = True) -> NMSResult:
     """No mask kept, typed like the inputs."""
-    return (scores.new_zeros(0), labels.new_zeros(0),
-            masks.new_zeros(0, *masks.shape[1:]), labels.new_zeros(0))
+    kept_masks = masks.new_zeros(0, *masks.shape[1:]) if return_masks \
+        else None
+    return (scores.new_zeros(0), labels.new_zeros(0), kept_masks,
+            labels.new_zeros(0))
 
 
-def run_mask_nms(name: str, suppress: Suppression, masks: Tensor,
-                 labels: Tensor, scores: Tensor, filter_thr: float,
-                 nms_pre: int, max_num: int,
-                 mask_area: Optional[Tensor]) -> NMSResult:
+def run_mask_nms(name: str,
+                 suppress: Suppression,
+                 masks: Tensor,
+                 labels: Tensor,
+                 scores: Tensor,
+                 filter_thr: float,
+                 nms_pre: int,
+                 max_num: int,
+                 mask_area: Optional[Tensor],
+                 return_masks: bool = True) -> NMSResult:
     """Check, sort by descending score and keep the ``nms_pre`` best
     (<= 0: all), ``suppress``, drop final scores below ``filter_thr``
     (<= 0: none), sort by final score and keep ``max_num`` (<= 0: all).
@@ -122,6 +92,9 @@ def run_mask_nms(name: str, suppress: Suppression, masks: Tensor,
         nms_pre (int): Candidates kept before the suppression.
         max_num (int): Masks kept after it.
         mask_area (Tensor, optional): (n,) precomputed areas of ``masks``.
+        return_masks (bool): Return the kept masks (a copy); False returns
+            None in their place, for a caller that indexes its own masks
+            by ``keep_inds``.
 
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
@@ -130,7 +103,7 @@ def run_mask_nms(name: str, suppress: Suppression, masks: Tensor,
     """
     check_nms_inputs(name, masks, labels, scores, mask_area)
     if len(scores) == 0:
-        return empty_nms_result(masks, labels, scores)
+        return empty_nms_result(masks, labels, scores, return_masks)
     sorted_scores, order = torch.sort(scores, descending=True)
     if 0 < nms_pre < len(order):
         sorted_scores, order = sorted_scores[:nms_pre], order[:nms_pre]
@@ -143,10 +116,10 @@ def run_mask_nms(name: str, suppress: Suppression, masks: Tensor,
         keep = final_scores >= filter_thr
         final_scores, order = final_scores[keep], order[keep]
     if len(order) == 0:
-        return empty_nms_result(masks, labels, scores)
+        return empty_nms_result(masks, labels, scores, return_masks)
     final_scores, rank = torch.sort(final_scores, descending=True)
     if 0 < max_num < len(rank):
         final_scores, rank = final_scores[:max_num], rank[:max_num]
     keep_inds = order[rank]
-    return (final_scores, labels[keep_inds], take_masks(masks, keep_inds),
-            keep_inds)
+    return (final_scores, labels[keep_inds],
+            masks[keep_inds] if return_masks else None, keep_inds)

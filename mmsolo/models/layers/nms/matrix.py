@@ -30,15 +30,13 @@ dense path.
 Which path runs (``path='auto'``, :func:`matrix_nms_path`): the sparse one
 for 0/1 masks on the CPU; the dense one on other devices, where one large
 matmul is what the hardware does best and the sparse path would first copy
-the masks to the CPU, where its bit operations run (not yet measured on a
-GPU: ``benchmarks/bench_gpu.py`` times both paths).
+the masks to the CPU, where its bit operations run
+(``benchmarks/bench_gpu.py`` times both paths).
 
-Wall time of ``matrix_nms`` on this path, 2 threads, a quiet 2-core
-machine (``python benchmarks/bench_matrix_nms.py --phases``, 1000 masks of
-200x304, 20,700 linked pairs): packing 6 ms, bounds 4.5, pairs 2.3,
-intersections 19, the copy of the kept masks 7.5 (into reused memory:
-see ``reusable_memory.py``), about 41-46 ms in all, against 0.9-1.2 s for
-mmdet's. Wall-clock ratios: benchmarks/README.md.
+The dense decay, :func:`matrix_nms_decay`, takes leading batch axes and a
+validity mask, so the exported ONNX graph (``mmsolo.deploy``) computes the
+decays of a whole batch with it; ``benchmarks/bench_matrix_nms.py --phases``
+times each step of the sparse path.
 """
 from functools import partial
 from typing import Optional, Tuple
@@ -53,33 +51,38 @@ from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 DECAY_KERNELS = ('gaussian', 'linear')
 MATRIX_NMS_PATHS = ('auto', 'dense', 'sparse')
-# Words of mask rows per block of pair intersections (see
-# _pair_intersections): 512 KiB per buffer, so that the blocks stay in cache.
+# Words of mask rows per block of pair intersections (see _shared_bits):
+# 512 KiB per buffer, so that the blocks stay in cache.
 PAIR_CHUNK_WORDS = 1 << 16
 
 
 def matrix_nms_decay(iou: Tensor,
                      labels: Tensor,
                      kernel: str = 'gaussian',
-                     sigma: float = 2.0) -> Tensor:
+                     sigma: float = 2.0,
+                     valid: Optional[Tensor] = None) -> Tensor:
     """Decay coefficients of masks sorted by descending score.
 
     Args:
-        iou (Tensor): (n, n) mask IoU of the sorted masks.
-        labels (Tensor): (n,) class of each sorted mask.
+        iou (Tensor): (..., n, n) mask IoU of the sorted masks.
+        labels (Tensor): (..., n) class of each sorted mask.
         kernel (str): ``'gaussian'`` or ``'linear'``.
         sigma (float): Width of the gaussian kernel.
+        valid (Tensor, optional): (..., n) bool; an invalid mask (an empty
+            slot of a batch) neither decays nor is decayed. None: all valid.
 
     Returns:
-        Tensor: (n,) decay of each mask, in (0, 1].
+        Tensor: (..., n) decay of each mask, in (0, 1].
     """
-    n = len(labels)
-    # suppressor[i, j]: i scores higher than j and has the same class.
-    higher = torch.ones(n, n, dtype=torch.bool, device=iou.device).triu(1)
-    suppressor = higher & (labels[:, None] == labels[None, :])
-    pair_iou = iou * suppressor
+    rank = torch.arange(labels.shape[-1], device=labels.device)
+    # suppressor[..., i, j]: i scores higher than j and has the same class.
+    suppressor = ((rank[:, None] < rank[None, :])
+                  & (labels[..., :, None] == labels[..., None, :]))
+    if valid is not None:
+        suppressor = suppressor & valid[..., :, None] & valid[..., None, :]
+    pair_iou = iou * suppressor.to(iou.dtype)
     # comp[i]: how much i is itself overlapped by a higher-scored mask.
-    comp = pair_iou.max(dim=0).values[:, None]
+    comp = pair_iou.amax(dim=-2)[..., :, None]
     if kernel == 'gaussian':
         ratio = torch.exp(-sigma * pair_iou**2) / torch.exp(-sigma * comp**2)
     else:
@@ -88,7 +91,7 @@ def matrix_nms_decay(iou: Tensor,
     # gives 0/0 in the linear kernel; that higher mask decays j fully already.
     ratio = torch.where(suppressor & ~ratio.isnan(), ratio,
                         ratio.new_full((), float('inf')))
-    return ratio.min(dim=0).values.clamp(max=1.0)
+    return ratio.amin(dim=-2).clamp(max=1.0)
 
 
 def _is_binary(masks: Tensor) -> bool:
@@ -120,13 +123,14 @@ def _same_class_pairs(labels: Tensor) -> Tuple[Tensor, Tensor]:
     return by_class[first], by_class[second]
 
 
-def _linked_pairs(boxes: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+def linked_pairs(boxes: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
     """Pairs of masks of one class whose bounding boxes overlap: the only
-    pairs whose IoU can be above 0.
+    pairs whose IoU can be above 0, the only ones the sparse path counts.
 
     Args:
-        boxes (Tensor): (n, 4) ``(x0, y0, x1, y1)`` bounds (see
-            :func:`mask_bounds`), all 0 if empty (so never linked).
+        boxes (Tensor): (n, 4) ``(x0, y0, x1, y1)`` tight integer bounds,
+            end exclusive (see :func:`~..mask_bits.packed_mask_bounds`),
+            all 0 if empty (so never linked).
         labels (Tensor): (n,) classes.
 
     Returns:
@@ -159,16 +163,39 @@ def _candidate_words(masks: Tensor,
             np.arange(len(order)))
 
 
-def _pair_intersections(rows: np.ndarray, first_rows: np.ndarray,
-                        second_rows: np.ndarray,
-                        heights: np.ndarray) -> np.ndarray:
+def pair_intersections(words: np.ndarray, boxes: Tensor, first: Tensor,
+                       second: Tensor, index: np.ndarray) -> np.ndarray:
     """Pixels shared by each pair of packed masks, as exact integers.
 
     A pair's intersection is the number of set bits of the AND of the rows
-    where both masks can have pixels. The rows of all pairs are laid one
-    after another and handled ``PAIR_CHUNK_WORDS`` words at a time in the
-    same few buffers, so that the work stays in the cache and allocates
-    nothing large.
+    both masks' boxes span (see :func:`_shared_bits`).
+
+    Args:
+        words (np.ndarray): (M, H, w) uint64 masks packed by
+            :func:`~..mask_bits.pack_mask_rows`.
+        boxes (Tensor): (n, 4) int64 bounds of the candidates' masks.
+        first (Tensor): (p,) position of each pair's first candidate, the
+            boxes of the pair overlapping (see :func:`linked_pairs`).
+        second (Tensor): (p,) the same for the second.
+        index (np.ndarray): (n,) index in ``words`` of each candidate.
+
+    Returns:
+        np.ndarray: (p,) uint32 intersections.
+    """
+    if len(first) == 0:
+        return np.zeros(0, np.uint32)
+    return _shared_bits(
+        words.reshape(-1, words.shape[2]),
+        *_pair_rows(boxes, first, second, index, words.shape[1]))
+
+
+def _shared_bits(rows: np.ndarray, first_rows: np.ndarray,
+                 second_rows: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """Set bits of the AND of each pair's rows.
+
+    The rows of all pairs are laid one after another and handled
+    ``PAIR_CHUNK_WORDS`` words at a time in the same few buffers, so that
+    the work stays in the cache and allocates nothing large.
 
     Args:
         rows (np.ndarray): (R, w) uint64, every row of every packed mask.
@@ -212,8 +239,8 @@ def _pair_intersections(rows: np.ndarray, first_rows: np.ndarray,
 def _pair_rows(boxes: Tensor, first: Tensor, second: Tensor,
                index: np.ndarray,
                height: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where :func:`_pair_intersections` reads each pair: the rows both
-    boxes span.
+    """Where :func:`_shared_bits` reads each pair: the rows both boxes
+    span.
 
     Args:
         boxes (Tensor): (n, 4) bounds of the candidates.
@@ -236,7 +263,7 @@ def _pair_rows(boxes: Tensor, first: Tensor, second: Tensor,
 
 def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
                areas: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
-    """IoU of every linked pair (see :func:`_linked_pairs`) of candidates.
+    """IoU of every linked pair (see :func:`linked_pairs`) of candidates.
 
     Args:
         masks (Tensor): (N, H, W) 0/1 masks.
@@ -251,7 +278,7 @@ def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
     """
     words, index = _candidate_words(masks, order)
     boxes = packed_mask_bounds(words, masks.shape[2])[index]
-    first, second = _linked_pairs(boxes, labels.cpu())
+    first, second = linked_pairs(boxes, labels.cpu())
     if areas is None:
         areas = torch.from_numpy(
             np.bitwise_count(words).reshape(len(words), -1).sum(
@@ -259,9 +286,7 @@ def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
     if len(first) == 0:
         return first, second, areas.new_zeros(0)
     inter = torch.from_numpy(
-        _pair_intersections(words.reshape(-1, words.shape[2]),
-                            *_pair_rows(boxes, first, second, index,
-                                        words.shape[1]))).float()
+        pair_intersections(words, boxes, first, second, index)).float()
     # Below 2**24 pixels the float32 counts are exact, as in a float matmul.
     areas = areas.cpu()
     return first, second, inter / (areas[first] + areas[second] - inter)
@@ -278,7 +303,7 @@ def sparse_matrix_nms_decay(masks: Tensor,
     Gives bit-identical decays to ``matrix_nms_decay(mask_iou_matrix(
     masks[order], areas), labels[order], kernel, sigma)`` but only computes
     the IoU of same-class masks whose boxes overlap (see
-    :func:`_linked_pairs`), from bit-packed masks (see :func:`_pair_ious`).
+    :func:`linked_pairs`), from bit-packed masks (see :func:`_pair_ious`).
     Any other pair has IoU 0, which decays nothing.
 
     Args:
@@ -352,7 +377,8 @@ def matrix_nms(
     kernel: str = 'gaussian',
     sigma: float = 2.0,
     mask_area: Optional[Tensor] = None,
-    path: str = 'auto'
+    path: str = 'auto',
+    return_masks: bool = True
 ) -> NMSResult:
     """Class-aware Matrix NMS of masks.
 
@@ -375,6 +401,9 @@ def matrix_nms(
         path (str): ``'auto'`` (default: by device, see
             :func:`matrix_nms_path`), ``'dense'`` or ``'sparse'``; both give
             bit-identical results for 0/1 masks.
+        return_masks (bool): Return the kept masks (a copy of them); with
+            False their place holds None, for a caller that reads only
+            ``keep_inds``. Defaults to True.
 
     Returns:
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept masks
@@ -391,4 +420,4 @@ def matrix_nms(
                         partial(suppress_matrix, kernel=kernel, sigma=sigma,
                                 path=path),
                         masks, labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area)
+                        mask_area, return_masks)
