@@ -18,6 +18,7 @@ than a test (it was tests/test_evaluation/test_lvis_metric.py's).
 
     python benchmarks/bench_lvis_memory.py [--repeats N]  (N is ignored)
 """
+
 import argparse
 import json
 import os.path as osp
@@ -34,12 +35,17 @@ def run_probe(*extra: str) -> tuple:
     """``(returncode, report)`` of one probe run."""
     with tempfile.TemporaryDirectory() as work_dir:
         done = subprocess.run(
-            [sys.executable, osp.join(HERE, 'lvis_memory_probe.py'), work_dir,
-             *extra],
+            [
+                sys.executable,
+                osp.join(HERE, 'lvis_memory_probe.py'),
+                work_dir,
+                *extra,
+            ],
             cwd=osp.dirname(HERE),
             capture_output=True,
             text=True,
-            timeout=600)
+            timeout=600,
+        )
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith('{')]
     if not lines:
         sys.exit(done.stdout[-2000:] + done.stderr[-3000:])
@@ -56,17 +62,24 @@ def main() -> None:
         finished=returncode == 0,
         peak_under_limit=report.get('peak_mib', LIMIT_MIB + 1) < LIMIT_MIB,
         growth_under_two_images=growth < 2 * MASK_MIB,
-        metrics=set(report.get('metrics', {})) >=
-        {'lvis/segm_AP', 'lvis/bbox_AP'})
-    print(f'LVIS evaluation: peak {report.get("peak_mib", 0):.0f} MiB, '
-          f'processing added {growth:.0f} MiB; {checks}')
+        metrics=set(report.get('metrics', {}))
+        >= {'lvis/segm_AP', 'lvis/bbox_AP'},
+    )
+    print(
+        f'LVIS evaluation: peak {report.get("peak_mib", 0):.0f} MiB, '
+        f'processing added {growth:.0f} MiB; {checks}'
+    )
     control_code, control = run_probe('--keep-masks')
     checks['control_trips'] = (
-        control_code == 3 and control['failed_at_image'] < 30
-        and control['peak_mib'] > LIMIT_MIB)
-    print(f'control (masks kept): stopped at image '
-          f'{control.get("failed_at_image")}, peak '
-          f'{control.get("peak_mib", 0):.0f} MiB')
+        control_code == 3
+        and control['failed_at_image'] < 30
+        and control['peak_mib'] > LIMIT_MIB
+    )
+    print(
+        f'control (masks kept): stopped at image '
+        f'{control.get("failed_at_image")}, peak '
+        f'{control.get("peak_mib", 0):.0f} MiB'
+    )
     if not all(checks.values()):
         sys.exit(f'failed: {[k for k, ok in checks.items() if not ok]}')
 

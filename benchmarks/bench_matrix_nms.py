@@ -30,6 +30,7 @@ kept masks that the call returns, beside the whole call and the call
 without that copy (``return_masks=False``, as the post-processor calls
 it); the copy and the call once more, each right after a call of mmdet's.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -39,14 +40,14 @@ import torch
 from mmdet.models.layers import mask_matrix_nms
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import (TIMING_ORDERS, print_table, time_blocks,  # noqa: E402
-                    time_interleaved)
+from common import TIMING_ORDERS, print_table, time_blocks, time_interleaved  # noqa: E402
 
-from mmsolo.models.layers import (matrix_nms, pack_mask_rows,  # noqa: E402
-                                  packed_mask_bounds)
-from mmsolo.models.layers.nms import (linked_pairs,  # noqa: E402
-                                      pair_intersections,
-                                      sparse_matrix_nms_decay)
+from mmsolo.models.layers import matrix_nms, pack_mask_rows, packed_mask_bounds  # noqa: E402
+from mmsolo.models.layers.nms import (  # noqa: E402
+    linked_pairs,
+    pair_intersections,
+    sparse_matrix_nms_decay,
+)
 
 CANVAS = (200, 304)
 NUM_OBJECTS = 60
@@ -61,7 +62,7 @@ def realistic_candidates(
     num_classes: int,
     seed: int = 0,
     canvas: Tuple[int, int] = CANVAS,
-    num_objects: int = NUM_OBJECTS
+    num_objects: int = NUM_OBJECTS,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Bool masks (num, H, W), labels (num,) and scores (num,) following
     the recipe of the module docstring."""
@@ -74,7 +75,7 @@ def realistic_candidates(
         h, w = (10 + torch.rand(2, generator=g) * 140).tolist()
         cy = torch.rand(1, generator=g).item() * height
         cx = torch.rand(1, generator=g).item() * width
-        label = int(torch.randint(num_classes, (1, ), generator=g))
+        label = int(torch.randint(num_classes, (1,), generator=g))
         score = 0.1 + 0.9 * torch.rand(1, generator=g).item()
         ellipse = bool(torch.rand(1, generator=g) < 0.5)
         objects.append((cy, cx, h, w, label, score, ellipse))
@@ -86,7 +87,7 @@ def realistic_candidates(
         dy, dx, dh, dw = ((torch.rand(4, generator=g) * 2 - 1) * 3).tolist()
         cy, cx, ry, rx = cy + dy, cx + dx, (h + dh) / 2, (w + dw) / 2
         if ellipse:
-            masks[k] = ((ys - cy) / ry)**2 + ((xs - cx) / rx)**2 <= 1
+            masks[k] = ((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1
         else:
             masks[k] = ((ys - cy).abs() <= ry) & ((xs - cx).abs() <= rx)
         labels[k] = label
@@ -97,8 +98,9 @@ def realistic_candidates(
 def compare(ours, ref) -> float:
     """Max abs score difference; raises if labels or order differ."""
     if not (torch.equal(ours[1], ref[1]) and torch.equal(ours[3], ref[3])):
-        raise AssertionError('matrix_nms: labels or keep order differ from '
-                             'mmdet')
+        raise AssertionError(
+            'matrix_nms: labels or keep order differ from mmdet'
+        )
     return (ours[0] - ref[0]).abs().max().item() if len(ref[0]) else 0.0
 
 
@@ -111,13 +113,18 @@ def print_goals(ratios: dict) -> None:
         if num in GOALS:
             worst = min(values)
             met = 'yes' if worst >= GOALS[num] else 'NO'
-            print(f'| {num} | {order} | {worst:.1f}x | '
-                  f'>= {GOALS[num]:.0f}x | {met} |')
+            print(
+                f'| {num} | {order} | {worst:.1f}x | '
+                f'>= {GOALS[num]:.0f}x | {met} |'
+            )
 
 
-def phase_times(masks: torch.Tensor, labels: torch.Tensor,
-                scores: torch.Tensor,
-                repeats: int) -> Tuple[Dict[str, float], int]:
+def phase_times(
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    scores: torch.Tensor,
+    repeats: int,
+) -> Tuple[Dict[str, float], int]:
     """Median ms of each phase of ours (see the module docstring), each
     phase run ``repeats`` times on its own, one after the other, and the
     number of linked pairs whose intersections are counted."""
@@ -127,35 +134,37 @@ def phase_times(masks: torch.Tensor, labels: torch.Tensor,
     sorted_labels = labels[order]
     first, second = linked_pairs(boxes, sorted_labels)
     phases = {
-        'pack to bits':
-        lambda: pack_mask_rows(masks),
-        'bounds':
-        lambda: packed_mask_bounds(words, masks.shape[2]),
-        'linked pairs':
-        lambda: linked_pairs(boxes, sorted_labels),
-        'intersections':
-        lambda: pair_intersections(words, boxes, first, second,
-                                   order.numpy()),
-        'decays (all of the above and the IoUs)':
-        lambda: sparse_matrix_nms_decay(masks, labels, order),
-        'copy of the kept masks':
-        lambda: masks[order],
-        'matrix_nms':
-        lambda: matrix_nms(masks, labels, scores),
-        'matrix_nms, return_masks=False':
-        lambda: matrix_nms(masks, labels, scores, return_masks=False),
+        'pack to bits': lambda: pack_mask_rows(masks),
+        'bounds': lambda: packed_mask_bounds(words, masks.shape[2]),
+        'linked pairs': lambda: linked_pairs(boxes, sorted_labels),
+        'intersections': lambda: pair_intersections(
+            words, boxes, first, second, order.numpy()
+        ),
+        'decays (all of the above and the IoUs)': lambda: (
+            sparse_matrix_nms_decay(masks, labels, order)
+        ),
+        'copy of the kept masks': lambda: masks[order],
+        'matrix_nms': lambda: matrix_nms(masks, labels, scores),
+        'matrix_nms, return_masks=False': lambda: matrix_nms(
+            masks, labels, scores, return_masks=False
+        ),
     }
     times = time_blocks(phases, repeats=repeats)
     # The same copy and call, each right after mmdet's Matrix NMS (untimed),
     # whose large buffers have just been freed.
     after_mmdet = time_interleaved(
-        {name: phases[name]
-         for name in ('copy of the kept masks', 'matrix_nms')},
+        {
+            name: phases[name]
+            for name in ('copy of the kept masks', 'matrix_nms')
+        },
         repeats=repeats,
-        setup={name: lambda: mask_matrix_nms(masks, labels, scores)
-               for name in ('copy of the kept masks', 'matrix_nms')})
+        setup={
+            name: lambda: mask_matrix_nms(masks, labels, scores)
+            for name in ('copy of the kept masks', 'matrix_nms')
+        },
+    )
     for name, value in after_mmdet.items():
-        times[f'{name}, right after mmdet\'s'] = value
+        times[f"{name}, right after mmdet's"] = value
     return times, len(first)
 
 
@@ -164,49 +173,77 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--classes', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--phases', action='store_true',
-                        help='also time each phase of ours')
+    parser.add_argument(
+        '--phases', action='store_true', help='also time each phase of ours'
+    )
     parser.add_argument(
         '--sizes',
         type=int,
         nargs='+',
         default=list(SIZES),
-        help='numbers of candidate masks to time')
+        help='numbers of candidate masks to time',
+    )
     args = parser.parse_args()
     print(__doc__.split('Input recipe')[1].split('\n\n')[0].strip())
-    print(f'classes={args.classes} seed={args.seed} '
-          f'threads={torch.get_num_threads()} repeats={args.repeats}\n')
+    print(
+        f'classes={args.classes} seed={args.seed} '
+        f'threads={torch.get_num_threads()} repeats={args.repeats}\n'
+    )
     rows, ratios = [], {}
     for num in args.sizes:
-        masks, labels, scores = realistic_candidates(num, args.classes,
-                                                     args.seed)
+        masks, labels, scores = realistic_candidates(
+            num, args.classes, args.seed
+        )
         for kernel in KERNELS:
             kwargs = dict(kernel=kernel, sigma=2.0)
             diff = compare(
                 matrix_nms(masks, labels, scores, **kwargs),
-                mask_matrix_nms(masks, labels, scores, **kwargs))
+                mask_matrix_nms(masks, labels, scores, **kwargs),
+            )
             fns = {
-                'mmdet':
-                lambda: mask_matrix_nms(masks, labels, scores, **kwargs),
+                'mmdet': lambda: mask_matrix_nms(
+                    masks, labels, scores, **kwargs
+                ),
                 'ours': lambda: matrix_nms(masks, labels, scores, **kwargs),
             }
             for order, timer in TIMING_ORDERS:
                 times = timer(fns, repeats=args.repeats)
                 ratio = times['mmdet'] / times['ours']
                 ratios.setdefault((num, order), []).append(ratio)
-                rows.append((num, kernel, order, times['mmdet'], times['ours'],
-                             f'{ratio:.1f}x', f'{diff:.1e}'))
-    print_table(('masks', 'kernel', 'timed', 'mmdet ms', 'ours ms', 'mmdet/ours',
-                 'max |score diff|'), rows)
+                rows.append(
+                    (
+                        num,
+                        kernel,
+                        order,
+                        times['mmdet'],
+                        times['ours'],
+                        f'{ratio:.1f}x',
+                        f'{diff:.1e}',
+                    )
+                )
+    print_table(
+        (
+            'masks',
+            'kernel',
+            'timed',
+            'mmdet ms',
+            'ours ms',
+            'mmdet/ours',
+            'max |score diff|',
+        ),
+        rows,
+    )
     print_goals(ratios)
     if args.phases:
-        print(f'\nPhases of ours (gaussian), ms, '
-              f'{torch.get_num_threads()} threads:')
+        print(
+            f'\nPhases of ours (gaussian), ms, '
+            f'{torch.get_num_threads()} threads:'
+        )
         for num in args.sizes:
             masks, labels, scores = realistic_candidates(
-                num, args.classes, args.seed)
-            times, num_pairs = phase_times(masks, labels, scores,
-                                           args.repeats)
+                num, args.classes, args.seed
+            )
+            times, num_pairs = phase_times(masks, labels, scores, args.repeats)
             print(f'\n{num} masks ({num_pairs} linked pairs):')
             for phase, value in times.items():
                 print(f'  {phase}: {value:.2f}')

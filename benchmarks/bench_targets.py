@@ -11,6 +11,7 @@ losses are compared: the goal is within 1e-4 relative.
 
     python benchmarks/bench_targets.py [--repeats 7]
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -37,14 +38,36 @@ def head_outputs(head, seed: int = 0) -> Tuple[List, List, torch.Tensor]:
     kernels, logits = [], []
     for grid in head.num_grids:
         kernels.append(
-            (torch.randn(NUM_IMAGES, head.kernel_out_channels, grid, grid,
-                         generator=generator) * 0.05).requires_grad_())
+            (
+                torch.randn(
+                    NUM_IMAGES,
+                    head.kernel_out_channels,
+                    grid,
+                    grid,
+                    generator=generator,
+                )
+                * 0.05
+            ).requires_grad_()
+        )
         logits.append(
-            (torch.randn(NUM_IMAGES, head.cls_out_channels, grid, grid,
-                         generator=generator) - 4).requires_grad_())
-    mask_feats = torch.randn(NUM_IMAGES, head.mask_feat_channels,
-                             IMG_SHAPE[0] // 4, IMG_SHAPE[1] // 4,
-                             generator=generator).requires_grad_()
+            (
+                torch.randn(
+                    NUM_IMAGES,
+                    head.cls_out_channels,
+                    grid,
+                    grid,
+                    generator=generator,
+                )
+                - 4
+            ).requires_grad_()
+        )
+    mask_feats = torch.randn(
+        NUM_IMAGES,
+        head.mask_feat_channels,
+        IMG_SHAPE[0] // 4,
+        IMG_SHAPE[1] // 4,
+        generator=generator,
+    ).requires_grad_()
     return kernels, logits, mask_feats
 
 
@@ -57,19 +80,23 @@ def main() -> None:
     head, ref_head = ours.mask_head, reference.mask_head
     head.train()
     ref_head.train()
-    _, samples = demo_batch([IMG_SHAPE] * NUM_IMAGES,
-                            gt_instances=random_gt_boxes(
-                                NUM_IMAGES, OBJECTS_PER_IMAGE, IMG_SHAPE,
-                                head.num_classes))
+    _, samples = demo_batch(
+        [IMG_SHAPE] * NUM_IMAGES,
+        gt_instances=random_gt_boxes(
+            NUM_IMAGES, OBJECTS_PER_IMAGE, IMG_SHAPE, head.num_classes
+        ),
+    )
     gt_instances = [sample.gt_instances for sample in samples]
     metas = [sample.metainfo for sample in samples]
     kernels, logits, mask_feats = head_outputs(head)
 
     def run(which):
-        feats = mask_feats if which is ref_head else MaskFeatures.shared(
-            mask_feats)
-        return which.loss_by_feat(kernels, logits, feats, gt_instances,
-                                  metas)
+        feats = (
+            mask_feats
+            if which is ref_head
+            else MaskFeatures.shared(mask_feats)
+        )
+        return which.loss_by_feat(kernels, logits, feats, gt_instances, metas)
 
     def forward_backward(which):
         losses = run(which)
@@ -87,21 +114,38 @@ def main() -> None:
         print(f'  {name}: {ref_value:.6f} {our_value:.6f} {rel:.1e}')
 
     rows = []
-    for label, fn in (('loss_by_feat', run),
-                      ('loss_by_feat + backward', forward_backward)):
+    for label, fn in (
+        ('loss_by_feat', run),
+        ('loss_by_feat + backward', forward_backward),
+    ):
         fns = dict(mmdet=lambda: fn(ref_head), ours=lambda: fn(head))
         for order, timer in TIMING_ORDERS:
             times = timer(fns, repeats=args.repeats, grad=True)
-            rows.append((f'{label}, {order}', times['mmdet'], times['ours'],
-                         times['mmdet'] / times['ours']))
+            rows.append(
+                (
+                    f'{label}, {order}',
+                    times['mmdet'],
+                    times['ours'],
+                    times['mmdet'] / times['ours'],
+                )
+            )
             print(f'{rows[-1][0]}: {times}', flush=True)
     print()
-    print_table(('2 images x 50 objects, 800x1216', 'mmdet ms', 'ours ms',
-                 'mmdet / ours'), rows)
+    print_table(
+        (
+            '2 images x 50 objects, 800x1216',
+            'mmdet ms',
+            'ours ms',
+            'mmdet / ours',
+        ),
+        rows,
+    )
     slowest = min(rows[0][3], rows[1][3])
-    print(f'\ntargets and losses: {slowest:.2f}x faster, the lower of the two '
-          f'orders (goal: >= 3x); losses within {worst:.1e} relative '
-          f'(goal: 1e-4)')
+    print(
+        f'\ntargets and losses: {slowest:.2f}x faster, the lower of the two '
+        f'orders (goal: >= 3x); losses within {worst:.1e} relative '
+        f'(goal: 1e-4)'
+    )
 
 
 if __name__ == '__main__':

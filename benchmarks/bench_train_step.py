@@ -22,18 +22,18 @@ forward pass in ``torch.autocast``). The first step of each model, from the
 same weights, compares the losses; every timed step then starts from the
 state after that step (weights, buffers and optimizer state restored,
 untimed). Timed interleaved and one after the other; a goal counts the
-lower of the two ratios (goal: >= 1.5x). With ``--retain-freed-memory``
-glibc's malloc keeps freed memory for both models, as the quick start's
-``RetainFreedMemoryHook`` sets it (``mmsolo.utils.malloc``); the median
-minor page faults of each model's steps (counted around the timed calls)
-are printed either way.
+lower of the two ratios (goal: >= 1.5x). The median minor page faults of
+each model's steps (counted around the timed calls) are printed; glibc's
+``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_TOP_PAD_``
+environment variables change them for both models alike.
 
     python benchmarks/bench_train_step.py [--repeats 3]
         [--models r50 quickstart] [--precisions fp32 bf16]
-        [--retain-freed-memory]
 """
+
 import argparse
 import copy
+import os
 import os.path as osp
 import resource
 import sys
@@ -50,14 +50,16 @@ from mmengine.structures import InstanceData
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import TIMING_ORDERS, print_table, quiet_init_logs  # noqa: E402,E501
-from support import (build_paired_from_mmsolo_config,  # noqa: E402
-                     build_paired_solov2, mmsolo_config_path)
+from support import (  # noqa: E402
+    build_paired_from_mmsolo_config,
+    build_paired_solov2,
+    mmsolo_config_path,
+)
 
 from mmsolo.datasets.synthetic_shapes import make_image  # noqa: E402
 from mmsolo.engine import BF16OptimWrapper  # noqa: E402,F401 (registers it)
 from mmsolo.models.layers import masks_to_boxes  # noqa: E402
 from mmsolo.testing import demo_batch, random_gt_boxes  # noqa: E402
-from mmsolo.utils.malloc import retain_freed_memory  # noqa: E402
 
 R50_CONFIG = 'solov2/solov2_r50_fpn_1x_coco.py'
 QUICKSTART_CONFIG = 'quickstart/solov2-light_r18_fpn_shapes.py'
@@ -78,12 +80,14 @@ def r50_data() -> dict:
     """``train_step`` data: 2 images of 800x1216, 50 ellipses each."""
     inputs, samples = demo_batch(
         [R50_SHAPE] * R50_IMAGES,
-        gt_instances=random_gt_boxes(R50_IMAGES, R50_OBJECTS, R50_SHAPE, 80))
+        gt_instances=random_gt_boxes(R50_IMAGES, R50_OBJECTS, R50_SHAPE, 80),
+    )
     return dict(inputs=uint8_images(inputs), data_samples=samples)
 
 
-def shapes_sample(rng: np.random.Generator) -> Tuple[torch.Tensor,
-                                                     DetDataSample]:
+def shapes_sample(
+    rng: np.random.Generator,
+) -> Tuple[torch.Tensor, DetDataSample]:
     """One synthetic shapes image (3, 256, 256) uint8 and its sample."""
     image, instances = make_image(rng, size=QUICKSTART_SIZE)
     masks = np.stack([inst['mask'] for inst in instances]).astype(np.uint8)
@@ -92,8 +96,11 @@ def shapes_sample(rng: np.random.Generator) -> Tuple[torch.Tensor,
     gt.labels = torch.tensor([inst['category_id'] for inst in instances])
     gt.masks = BitmapMasks(masks, QUICKSTART_SIZE, QUICKSTART_SIZE)
     shape = (QUICKSTART_SIZE, QUICKSTART_SIZE)
-    sample = DetDataSample(metainfo=dict(
-        img_shape=shape, ori_shape=shape, scale_factor=(1.0, 1.0)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=shape, ori_shape=shape, scale_factor=(1.0, 1.0)
+        )
+    )
     sample.gt_instances = gt
     return torch.from_numpy(image).permute(2, 0, 1).contiguous(), sample
 
@@ -101,16 +108,18 @@ def shapes_sample(rng: np.random.Generator) -> Tuple[torch.Tensor,
 def quickstart_data(seed: int = 0) -> dict:
     """``train_step`` data: 8 shapes images of 256x256."""
     rng = np.random.default_rng(seed)
-    images, samples = zip(*[shapes_sample(rng)
-                            for _ in range(QUICKSTART_IMAGES)])
+    images, samples = zip(
+        *[shapes_sample(rng) for _ in range(QUICKSTART_IMAGES)]
+    )
     return dict(inputs=list(images), data_samples=list(samples))
 
 
 def optim_wrapper_for(model: torch.nn.Module, config: str, precision: str):
     """The config's optimizer (and gradient clipping) on ``model``, in an
     fp32 ``OptimWrapper`` or a ``BF16OptimWrapper``."""
-    cfg = copy.deepcopy(Config.fromfile(mmsolo_config_path(config))
-                        .optim_wrapper)
+    cfg = copy.deepcopy(
+        Config.fromfile(mmsolo_config_path(config)).optim_wrapper
+    )
     cfg.pop('device_type', None)
     cfg.type = WRAPPER_TYPES[precision]
     with DefaultScope.overwrite_default_scope('mmsolo'):
@@ -132,8 +141,10 @@ class Trainee:
 
     def save(self) -> None:
         """Keep the current weights, buffers and optimizer state."""
-        self.saved = (copy.deepcopy(self.model.state_dict()),
-                      copy.deepcopy(self.optim_wrapper.state_dict()))
+        self.saved = (
+            copy.deepcopy(self.model.state_dict()),
+            copy.deepcopy(self.optim_wrapper.state_dict()),
+        )
 
     def restore(self) -> None:
         """Back to the state of the last :meth:`save`."""
@@ -147,15 +158,18 @@ def paired_trainees(name: str, precision: str) -> Tuple[Trainee, Trainee]:
     torch.manual_seed(0)
     if name == 'r50':
         config = R50_CONFIG
-        reference, ours = build_paired_solov2(mmsolo_config=mmsolo_config_path(
-            config), seed=0, kernel_scale=5)
+        reference, ours = build_paired_solov2(
+            mmsolo_config=mmsolo_config_path(config), seed=0, kernel_scale=5
+        )
     else:
         config = QUICKSTART_CONFIG
         reference, ours = build_paired_from_mmsolo_config(
-            mmsolo_config_path(config), seed=0, kernel_scale=5)
-    return (Trainee(reference, optim_wrapper_for(reference, config,
-                                                  precision)),
-            Trainee(ours, optim_wrapper_for(ours, config, precision)))
+            mmsolo_config_path(config), seed=0, kernel_scale=5
+        )
+    return (
+        Trainee(reference, optim_wrapper_for(reference, config, precision)),
+        Trainee(ours, optim_wrapper_for(ours, config, precision)),
+    )
 
 
 def first_steps(trainees: Dict[str, Trainee], data: dict) -> float:
@@ -165,12 +179,15 @@ def first_steps(trainees: Dict[str, Trainee], data: dict) -> float:
     logs = {name: trainee.step(data) for name, trainee in trainees.items()}
     worst = 0.0
     for key in ('loss_mask', 'loss_cls', 'loss'):
-        ref, ours = (float(logs[name][key].detach())
-                     for name in ('mmdet', 'ours'))
+        ref, ours = (
+            float(logs[name][key].detach()) for name in ('mmdet', 'ours')
+        )
         rel = abs(ours - ref) / abs(ref)
         worst = max(worst, rel)
-        print(f'  {key}: mmdet {ref:.6f} ours {ours:.6f} relative '
-              f'difference {rel:.1e}')
+        print(
+            f'  {key}: mmdet {ref:.6f} ours {ours:.6f} relative '
+            f'difference {rel:.1e}'
+        )
     for trainee in trainees.values():
         trainee.save()
     return worst
@@ -181,8 +198,9 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def time_pair(name: str, precision: str, data: dict,
-              repeats: int) -> Tuple[List[tuple], float]:
+def time_pair(
+    name: str, precision: str, data: dict, repeats: int
+) -> Tuple[List[tuple], float]:
     """Table rows (one per timing order) and the loss difference."""
     reference, ours = paired_trainees(name, precision)
     trainees = dict(mmdet=reference, ours=ours)
@@ -195,38 +213,59 @@ def time_pair(name: str, precision: str, data: dict,
             before = minor_faults()
             trainee.step(data)
             faults[key].append(minor_faults() - before)
+
         return step
 
     fns: Dict[str, Callable[[], object]] = {
-        key: counted_step(key, trainee) for key, trainee in trainees.items()}
+        key: counted_step(key, trainee) for key, trainee in trainees.items()
+    }
     setup = {key: trainee.restore for key, trainee in trainees.items()}
     rows = []
     for order, timer in TIMING_ORDERS:
         times = timer(fns, repeats=repeats, grad=True, setup=setup)
-        rows.append((name, precision, order, times['mmdet'], times['ours'],
-                     times['mmdet'] / times['ours']))
+        rows.append(
+            (
+                name,
+                precision,
+                order,
+                times['mmdet'],
+                times['ours'],
+                times['mmdet'] / times['ours'],
+            )
+        )
         print(f'  {order}: {times}', flush=True)
     for key, counts in faults.items():
-        print(f'  {key}: median {int(np.median(counts))} page faults per '
-              f'step', flush=True)
+        print(
+            f'  {key}: median {int(np.median(counts))} page faults per step',
+            flush=True,
+        )
     return rows, worst
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--models', nargs='+', default=['r50', 'quickstart'],
-                        choices=['r50', 'quickstart'])
-    parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'],
-                        choices=['fp32', 'bf16'])
-    parser.add_argument('--retain-freed-memory', action='store_true',
-                        help='glibc malloc keeps freed memory (as the quick '
-                        'start sets it)')
+    parser.add_argument(
+        '--models',
+        nargs='+',
+        default=['r50', 'quickstart'],
+        choices=['r50', 'quickstart'],
+    )
+    parser.add_argument(
+        '--precisions',
+        nargs='+',
+        default=['fp32', 'bf16'],
+        choices=['fp32', 'bf16'],
+    )
     args = parser.parse_args()
     quiet_init_logs()
-    retained = args.retain_freed_memory and retain_freed_memory()
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'malloc {"retaining freed memory" if retained else "defaults"}')
+    malloc_env = {
+        k: v for k, v in os.environ.items() if k.startswith('MALLOC_')
+    }
+    print(
+        f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
+        f'malloc settings {malloc_env or "glibc defaults"}'
+    )
     makers = dict(r50=r50_data, quickstart=quickstart_data)
     rows, goals = [], []
     for name in args.models:
@@ -234,17 +273,22 @@ def main() -> None:
         for precision in args.precisions:
             pair_rows, worst = time_pair(name, precision, data, args.repeats)
             rows += pair_rows
-            goals.append((name, precision, min(r[-1] for r in pair_rows),
-                          worst))
+            goals.append(
+                (name, precision, min(r[-1] for r in pair_rows), worst)
+            )
     print()
-    print_table(('model', 'precision', 'timed', 'mmdet ms', 'ours ms',
-                 'mmdet / ours'), rows)
+    print_table(
+        ('model', 'precision', 'timed', 'mmdet ms', 'ours ms', 'mmdet / ours'),
+        rows,
+    )
     print()
     for name, precision, ratio, worst in goals:
         verdict = 'MET' if ratio >= GOAL else 'NOT MET'
-        print(f'train step, {name} {precision}: {ratio:.2f}x faster, the '
-              f'lower of the two orders (goal: >= {GOAL}x): {verdict}; '
-              f'losses within {worst:.1e} relative')
+        print(
+            f'train step, {name} {precision}: {ratio:.2f}x faster, the '
+            f'lower of the two orders (goal: >= {GOAL}x): {verdict}; '
+            f'losses within {worst:.1e} relative'
+        )
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ the contenders interleaved so that both see the same machine load.
 Importing it also makes the tests' support package (``tests/support/``:
 reference models, parity checks, generated data sets; not installed with
 mmsolo) importable as ``support``, as it is in the tests."""
+
 import logging
 import os.path as osp
 import sys
@@ -41,14 +42,14 @@ def wall_clock(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]],
-                     repeats: int = 7,
-                     warmup: int = 1,
-                     grad: bool = False,
-                     setup: Optional[Dict[str, Callable[[], object]]] = None,
-                     clock: Callable[[Callable[[], object]],
-                                     float] = wall_clock
-                     ) -> Dict[str, float]:
+def time_interleaved(
+    fns: Dict[str, Callable[[], object]],
+    repeats: int = 7,
+    warmup: int = 1,
+    grad: bool = False,
+    setup: Optional[Dict[str, Callable[[], object]]] = None,
+    clock: Callable[[Callable[[], object]], float] = wall_clock,
+) -> Dict[str, float]:
     """Median time in ms of each function of ``fns``, calling them in
     turn ``repeats`` times (after ``warmup`` untimed rounds), with autograd
     off unless ``grad``. ``setup[name]``, where given, runs untimed before
@@ -68,28 +69,35 @@ def time_interleaved(fns: Dict[str, Callable[[], object]],
     return {name: median_ms(values) for name, values in times.items()}
 
 
-def time_blocks(fns: Dict[str, Callable[[], object]],
-                repeats: int = 7,
-                warmup: int = 1,
-                grad: bool = False,
-                setup: Optional[Dict[str, Callable[[], object]]] = None
-                ) -> Dict[str, float]:
+def time_blocks(
+    fns: Dict[str, Callable[[], object]],
+    repeats: int = 7,
+    warmup: int = 1,
+    grad: bool = False,
+    setup: Optional[Dict[str, Callable[[], object]]] = None,
+) -> Dict[str, float]:
     """Like :func:`time_interleaved`, but each function runs all its rounds
     before the next one starts: the check that interleaving (one
     contender's allocations followed by the other's) does not favour
     either."""
     setup = setup or {}
     return {
-        name: time_interleaved({name: fn}, repeats, warmup, grad,
-                               {name: setup[name]} if name in setup else None
-                               )[name]
+        name: time_interleaved(
+            {name: fn},
+            repeats,
+            warmup,
+            grad,
+            {name: setup[name]} if name in setup else None,
+        )[name]
         for name, fn in fns.items()
     }
 
 
 # The two orders the goals are timed in: (label, timer).
-TIMING_ORDERS = (('interleaved', time_interleaved),
-                 ('one after the other', time_blocks))
+TIMING_ORDERS = (
+    ('interleaved', time_interleaved),
+    ('one after the other', time_blocks),
+)
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence]) -> None:

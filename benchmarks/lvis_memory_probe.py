@@ -12,6 +12,7 @@ fast instead of filling the machine. ``--keep-masks`` makes this script hold
 every image's mask tensor itself, as such a metric would: the control that
 shows the measurement catches it.
 """
+
 import argparse
 import json
 import os
@@ -24,8 +25,12 @@ import numpy as np
 import torch
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LVIS_CONFIG = os.path.join(REPO_ROOT, 'configs', 'solov2',
-                           'solov2_r50_fpn_sample1e-3_ms-3x_lvis-v0.5.py')
+LVIS_CONFIG = os.path.join(
+    REPO_ROOT,
+    'configs',
+    'solov2',
+    'solov2_r50_fpn_sample1e-3_ms-3x_lvis-v0.5.py',
+)
 
 
 def peak_mib() -> float:
@@ -33,16 +38,20 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def random_ellipses(rng: np.random.Generator, num: int, height: int,
-                    width: int) -> np.ndarray:
+def random_ellipses(
+    rng: np.random.Generator, num: int, height: int, width: int
+) -> np.ndarray:
     """(num, H, W) bool masks, one filled ellipse each."""
     masks = np.zeros((num, height, width), dtype=np.uint8)
     for mask in masks:
         center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        axes = (int(rng.integers(4, width // 4)),
-                int(rng.integers(4, height // 4)))
-        cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1,
-                    -1)
+        axes = (
+            int(rng.integers(4, width // 4)),
+            int(rng.integers(4, height // 4)),
+        )
+        cv2.ellipse(
+            mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1
+        )
     return masks.astype(bool)
 
 
@@ -69,6 +78,7 @@ def main() -> int:
 
     from mmsolo.models.layers import masks_to_boxes
     from mmsolo.utils import register_all_modules
+
     register_all_modules()
 
     rng = np.random.default_rng(0)
@@ -78,8 +88,10 @@ def main() -> int:
         for i in range(1, args.num_images + 1)
     ]
     gt_masks = random_ellipses(rng, 3, *size)
-    instances = [[(1 + (i + k) % 3, gt_masks[k]) for k in range(3)]
-                 for i in range(args.num_images)]
+    instances = [
+        [(1 + (i + k) % 3, gt_masks[k]) for k in range(3)]
+        for i in range(args.num_images)
+    ]
     ann_file = os.path.join(args.work_dir, 'lvis_v0.5_val.json')
     with open(ann_file, 'w') as f:
         json.dump(lvis_dataset(images, instances), f)
@@ -88,7 +100,8 @@ def main() -> int:
     cfg.val_evaluator.ann_file = ann_file
     evaluator = Evaluator(cfg.val_evaluator)
     evaluator.dataset_meta = dict(
-        classes=tuple(name for _, name, _ in LVIS_SHAPE_CATEGORIES))
+        classes=tuple(name for _, name, _ in LVIS_SHAPE_CATEGORIES)
+    )
 
     # A bank of masks; each image gets its own shuffled copy (a new
     # num_dets x H x W tensor, as a detector returns one per image).
@@ -100,13 +113,16 @@ def main() -> int:
     for image in images:
         order = torch.randperm(args.num_dets)
         sample = DetDataSample(
-            metainfo=dict(img_id=image['id'], ori_shape=size))
+            metainfo=dict(img_id=image['id'], ori_shape=size)
+        )
         sample.pred_instances = InstanceData(
             masks=bank[order],
             bboxes=bank_boxes[order],
             scores=torch.rand(args.num_dets),
-            labels=torch.randint(0, len(LVIS_SHAPE_CATEGORIES),
-                                 (args.num_dets, )))
+            labels=torch.randint(
+                0, len(LVIS_SHAPE_CATEGORIES), (args.num_dets,)
+            ),
+        )
         evaluator.process([sample])
         if args.keep_masks:
             kept.append(sample.pred_instances.masks)
@@ -114,7 +130,9 @@ def main() -> int:
         if peak_mib() > args.limit_mib:
             print(
                 json.dumps(
-                    dict(failed_at_image=image['id'], peak_mib=peak_mib())))
+                    dict(failed_at_image=image['id'], peak_mib=peak_mib())
+                )
+            )
             return 3
     processed_mib = peak_mib()
     process_s = time.perf_counter() - start
@@ -127,7 +145,10 @@ def main() -> int:
                 peak_mib=peak_mib(),
                 process_s=process_s,
                 evaluate_s=time.perf_counter() - start - process_s,
-                metrics=metrics)))
+                metrics=metrics,
+            )
+        )
+    )
     return 0 if peak_mib() <= args.limit_mib else 3
 
 

@@ -11,6 +11,7 @@ mmdet: ``bench_train_step.py`` is that.
     python benchmarks/profile_train_step.py [--model quickstart|r50]
         [--precision bf16|fp32] [--steps 3] [--top 30]
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -27,17 +28,22 @@ from common import quiet_init_logs  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--model', choices=('quickstart', 'r50'),
-                        default='quickstart')
-    parser.add_argument('--precision', choices=('bf16', 'fp32'),
-                        default='bf16')
+    parser.add_argument(
+        '--model', choices=('quickstart', 'r50'), default='quickstart'
+    )
+    parser.add_argument(
+        '--precision', choices=('bf16', 'fp32'), default='bf16'
+    )
     parser.add_argument('--steps', type=int, default=3)
     parser.add_argument('--top', type=int, default=30)
     args = parser.parse_args()
     quiet_init_logs()
     _, ours = steps.paired_trainees(args.model, args.precision)
-    data = steps.quickstart_data() if args.model == 'quickstart' \
+    data = (
+        steps.quickstart_data()
+        if args.model == 'quickstart'
         else steps.r50_data()
+    )
     for _ in range(2):  # warm-up: oneDNN primitives, allocator
         ours.step(data)
     times = []
@@ -45,26 +51,37 @@ def main() -> None:
         start = time.perf_counter()
         ours.step(data)
         times.append(time.perf_counter() - start)
-    print(f'{args.model} {args.precision}, {torch.get_num_threads()} '
-          f'threads: steps of {", ".join(f"{t:.3f}" for t in times)} s')
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+    print(
+        f'{args.model} {args.precision}, {torch.get_num_threads()} '
+        f'threads: steps of {", ".join(f"{t:.3f}" for t in times)} s'
+    )
+    with profile(
+        activities=[ProfilerActivity.CPU], record_shapes=True
+    ) as prof:
         for _ in range(args.steps):
             ours.step(data)
-    events = sorted(prof.key_averages(group_by_input_shape=True),
-                    key=lambda e: -e.self_cpu_time_total)
+    events = sorted(
+        prof.key_averages(group_by_input_shape=True),
+        key=lambda e: -e.self_cpu_time_total,
+    )
     print('| operator | self ms per step | calls per step | input shapes |')
     print('|---|---|---|---|')
-    for event in events[:args.top]:
+    for event in events[: args.top]:
         shapes = str(event.input_shapes)[:100]
-        print(f'| {event.key} | {event.self_cpu_time_total / 1e3 / args.steps:.2f}'
-              f' | {event.count // args.steps} | {shapes} |')
+        print(
+            f'| {event.key} | '
+            f'{event.self_cpu_time_total / 1e3 / args.steps:.2f}'
+            f' | {event.count // args.steps} | {shapes} |'
+        )
     totals = self_ms_by_operator(prof.key_averages(), args.steps)
-    print(f'\nself time per step: {sum(totals.values()):.1f} ms in all, '
-          f'{convolution_ms(totals):.1f} ms in convolutions (forward and '
-          'backward)\n')
+    print(
+        f'\nself time per step: {sum(totals.values()):.1f} ms in all, '
+        f'{convolution_ms(totals):.1f} ms in convolutions (forward and '
+        'backward)\n'
+    )
     print('| operator | self ms per step, all shapes |')
     print('|---|---|')
-    for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:args.top]:
+    for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[: args.top]:
         print(f'| {name} | {ms:.2f} |')
 
 
@@ -75,8 +92,10 @@ def self_ms_by_operator(events: Iterable, steps: int) -> Dict[str, float]:
     steps."""
     totals: Dict[str, float] = {}
     for event in events:
-        totals[event.key] = (totals.get(event.key, 0.0)
-                             + event.self_cpu_time_total / 1e3 / steps)
+        totals[event.key] = (
+            totals.get(event.key, 0.0)
+            + event.self_cpu_time_total / 1e3 / steps
+        )
     return totals
 
 

@@ -9,6 +9,7 @@ training step of R50 and of the quick-start model, already defaults to 3).
 ``bench_gpu.py`` runs only where CUDA is available (``python
 benchmarks/bench_gpu.py --device cpu`` checks it on a CPU).
 """
+
 import argparse
 import glob
 import os.path as osp
@@ -21,8 +22,11 @@ import torch
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--quick', action='store_true',
-                        help='3 repeats instead of each script default')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='3 repeats instead of each script default',
+    )
     args = parser.parse_args()
     here = osp.dirname(osp.abspath(__file__))
     scripts = sorted(glob.glob(osp.join(here, 'bench_*.py')))
@@ -31,8 +35,9 @@ def main() -> None:
         print('no CUDA here: bench_gpu.py skipped', flush=True)
     failed = []
     for script in scripts:
-        cmd = [sys.executable, script] + (['--repeats', '3']
-                                          if args.quick else [])
+        cmd = [sys.executable, script] + (
+            ['--repeats', '3'] if args.quick else []
+        )
         print(f'\n## {osp.basename(script)}\n', flush=True)
         start = time.perf_counter()
         returncode = subprocess.call(cmd)

@@ -1,5 +1,7 @@
 """mmsolo: SOLOv2 instance segmentation on MMDetection 3.x."""
-from importlib.metadata import PackageNotFoundError, version as _dist_version
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 
 from packaging.version import Version
 
@@ -26,12 +28,14 @@ def check_dependency_versions() -> None:
                 f'mmsolo {__version__} needs {wanted}, which is not '
                 f'installed. Install it with `pip install "{wanted}"` (for '
                 'mmcv: `MMCV_WITH_OPS=1 pip install --no-build-isolation '
-                f'"{wanted}"`, or run tools/setup_env.sh).') from None
+                f'"{wanted}"`, or run tools/setup_env.sh).'
+            ) from None
         if not Version(low) <= Version(found) < Version(high):
             raise ImportError(
                 f'mmsolo {__version__} needs {wanted}, but {dist} {found} is '
                 f'installed. Install a supported one with `pip install '
-                f'"{wanted}"`.')
+                f'"{wanted}"`.'
+            )
 
 
 check_dependency_versions()

@@ -1,4 +1,5 @@
 """Version of mmsolo."""
+
 __version__ = '0.1.0'
 
 

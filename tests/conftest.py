@@ -14,12 +14,14 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     for _name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ[_name] = '1'
     import torch
+
     torch.set_num_threads(1)
 
 
 @pytest.fixture(scope='session', autouse=True)
 def _register_modules():
     from mmsolo.utils import register_all_modules
+
     register_all_modules(init_default_scope=True)
 
 

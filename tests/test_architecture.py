@@ -1,6 +1,7 @@
 """The shape of the code (docs/architecture.md): layers import only down,
 and the refactored modules keep the checkpoint keys of the configs. (The
 size of functions is ruff's to bound: ruff.toml, ``make lint``.)"""
+
 import ast
 import json
 import os
@@ -33,14 +34,15 @@ LAYERS = {
 }
 # Module keys (with shapes) of the configs' models outside the backbone and
 # FPN (mmdet's), as the code before the architecture refactor built them.
-STATE_DICT_KEYS = os.path.join(REPO_ROOT, 'tests', 'data',
-                               'state_dict_keys.json')
+STATE_DICT_KEYS = os.path.join(
+    REPO_ROOT, 'tests', 'data', 'state_dict_keys.json'
+)
 
 
 def module_name(path: str) -> str:
     """``mmsolo/models/layers/nms/common.py`` -> ``mmsolo.models.layers.nms
     .common`` (packages end in ``__init__``)."""
-    rel = os.path.relpath(path, REPO_ROOT)[:-len('.py')]
+    rel = os.path.relpath(path, REPO_ROOT)[: -len('.py')]
     return rel.replace(os.sep, '.')
 
 
@@ -63,7 +65,7 @@ def mmsolo_imports(source: str, module: str) -> Iterator[Tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ''
             if node.level:
-                up = package[:len(package) - node.level + 1]
+                up = package[: len(package) - node.level + 1]
                 base = '.'.join(up + ([base] if base else []))
             names = [base]
         else:
@@ -97,16 +99,19 @@ def test_the_check_catches_an_upward_import():
     found = upward_imports(source, 'mmsolo.utils.example')
     assert found == [
         'mmsolo.utils.example:1 imports mmsolo.models',
-        'mmsolo.utils.example:2 imports mmsolo.engine'
+        'mmsolo.utils.example:2 imports mmsolo.engine',
     ]
-    assert upward_imports('from ..layers import y\n',
-                          'mmsolo.models.heads.z') == []
+    assert (
+        upward_imports('from ..layers import y\n', 'mmsolo.models.heads.z')
+        == []
+    )
     assert layer_of('mmsolo.models.layers') == 2
 
 
 def test_layers_import_only_downwards():
     found = [
-        problem for path, source in package_sources()
+        problem
+        for path, source in package_sources()
         for problem in upward_imports(source, module_name(path))
     ]
     assert found == []

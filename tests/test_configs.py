@@ -6,6 +6,7 @@ data preprocessor. The only change to a model is a 4x coarser grid per
 level (``num_grids``): the head's cost grows with the number of cells, not
 with the image, and the full grids made the file take minutes on 2 cores.
 """
+
 import glob
 import os
 
@@ -23,9 +24,12 @@ from mmsolo.registry import DATASETS, MODELS
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_ROOT = os.path.join(REPO_ROOT, 'configs')
 CONFIGS = sorted(
-    path for path in glob.glob(
-        os.path.join(CONFIG_ROOT, '**', '*.py'), recursive=True)
-    if '_base_' not in os.path.relpath(path, CONFIG_ROOT).split(os.sep))
+    path
+    for path in glob.glob(
+        os.path.join(CONFIG_ROOT, '**', '*.py'), recursive=True
+    )
+    if '_base_' not in os.path.relpath(path, CONFIG_ROOT).split(os.sep)
+)
 CONFIG_IDS = [os.path.relpath(path, CONFIG_ROOT) for path in CONFIGS]
 IMG_SHAPE = (128, 160)
 
@@ -41,20 +45,24 @@ def one_image_batch(num_classes: int, num_stuff_classes: int = 0) -> dict:
     masks = np.zeros((2, h, w), dtype=np.uint8)
     masks[0, 20:60, 16:56] = 1
     ys, xs = np.mgrid[:h, :w] + 0.5
-    masks[1] = ((xs - 100) / 44)**2 + ((ys - 76) / 36)**2 <= 1
+    masks[1] = ((xs - 100) / 44) ** 2 + ((ys - 76) / 36) ** 2 <= 1
     img[:, masks[0] == 1] = 230
     img[:, masks[1] == 1] = 20
     sample = DetDataSample(
         metainfo=dict(
-            img_shape=IMG_SHAPE, ori_shape=IMG_SHAPE, scale_factor=(1.0, 1.0)))
+            img_shape=IMG_SHAPE, ori_shape=IMG_SHAPE, scale_factor=(1.0, 1.0)
+        )
+    )
     gt = InstanceData()
-    gt.bboxes = torch.tensor([[16., 20., 56., 60.], [56., 40., 144., 112.]])
+    gt.bboxes = torch.tensor(
+        [[16.0, 20.0, 56.0, 60.0], [56.0, 40.0, 144.0, 112.0]]
+    )
     gt.labels = torch.tensor([0, num_classes - 1])
     gt.masks = BitmapMasks(masks, h, w)
     sample.gt_instances = gt
     if num_stuff_classes:
         sem_seg = np.full((h, w), num_classes, dtype=np.int64)
-        sem_seg[h // 2:] = num_classes + num_stuff_classes - 1
+        sem_seg[h // 2 :] = num_classes + num_stuff_classes - 1
         sem_seg[:8, :8] = 255
         for label, mask in zip((0, num_classes - 1), masks):
             sem_seg[mask == 1] = label
@@ -70,8 +78,11 @@ def dataset_metainfo(dataset_cfg) -> dict:
         dataset_cfg = dataset_cfg.dataset
     metainfo = dict(DATASETS.get(dataset_cfg.type).METAINFO)
     metainfo.update(dataset_cfg.get('metainfo', {}))
-    return {key: tuple(value) for key, value in metainfo.items()
-            if key in ('classes', 'thing_classes', 'stuff_classes')}
+    return {
+        key: tuple(value)
+        for key, value in metainfo.items()
+        if key in ('classes', 'thing_classes', 'stuff_classes')
+    }
 
 
 def is_panoptic(cfg: Config) -> bool:
@@ -95,15 +106,17 @@ def test_num_classes_match_the_dataset(path):
             classes = metainfo['classes']
             assert num_classes == len(classes), (
                 f'{path}: model.mask_head.num_classes={num_classes} but '
-                f'{loader} has {len(classes)} classes')
+                f'{loader} has {len(classes)} classes'
+            )
             continue
         things, stuff = metainfo['thing_classes'], metainfo['stuff_classes']
         assert metainfo['classes'] == things + stuff, path
         semantic_head = cfg.model.semantic_head
         assert num_classes == len(things), (path, loader)
         assert semantic_head.num_stuff_classes == len(stuff), (path, loader)
-        assert semantic_head.get('num_things_classes',
-                                 num_classes) == len(things), (path, loader)
+        assert semantic_head.get('num_things_classes', num_classes) == len(
+            things
+        ), (path, loader)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=CONFIG_IDS)
@@ -125,18 +138,21 @@ def test_builds_trains_one_step_and_predicts(path):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     num_classes = cfg.model.mask_head.num_classes
-    num_stuff = cfg.model.semantic_head.num_stuff_classes if is_panoptic(
-        cfg) else 0
+    num_stuff = (
+        cfg.model.semantic_head.num_stuff_classes if is_panoptic(cfg) else 0
+    )
 
     model.train()
-    data = model.data_preprocessor(one_image_batch(num_classes, num_stuff),
-                                   True)
+    data = model.data_preprocessor(
+        one_image_batch(num_classes, num_stuff), True
+    )
     divisor = cfg.model.data_preprocessor.get('pad_size_divisor', 1)
     expected = tuple(-(-side // divisor) * divisor for side in IMG_SHAPE)
     assert data['inputs'].shape[-2:] == expected
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_mask', 'loss_cls'} | (
-        {'loss_seg'} if num_stuff else set())
+        {'loss_seg'} if num_stuff else set()
+    )
     assert all(torch.isfinite(loss) for loss in losses.values()), losses
     assert losses['loss_mask'] > 0  # both objects have positive cells
     sum(losses.values()).backward()
@@ -144,11 +160,15 @@ def test_builds_trains_one_step_and_predicts(path):
         grad = module.weight.grad
         assert grad is not None and torch.isfinite(grad).all()
         assert grad.abs().sum() > 0
-    assert any(p.grad is not None and p.grad.abs().sum() > 0
-               for p in model.mask_feature_neck.parameters())
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0
+        for p in model.mask_feature_neck.parameters()
+    )
     if num_stuff:
-        assert data['data_samples'][0].gt_sem_seg.shape == data[
-            'inputs'].shape[-2:]  # padded with the ignore label
+        assert (
+            data['data_samples'][0].gt_sem_seg.shape
+            == data['inputs'].shape[-2:]
+        )  # padded with the ignore label
         assert model.semantic_head.conv_seg.weight.grad.abs().sum() > 0
 
     # Untrained scores sit near the focal prior (0.01), below score_thr:
@@ -158,7 +178,8 @@ def test_builds_trains_one_step_and_predicts(path):
         model.mask_head.conv_cls.bias.fill_(-10.0)
         model.mask_head.conv_cls.bias[0] = 0.0
         data = model.data_preprocessor(
-            one_image_batch(num_classes, num_stuff), False)
+            one_image_batch(num_classes, num_stuff), False
+        )
         results = model(**data, mode='predict')
     pred = results[0].pred_instances
     assert 0 < len(pred) <= cfg.model.test_cfg.max_per_img
@@ -185,6 +206,8 @@ def test_metafile_lists_existing_configs_with_mask_ap_or_pq():
         assert os.path.isfile(config), model['Config']
         assert os.path.basename(config) == model['Name'] + '.py'
         for result in model['Results']:
-            metric = {'Instance Segmentation': 'mask AP',
-                      'Panoptic Segmentation': 'PQ'}[result['Task']]
+            metric = {
+                'Instance Segmentation': 'mask AP',
+                'Panoptic Segmentation': 'PQ',
+            }[result['Task']]
             assert 0 < result['Metrics'][metric] < 100

@@ -3,6 +3,7 @@ that builds mmdet's architecture: its state dict, converted, loads strictly
 into ours (every conv, DCN offset conv and norm in place, same shapes), and
 the head's grid settings and test_cfg are the same. So mmdet's model-zoo
 weights (light R18 and R34 included) fit these configs."""
+
 import glob
 import os
 
@@ -17,14 +18,24 @@ from mmsolo.registry import MODELS
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MMDET_SOLOV2_DIR = os.path.dirname(
-    mmdet_config_path('solov2_r50_fpn_1x_coco.py'))
+    mmdet_config_path('solov2_r50_fpn_1x_coco.py')
+)
 # Every config of mmdet's configs/solov2/.
 TWINS = sorted(
     os.path.basename(path)
-    for path in glob.glob(os.path.join(MMDET_SOLOV2_DIR, '*.py')))
-HEAD_SETTINGS = ('num_classes', 'in_channels', 'feat_channels',
-                 'stacked_convs', 'strides', 'scale_ranges', 'pos_scale',
-                 'num_grids', 'cls_down_index')
+    for path in glob.glob(os.path.join(MMDET_SOLOV2_DIR, '*.py'))
+)
+HEAD_SETTINGS = (
+    'num_classes',
+    'in_channels',
+    'feat_channels',
+    'stacked_convs',
+    'strides',
+    'scale_ranges',
+    'pos_scale',
+    'num_grids',
+    'cls_down_index',
+)
 
 
 def plain(value):
@@ -42,11 +53,16 @@ def model_cfg(path):
 
 def test_every_mmdet_solov2_config_has_ours():
     assert len(TWINS) >= 9  # mmdet 3.3 has 9
-    assert {'solov2-light_r18_fpn_ms-3x_coco.py',
-            'solov2-light_r34_fpn_ms-3x_coco.py'} <= set(TWINS)
+    assert {
+        'solov2-light_r18_fpn_ms-3x_coco.py',
+        'solov2-light_r34_fpn_ms-3x_coco.py',
+    } <= set(TWINS)
     missing = [
-        name for name in TWINS if not os.path.isfile(
-            os.path.join(REPO_ROOT, 'configs', 'solov2', name))
+        name
+        for name in TWINS
+        if not os.path.isfile(
+            os.path.join(REPO_ROOT, 'configs', 'solov2', name)
+        )
     ]
     assert not missing
 
@@ -61,8 +77,10 @@ def test_same_architecture_as_mmdet(name):
         ours = MODELS.build(our_cfg)
     # strict: raises on a missing or unexpected key or a shape mismatch.
     ours.load_state_dict(
-        convert_mmdet_state_dict(reference.state_dict()), strict=True)
+        convert_mmdet_state_dict(reference.state_dict()), strict=True
+    )
     for key in HEAD_SETTINGS:
         assert plain(our_cfg.mask_head[key]) == plain(
-            ref_cfg.mask_head[key]), key
+            ref_cfg.mask_head[key]
+        ), key
     assert dict(our_cfg.test_cfg) == dict(ref_cfg.test_cfg)

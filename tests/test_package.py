@@ -9,8 +9,11 @@ import mmsolo
 
 
 def test_version_ranges_match_requirements(repo_root):
-    lines = open(os.path.join(repo_root, 'requirements',
-                              'mminstall.txt')).read().split()
+    lines = (
+        open(os.path.join(repo_root, 'requirements', 'mminstall.txt'))
+        .read()
+        .split()
+    )
     for dist, low, high in mmsolo.REQUIRED_VERSIONS:
         assert f'{dist}>={low},<{high}' in lines
 
@@ -30,6 +33,7 @@ def test_registries_are_children_of_mmdet():
     from mmdet.registry import MODELS as MMDET_MODELS
 
     from mmsolo.registry import MODELS
+
     assert MODELS.parent is MMDET_MODELS
     assert MODELS.scope == 'mmsolo'
     assert MODELS.get('ResNet') is MMDET_MODELS.get('ResNet')
@@ -41,6 +45,7 @@ def test_only_mmsolo_is_packaged(repo_root):
     holds a checkpoint class whose unpickling runs code); mmsolo.testing
     keeps only demo inputs."""
     from setuptools import find_packages
+
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read(os.path.join(repo_root, 'setup.cfg'))
     include = cfg['options.packages.find']['include'].split()
@@ -50,4 +55,5 @@ def test_only_mmsolo_is_packaged(repo_root):
     for moved in ('crafted_checkpoints', 'reference', 'adelaidet_source'):
         assert importlib.util.find_spec(f'mmsolo.testing.{moved}') is None
     from mmsolo import testing
+
     assert sorted(testing.__all__) == ['demo_batch', 'random_gt_boxes']

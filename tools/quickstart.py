@@ -16,6 +16,7 @@ Writes ``OUT_DIR/predictions.png`` (ground truth | prediction on val images),
 ``OUT_DIR/loss_curve.png`` and ``OUT_DIR/summary.json``; training progress is
 logged every ``default_hooks.logger.interval`` iterations.
 """
+
 import argparse
 import os.path as osp
 import time
@@ -47,30 +48,40 @@ MODES = dict(
         work_dir='work_dirs/quickstart',
         out_dir='outputs/quickstart',
         make_dataset=ensure_shapes_dataset,
-        title='quick start'),
+        title='quick start',
+    ),
     panoptic=dict(
         config='configs/quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py',
         data_root='data/shapes_panoptic',
         work_dir='work_dirs/quickstart-panoptic',
         out_dir='outputs/quickstart-panoptic',
         make_dataset=ensure_panoptic_shapes_dataset,
-        title='panoptic quick start'))
+        title='panoptic quick start',
+    ),
+)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='mmsolo CPU quick start')
-    parser.add_argument('--panoptic', action='store_true',
-                        help='the panoptic quick start (PQ)')
-    parser.add_argument('--config', help='default: the mode\'s')
-    parser.add_argument('--data-root',
-                        help='where the synthetic set is (generated if '
-                        'absent); default: the mode\'s')
-    parser.add_argument('--work-dir', help='default: the mode\'s')
-    parser.add_argument('--out-dir', help='default: the mode\'s')
+    parser.add_argument(
+        '--panoptic', action='store_true', help='the panoptic quick start (PQ)'
+    )
+    parser.add_argument('--config', help="default: the mode's")
+    parser.add_argument(
+        '--data-root',
+        help='where the synthetic set is (generated if '
+        "absent); default: the mode's",
+    )
+    parser.add_argument('--work-dir', help="default: the mode's")
+    parser.add_argument('--out-dir', help="default: the mode's")
     parser.add_argument('--num-train', type=int, default=1000)
     parser.add_argument('--num-val', type=int, default=100)
-    parser.add_argument('--num-pictures', type=int, default=8,
-                        help='val images drawn in predictions.png')
+    parser.add_argument(
+        '--num-pictures',
+        type=int,
+        default=8,
+        help='val images drawn in predictions.png',
+    )
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     args.mode = 'panoptic' if args.panoptic else 'instance'
@@ -87,8 +98,10 @@ def evaluator_options(mode: str, data_root: str) -> dict:
     if mode == 'panoptic':
         return {}
     ann_file = osp.join(data_root, 'annotations', 'instances_val.json')
-    return {'val_evaluator.ann_file': ann_file,
-            'test_evaluator.ann_file': ann_file}
+    return {
+        'val_evaluator.ann_file': ann_file,
+        'test_evaluator.ann_file': ann_file,
+    }
 
 
 def report(mode: str, metrics: dict) -> str:
@@ -96,12 +109,18 @@ def report(mode: str, metrics: dict) -> str:
     m = metrics
     if mode == 'panoptic':
         # mmdet's panoptic metric logs percentages; printed here as 0..1.
-        pq = {key: m[f'coco_panoptic/{key}'] / 100
-              for key in ('PQ', 'PQ_th', 'PQ_st', 'SQ', 'RQ')}
-        return (f"PQ {pq['PQ']:.3f} (things {pq['PQ_th']:.3f}, stuff "
-                f"{pq['PQ_st']:.3f}), SQ {pq['SQ']:.3f}, RQ {pq['RQ']:.3f}")
-    return (f"mask AP {m['coco/segm_mAP']:.3f} (AP50 "
-            f"{m['coco/segm_mAP_50']:.3f}), box AP {m['coco/bbox_mAP']:.3f}")
+        pq = {
+            key: m[f'coco_panoptic/{key}'] / 100
+            for key in ('PQ', 'PQ_th', 'PQ_st', 'SQ', 'RQ')
+        }
+        return (
+            f'PQ {pq["PQ"]:.3f} (things {pq["PQ_th"]:.3f}, stuff '
+            f'{pq["PQ_st"]:.3f}), SQ {pq["SQ"]:.3f}, RQ {pq["RQ"]:.3f}'
+        )
+    return (
+        f'mask AP {m["coco/segm_mAP"]:.3f} (AP50 '
+        f'{m["coco/segm_mAP_50"]:.3f}), box AP {m["coco/bbox_mAP"]:.3f}'
+    )
 
 
 def training_precision(runner: Runner) -> str:
@@ -115,15 +134,18 @@ def main() -> None:
     args = parse_args()
     start = time.perf_counter()
     mode = MODES[args.mode]
-    data_root = mode['make_dataset'](args.data_root, args.num_train,
-                                     args.num_val)
+    data_root = mode['make_dataset'](
+        args.data_root, args.num_train, args.num_val
+    )
     cfg_options = dict(args.cfg_options or {})
-    cfg_options.update({
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        **evaluator_options(args.mode, data_root)
-    })
+    cfg_options.update(
+        {
+            'train_dataloader.dataset.data_root': data_root,
+            'val_dataloader.dataset.data_root': data_root,
+            'test_dataloader.dataset.data_root': data_root,
+            **evaluator_options(args.mode, data_root),
+        }
+    )
     cfg = load_run_config(args.config, cfg_options, args.work_dir)
     runner = Runner.from_cfg(cfg)
     recorder = MetricsRecorder()
@@ -134,13 +156,18 @@ def main() -> None:
     if recorder.metrics is None:
         raise RuntimeError(
             'training ended without a validation: set train_cfg.val_interval '
-            'to train_cfg.max_iters in the config')
+            'to train_cfg.max_iters in the config'
+        )
 
-    picture = draw_predictions(runner.model, runner.val_dataloader.dataset,
-                               osp.join(args.out_dir, 'predictions.png'),
-                               num_images=args.num_pictures)
+    picture = draw_predictions(
+        runner.model,
+        runner.val_dataloader.dataset,
+        osp.join(args.out_dir, 'predictions.png'),
+        num_images=args.num_pictures,
+    )
     scalars = load_scalar_log(
-        osp.join(runner.log_dir, 'vis_data', 'scalars.json'))
+        osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+    )
     curve = plot_loss_curve(scalars, osp.join(args.out_dir, 'loss_curve.png'))
     summary = dict(
         config=args.config,
@@ -152,14 +179,17 @@ def main() -> None:
         total_seconds=round(time.perf_counter() - start, 1),
         predictions_picture=picture,
         loss_curve_picture=curve,
-        work_dir=cfg.work_dir)
+        work_dir=cfg.work_dir,
+    )
     summary_path = osp.join(args.out_dir, 'summary.json')
     dump_json_atomically(summary, summary_path, indent=2)
-    print(f"\n{mode['title']}: {report(args.mode, recorder.metrics)}; "
-          f"trained in {summary['precision']}; training + evaluation "
-          f"{train_seconds / 60:.1f} min, all "
-          f"{summary['total_seconds'] / 60:.1f} min\npictures: {picture}, "
-          f"{curve}\nsummary: {summary_path}")
+    print(
+        f'\n{mode["title"]}: {report(args.mode, recorder.metrics)}; '
+        f'trained in {summary["precision"]}; training + evaluation '
+        f'{train_seconds / 60:.1f} min, all '
+        f'{summary["total_seconds"] / 60:.1f} min\npictures: {picture}, '
+        f'{curve}\nsummary: {summary_path}'
+    )
 
 
 if __name__ == '__main__':

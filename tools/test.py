@@ -1,6 +1,7 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT`` (mmdet
 3's options: ``--out``, ``--show``, ``--show-dir``, ``--wait-time``,
 ``--tta``)."""
+
 import argparse
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
@@ -23,23 +24,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where evaluation logs go')
     parser.add_argument(
-        '--out', help='dump predictions to this pickle file (.pkl)')
+        '--out', help='dump predictions to this pickle file (.pkl)'
+    )
     parser.add_argument(
-        '--show', action='store_true', help='show each prediction')
+        '--show', action='store_true', help='show each prediction'
+    )
     parser.add_argument(
         '--show-dir',
         help='save pictures of the predictions in this folder under '
-        'work_dir/<timestamp>/')
+        'work_dir/<timestamp>/',
+    )
     parser.add_argument(
         '--wait-time',
         type=float,
         default=2,
-        help='seconds each picture is shown with --show')
+        help='seconds each picture is shown with --show',
+    )
     parser.add_argument(
         '--tta',
         action='store_true',
-        help='test-time augmentation: the config\'s tta_pipeline views '
-        '(the image and its horizontal flip) merged by its tta_model')
+        help="test-time augmentation: the config's tta_pipeline views "
+        '(the image and its horizontal flip) merged by its tta_model',
+    )
     add_cfg_options(parser, 'model.test_cfg.score_thr=0.2')
     add_launcher_args(parser)
     add_unsafe_load_argument(parser)
@@ -54,11 +60,13 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
-                          args.launcher)
+    cfg = load_run_config(
+        args.config, args.cfg_options, args.work_dir, args.launcher
+    )
     # --- deployment: the exported graph replaces the model.
     if args.backend != 'pytorch':
         from mmsolo.deploy import deployed_model_cfg
+
         cfg.model = deployed_model_cfg(cfg, args.checkpoint, args.backend)
         args.checkpoint = None
     # --- end deployment
@@ -69,7 +77,7 @@ def main() -> None:
         try:
             use_tta(cfg, args.config)
         except ValueError as error:
-            raise SystemExit(str(error))
+            raise SystemExit(str(error)) from None
     # A distributed run without CUDA tests in its gloo process group. The
     # checkpoint is read with torch's restricted unpickler unless
     # --unsafe-load (mmsolo/checkpoint/safe_loading.py).
@@ -77,8 +85,10 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
         if args.out is not None:
             from mmdet.evaluation import DumpDetResults
+
             runner.test_evaluator.metrics.append(
-                DumpDetResults(out_file_path=args.out))
+                DumpDetResults(out_file_path=args.out)
+            )
         runner.test()
 
 

@@ -1,4 +1,5 @@
 """Train a detector: ``python tools/train.py CONFIG [--work-dir DIR]``."""
+
 import argparse
 import sys
 
@@ -20,19 +21,22 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='automatic mixed precision: float16 with loss scaling on CUDA; '
         'on a CPU, bfloat16 (BF16OptimWrapper) where the CPU computes it '
-        'natively (AVX512-BF16, AMX), float32 elsewhere (logged)')
+        'natively (AVX512-BF16, AMX), float32 elsewhere (logged)',
+    )
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the actual batch size (GPUs x batch_size) '
-        'against the config\'s auto_scale_lr.base_batch_size')
+        "against the config's auto_scale_lr.base_batch_size",
+    )
     parser.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
         help='resume from the given checkpoint, or from the latest one in '
-        'the work dir when no path is given')
+        'the work dir when no path is given',
+    )
     add_cfg_options(parser)
     add_launcher_args(parser)
     add_unsafe_load_argument(parser)
@@ -52,14 +56,16 @@ def enable_auto_scale_lr(cfg: Config, config_path: str) -> None:
             f'--auto-scale-lr: {config_path} has no auto_scale_lr.'
             'base_batch_size; add auto_scale_lr = dict(enable=False, '
             'base_batch_size=N) with N the total batch size its lr is for '
-            '(16 in mmsolo\'s COCO configs, 8 in the quick start)')
+            "(16 in mmsolo's COCO configs, 8 in the quick start)"
+        )
     auto_scale_lr.enable = True
 
 
 def main() -> None:
     args = parse_args()
-    cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
-                          args.launcher)
+    cfg = load_run_config(
+        args.config, args.cfg_options, args.work_dir, args.launcher
+    )
     if args.amp and torch.cuda.is_available():
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -86,7 +92,8 @@ def main() -> None:
         except FloatingPointError as error:  # a NaN/inf loss or gradient
             last = runner.message_hub.get_info('last_ckpt')
             runner.logger.error(
-                f'{error}. Last checkpoint: {last or "none saved yet"}')
+                f'{error}. Last checkpoint: {last or "none saved yet"}'
+            )
             sys.exit(1)
 
 

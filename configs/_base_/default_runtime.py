@@ -6,7 +6,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='mmsolo.AtomicCheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+)
 
 # NumClassesCheckHook stops a run whose model.*.num_classes differs from the
 # dataset's classes before its first step; FiniteGradientsHook stops one at
@@ -15,7 +16,7 @@ default_hooks = dict(
 # custom_hooks keeps them by listing them again.
 custom_hooks = [
     dict(type='mmsolo.NumClassesCheckHook'),
-    dict(type='mmsolo.FiniteGradientsHook')
+    dict(type='mmsolo.FiniteGradientsHook'),
 ]
 
 env_cfg = dict(
@@ -28,7 +29,8 @@ vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='mmsolo.PanopticDetLocalVisualizer',
     vis_backends=vis_backends,
-    name='visualizer')
+    name='visualizer',
+)
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'

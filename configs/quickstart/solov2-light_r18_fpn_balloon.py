@@ -4,7 +4,7 @@
 _base_ = './solov2-light_r18_fpn_shapes.py'
 
 data_root = 'data/balloon/'
-classes = ('balloon', )  # a tuple: mind the comma when there is one class
+classes = ('balloon',)  # a tuple: mind the comma when there is one class
 metainfo = dict(classes=classes)
 
 model = dict(mask_head=dict(num_classes=len(classes)))
@@ -14,13 +14,17 @@ train_dataloader = dict(
         data_root=data_root,
         metainfo=metainfo,
         ann_file='train/annotation_coco.json',
-        data_prefix=dict(img='train/')))
+        data_prefix=dict(img='train/'),
+    )
+)
 val_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         metainfo=metainfo,
         ann_file='val/annotation_coco.json',
-        data_prefix=dict(img='val/')))
+        data_prefix=dict(img='val/'),
+    )
+)
 test_dataloader = val_dataloader
 
 val_evaluator = dict(ann_file=data_root + 'val/annotation_coco.json')

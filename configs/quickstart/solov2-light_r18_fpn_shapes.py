@@ -21,7 +21,8 @@ model = dict(
         # 64, not 32: a lone image of 32x32 or less would reach the last
         # stage as 1x1, which the training BatchNorm (norm_eval=False)
         # refuses. The 256x256 shapes need no padding either way.
-        pad_size_divisor=64),
+        pad_size_divisor=64,
+    ),
     backbone=dict(
         type='ResNet',
         depth=18,
@@ -32,13 +33,15 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
         style='pytorch',
-        init_cfg=None),
+        init_cfg=None,
+    ),
     neck=dict(
         type='FPN',
         in_channels=[32, 64, 128, 256],
         out_channels=64,
         start_level=0,
-        num_outs=4),
+        num_outs=4,
+    ),
     mask_feature_neck=dict(
         type='mmsolo.MaskFeatureNeck',
         in_channels=64,
@@ -47,7 +50,8 @@ model = dict(
         end_level=3,
         out_channels=64,
         mask_stride=4,
-        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)),
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+    ),
     mask_head=dict(
         type='mmsolo.SOLOv2Head',
         num_classes=len(classes),
@@ -66,7 +70,9 @@ model = dict(
             use_sigmoid=True,
             gamma=2.0,
             alpha=0.25,
-            loss_weight=1.0)),
+            loss_weight=1.0,
+        ),
+    ),
     test_cfg=dict(
         nms_pre=500,
         score_thr=0.05,
@@ -86,7 +92,9 @@ model = dict(
         # stay those above mask_thr): the 1/4-scale masks round off the
         # shapes' corners. None: the boxes of the masks. (The box studies
         # behind both settings: benchmarks/README.md.)
-        mask_box_thr=0.4))
+        mask_box_thr=0.4,
+    ),
+)
 
 # The 1000 training images are decoded, and their masks made, once: later
 # epochs copy them from memory (mmsolo.CachedTransforms, bounded at 2 GiB).
@@ -95,18 +103,25 @@ train_pipeline = [
         type='mmsolo.CachedTransforms',
         transforms=[
             dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations', with_bbox=True, with_mask=True)
-        ]),
+            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        ],
+    ),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+        meta_keys=(
+            'img_id',
+            'img_path',
+            'ori_shape',
+            'img_shape',
+            'scale_factor',
+        ),
+    ),
 ]
 # tools/test.py --tta: each image as it is and flipped horizontally, the
 # masks of both views merged by SOLOv2TTAModel (a class-aware mask NMS).
@@ -115,20 +130,31 @@ tta_pipeline = [
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='RandomFlip', prob=0.),
-             dict(type='RandomFlip', prob=1.)],
+            [
+                dict(type='RandomFlip', prob=0.0),
+                dict(type='RandomFlip', prob=1.0),
+            ],
             [
                 dict(
                     type='PackDetInputs',
-                    meta_keys=('img_id', 'img_path', 'ori_shape',
-                               'img_shape', 'scale_factor', 'flip',
-                               'flip_direction'))
+                    meta_keys=(
+                        'img_id',
+                        'img_path',
+                        'ori_shape',
+                        'img_shape',
+                        'scale_factor',
+                        'flip',
+                        'flip_direction',
+                    ),
+                )
             ],
-        ])
+        ],
+    ),
 ]
 tta_model = dict(
     type='mmsolo.SOLOv2TTAModel',
-    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100))
+    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100),
+)
 # No worker processes: on 2 cores a worker competes with the training
 # step for a core, and the cached pipeline costs about 1 ms per image.
 train_dataloader = dict(
@@ -143,7 +169,9 @@ train_dataloader = dict(
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True),
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+    ),
+)
 val_dataloader = dict(
     batch_size=4,
     num_workers=0,
@@ -157,17 +185,21 @@ val_dataloader = dict(
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    ),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(
     type='mmsolo.EmptySafeCocoMetric',
     ann_file=data_root + 'annotations/instances_val.json',
-    metric=['bbox', 'segm'])
+    metric=['bbox', 'segm'],
+)
 test_evaluator = val_evaluator
 
 max_iters = 2500
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters
+)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # bfloat16 autocast on a CPU that computes it natively (AVX512-BF16, AMX),
@@ -176,25 +208,35 @@ optim_wrapper = dict(
     type='mmsolo.BF16OptimWrapper',
     device_type='cpu',
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
-    clip_grad=dict(max_norm=35, norm_type=2))
+    clip_grad=dict(max_norm=35, norm_type=2),
+)
 # The lr is for 8 images per batch (one process): `tools/train.py
 # --auto-scale-lr` scales it to the actual batch size.
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters,
-         eta_min=1e-5)
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=False,
+        begin=100,
+        end=max_iters,
+        eta_min=1e-5,
+    ),
 ]
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='mmsolo.AtomicCheckpointHook', by_epoch=False,
-                    interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(
+        type='mmsolo.AtomicCheckpointHook',
+        by_epoch=False,
+        interval=max_iters,
+        max_keep_ckpts=1,
+    ),
+)
 log_processor = dict(window_size=20, by_epoch=False)
 # (A list replaces the base's: its two hooks are listed again.)
 custom_hooks = [
     dict(type='mmsolo.NumClassesCheckHook'),
-    dict(type='mmsolo.FiniteGradientsHook')
+    dict(type='mmsolo.FiniteGradientsHook'),
 ]
 randomness = dict(seed=0)

@@ -10,7 +10,8 @@ stuff_classes = ('sky', 'ground', 'water')
 metainfo = dict(
     classes=thing_classes + stuff_classes,
     thing_classes=thing_classes,
-    stuff_classes=stuff_classes)
+    stuff_classes=stuff_classes,
+)
 
 model = dict(
     type='mmsolo.PanopticSOLOv2',
@@ -28,12 +29,14 @@ model = dict(
         # 32, not the mask branch's 64: the bands are easy to tell apart,
         # and a narrower fusion keeps the steps cheaper.
         feat_channels=32,
-        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)),
+        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True),
+    ),
     panoptic_fusion_head=dict(type='HeuristicFusionHead'),
     # 256x256 images: stuff under 1% of the image becomes void.
     test_cfg=dict(
-        panoptic=dict(score_thr=0.3, mask_overlap=0.5,
-                      stuff_area_limit=512)))
+        panoptic=dict(score_thr=0.3, mask_overlap=0.5, stuff_area_limit=512)
+    ),
+)
 
 train_pipeline = [
     dict(
@@ -44,10 +47,12 @@ train_pipeline = [
                 type='mmsolo.LoadPanopticAnnotations',
                 with_bbox=True,
                 with_mask=True,
-                with_seg=True)
-        ]),
+                with_seg=True,
+            ),
+        ],
+    ),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -55,11 +60,20 @@ test_pipeline = [
         type='mmsolo.LoadPanopticAnnotations',
         with_bbox=True,
         with_mask=True,
-        with_seg=True),
+        with_seg=True,
+    ),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor', 'seg_map_path', 'segments_info'))
+        meta_keys=(
+            'img_id',
+            'img_path',
+            'ori_shape',
+            'img_shape',
+            'scale_factor',
+            'seg_map_path',
+            'segments_info',
+        ),
+    ),
 ]
 train_dataloader = dict(
     dataset=dict(
@@ -68,7 +82,9 @@ train_dataloader = dict(
         metainfo=metainfo,
         ann_file='annotations/panoptic_train.json',
         data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+    )
+)
 val_dataloader = dict(
     dataset=dict(
         type='CocoPanopticDataset',
@@ -76,7 +92,9 @@ val_dataloader = dict(
         metainfo=metainfo,
         ann_file='annotations/panoptic_val.json',
         data_prefix=dict(img='val/', seg='annotations/panoptic_val/'),
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    )
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='mmsolo.CocoPanopticMetric')
 # Test-time augmentation merges instance predictions only: no --tta here.
@@ -87,9 +105,13 @@ test_evaluator = val_evaluator
 max_iters = 1800
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters,
-         eta_min=1e-5)
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=False,
+        begin=100,
+        end=max_iters,
+        eta_min=1e-5,
+    ),
 ]
 default_hooks = dict(checkpoint=dict(interval=max_iters))

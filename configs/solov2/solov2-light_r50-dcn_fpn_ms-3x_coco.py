@@ -8,13 +8,16 @@ _base_ = './solov2-light_r50_fpn_ms-3x_coco.py'
 model = dict(
     backbone=dict(
         dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
-        stage_with_dcn=(False, True, True, True)),
+        stage_with_dcn=(False, True, True, True),
+    ),
     mask_head=dict(
         stacked_convs=3,
         feat_channels=256,
         scale_ranges=((1, 64), (32, 128), (64, 256), (128, 512), (256, 2048)),
         dcn_cfg=dict(type='DCNv2'),
-        dcn_apply_to_all_conv=False))
+        dcn_apply_to_all_conv=False,
+    ),
+)
 
 # Trained at shorter side 352-512 (longer side at most 852), tested at 512.
 train_pipeline = [
@@ -22,11 +25,18 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='RandomChoiceResize',
-        scales=[(852, 512), (852, 480), (852, 448), (852, 416), (852, 384),
-                (852, 352)],
-        keep_ratio=True),
+        scales=[
+            (852, 512),
+            (852, 480),
+            (852, 448),
+            (852, 416),
+            (852, 384),
+            (852, 352),
+        ],
+        keep_ratio=True,
+    ),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
@@ -34,8 +44,14 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+        meta_keys=(
+            'img_id',
+            'img_path',
+            'ori_shape',
+            'img_shape',
+            'scale_factor',
+        ),
+    ),
 ]
 tta_pipeline = [*test_pipeline[:-1], {{_base_.tta_flip}}]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

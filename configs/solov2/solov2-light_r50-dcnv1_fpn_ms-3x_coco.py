@@ -9,5 +9,6 @@
 _base_ = './solov2-light_r50-dcn_fpn_ms-3x_coco.py'
 
 model = dict(
-    backbone=dict(dcn=dict(type='DCN')), mask_head=dict(dcn_cfg=dict(
-        type='DCN')))
+    backbone=dict(dcn=dict(type='DCN')),
+    mask_head=dict(dcn_cfg=dict(type='DCN')),
+)

@@ -9,4 +9,7 @@ model = dict(
         depth=101,
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='open-mmlab://detectron2/resnet101_caffe')))
+            checkpoint='open-mmlab://detectron2/resnet101_caffe',
+        ),
+    )
+)

@@ -9,6 +9,8 @@ model = dict(
         depth=101,
         dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
         stage_with_dcn=(False, True, True, True),
-        init_cfg=dict(checkpoint='torchvision://resnet101')),
+        init_cfg=dict(checkpoint='torchvision://resnet101'),
+    ),
     mask_feature_neck=dict(conv_cfg=dict(type='DCNv2')),
-    mask_head=dict(dcn_cfg=dict(type='DCNv2'), dcn_apply_to_all_conv=True))
+    mask_head=dict(dcn_cfg=dict(type='DCNv2'), dcn_apply_to_all_conv=True),
+)

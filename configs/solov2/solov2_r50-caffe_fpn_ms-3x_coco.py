@@ -9,13 +9,15 @@ _base_ = './solov2_r50_fpn_ms-3x_coco.py'
 
 model = dict(
     data_preprocessor=dict(
-        mean=[103.530, 116.280, 123.675],
-        std=[1.0, 1.0, 1.0],
-        bgr_to_rgb=False),
+        mean=[103.530, 116.280, 123.675], std=[1.0, 1.0, 1.0], bgr_to_rgb=False
+    ),
     backbone=dict(
         style='caffe',
         norm_cfg=dict(type='BN', requires_grad=False),
         norm_eval=True,
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='open-mmlab://detectron2/resnet50_caffe')))
+            checkpoint='open-mmlab://detectron2/resnet50_caffe',
+        ),
+    ),
+)

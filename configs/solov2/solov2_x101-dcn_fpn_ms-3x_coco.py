@@ -12,6 +12,9 @@ model = dict(
         dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
         stage_with_dcn=(False, True, True, True),
         init_cfg=dict(
-            type='Pretrained', checkpoint='open-mmlab://resnext101_64x4d')),
+            type='Pretrained', checkpoint='open-mmlab://resnext101_64x4d'
+        ),
+    ),
     mask_feature_neck=dict(conv_cfg=dict(type='DCNv2')),
-    mask_head=dict(dcn_cfg=dict(type='DCNv2'), dcn_apply_to_all_conv=True))
+    mask_head=dict(dcn_cfg=dict(type='DCNv2'), dcn_apply_to_all_conv=True),
+)

@@ -1,5 +1,6 @@
 """mmdet's ``DetInferencer`` for mmsolo's models (``tools/demo/
 image_demo.py``)."""
+
 import os.path as osp
 from typing import Dict, Optional
 
@@ -33,19 +34,24 @@ class SOLOv2Inferencer(DetInferencer):
       with the scope, so ``DetInferencer`` itself builds them too).
     """
 
-    def __init__(self, *args, scope: Optional[str] = 'mmsolo',
-                 **kwargs) -> None:
+    def __init__(
+        self, *args, scope: Optional[str] = 'mmsolo', **kwargs
+    ) -> None:
         super().__init__(*args, scope=scope, **kwargs)
 
-    def _init_model(self, cfg: ConfigDict, weights: Optional[str],
-                    device: str = 'cpu') -> nn.Module:
+    def _init_model(
+        self, cfg: ConfigDict, weights: Optional[str], device: str = 'cpu'
+    ) -> nn.Module:
         if weights is None and 'backbone' in cfg.model:
             cfg.model.backbone.init_cfg = None  # nothing to download
         return super()._init_model(cfg, weights, device)
 
-    def _load_weights_to_model(self, model: nn.Module,
-                               checkpoint: Optional[dict],
-                               cfg: Optional[ConfigDict]) -> None:
+    def _load_weights_to_model(
+        self,
+        model: nn.Module,
+        checkpoint: Optional[dict],
+        cfg: Optional[ConfigDict],
+    ) -> None:
         super()._load_weights_to_model(model, checkpoint, cfg)
         if checkpoint is not None:
             return
@@ -54,12 +60,12 @@ class SOLOv2Inferencer(DetInferencer):
         metainfo = DATASETS.build(test_set).metainfo
         model.dataset_meta = dict(
             model.dataset_meta,
-            **{key: metainfo[key]
-               for key in META_KEYS if key in metainfo})
+            **{key: metainfo[key] for key in META_KEYS if key in metainfo},
+        )
 
-    def pred2dict(self,
-                  data_sample: DetDataSample,
-                  pred_out_dir: str = '') -> Dict:
+    def pred2dict(
+        self, data_sample: DetDataSample, pred_out_dir: str = ''
+    ) -> Dict:
         """mmdet's result dict (``labels``, ``scores``, ``bboxes``, RLE
         ``masks``); a panoptic prediction adds its map as a COCO panoptic
         PNG (``preds/<name>_panoptic_seg.png``, void 0), or as an (H, W, 3)
@@ -76,8 +82,11 @@ class SOLOv2Inferencer(DetInferencer):
         if not pred_out_dir:
             result['panoptic_seg'] = rgb
             return result
-        name = osp.splitext(osp.basename(data_sample.get(
-            'img_path', f'{self.num_predicted_imgs}.png')))[0]
+        name = osp.splitext(
+            osp.basename(
+                data_sample.get('img_path', f'{self.num_predicted_imgs}.png')
+            )
+        )[0]
         self.num_predicted_imgs += 'img_path' not in data_sample
         out_png = osp.join(pred_out_dir, 'preds', f'{name}_panoptic_seg.png')
         mmcv.imwrite(rgb[:, :, ::-1], out_png)

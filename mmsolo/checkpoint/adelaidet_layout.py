@@ -28,14 +28,18 @@ indices) does not match these rules and is reported as unmapped keys: its
 mask head would keep a GroupNorm after ``conv_pred`` but none elsewhere,
 which ``MaskFeatureNeck`` cannot express.
 """
+
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
 import torch
 
 from .converters import convert_state_dict
-from .key_utils import (add_num_batches_tracked, as_tensors,
-                        strip_wrapper_prefix)
+from .key_utils import (
+    add_num_batches_tracked,
+    as_tensors,
+    strip_wrapper_prefix,
+)
 
 # Convs per tower that the rules cover (AdelaiDet's default is 4).
 MAX_TOWER_CONVS = 8
@@ -45,10 +49,14 @@ _NORM_PARAMS = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 def _backbone_rules() -> List[Tuple[str, str]]:
     """detectron2 ResNet (res2..res5) and FPN -> mmdet ResNet and FPN."""
     rules = [
-        (r'^backbone\.bottom_up\.stem\.conv1\.weight$',
-         'backbone.conv1.weight'),
-        (rf'^backbone\.bottom_up\.stem\.conv1\.norm\.{_NORM_PARAMS}$',
-         r'backbone.bn1.\1'),
+        (
+            r'^backbone\.bottom_up\.stem\.conv1\.weight$',
+            'backbone.conv1.weight',
+        ),
+        (
+            rf'^backbone\.bottom_up\.stem\.conv1\.norm\.{_NORM_PARAMS}$',
+            r'backbone.bn1.\1',
+        ),
     ]
     for stage in range(2, 6):
         src = rf'^backbone\.bottom_up\.res{stage}\.(\d+)\.'
@@ -57,15 +65,21 @@ def _backbone_rules() -> List[Tuple[str, str]]:
             (src + r'conv(\d)\.weight$', dst + r'conv\2.weight'),
             (src + rf'conv(\d)\.norm\.{_NORM_PARAMS}$', dst + r'bn\2.\3'),
             (src + r'shortcut\.weight$', dst + 'downsample.0.weight'),
-            (src + rf'shortcut\.norm\.{_NORM_PARAMS}$',
-             dst + r'downsample.1.\2'),
+            (
+                src + rf'shortcut\.norm\.{_NORM_PARAMS}$',
+                dst + r'downsample.1.\2',
+            ),
         ]
         level = stage - 2
         rules += [
-            (rf'^backbone\.fpn_lateral{stage}\.(weight|bias)$',
-             f'neck.lateral_convs.{level}.conv.\\1'),
-            (rf'^backbone\.fpn_output{stage}\.(weight|bias)$',
-             f'neck.fpn_convs.{level}.conv.\\1'),
+            (
+                rf'^backbone\.fpn_lateral{stage}\.(weight|bias)$',
+                f'neck.lateral_convs.{level}.conv.\\1',
+            ),
+            (
+                rf'^backbone\.fpn_output{stage}\.(weight|bias)$',
+                f'neck.fpn_convs.{level}.conv.\\1',
+            ),
         ]
     return rules
 
@@ -77,31 +91,44 @@ def _head_rules() -> List[Tuple[str, str]]:
         for i in range(MAX_TOWER_CONVS):
             src = rf'^ins_head\.{tower}_tower\.'
             dst = f'mask_head.{ours}.{i}.'
-            rules += [(src + rf'{3 * i}\.weight$', dst + 'conv.weight'),
-                      (src + rf'{3 * i + 1}\.(weight|bias)$', dst + r'gn.\1')]
+            rules += [
+                (src + rf'{3 * i}\.weight$', dst + 'conv.weight'),
+                (src + rf'{3 * i + 1}\.(weight|bias)$', dst + r'gn.\1'),
+            ]
     rules += [
         (r'^ins_head\.cate_pred\.(weight|bias)$', r'mask_head.conv_cls.\1'),
-        (r'^ins_head\.kernel_pred\.(weight|bias)$',
-         r'mask_head.conv_kernel.\1'),
-        (r'^mask_head\.convs_all_levels\.(\d+)\.conv(\d+)\.0\.weight$',
-         r'mask_feature_neck.level_convs.\1.\2.conv.weight'),
-        (r'^mask_head\.convs_all_levels\.(\d+)\.conv(\d+)\.1\.(weight|bias)$',
-         r'mask_feature_neck.level_convs.\1.\2.gn.\3'),
-        (r'^mask_head\.conv_pred\.0\.weight$',
-         'mask_feature_neck.fuse_conv.conv.weight'),
-        (r'^mask_head\.conv_pred\.1\.(weight|bias)$',
-         r'mask_feature_neck.fuse_conv.gn.\1'),
+        (
+            r'^ins_head\.kernel_pred\.(weight|bias)$',
+            r'mask_head.conv_kernel.\1',
+        ),
+        (
+            r'^mask_head\.convs_all_levels\.(\d+)\.conv(\d+)\.0\.weight$',
+            r'mask_feature_neck.level_convs.\1.\2.conv.weight',
+        ),
+        (
+            r'^mask_head\.convs_all_levels\.(\d+)\.conv(\d+)\.1\.(weight|bias)$',
+            r'mask_feature_neck.level_convs.\1.\2.gn.\3',
+        ),
+        (
+            r'^mask_head\.conv_pred\.0\.weight$',
+            'mask_feature_neck.fuse_conv.conv.weight',
+        ),
+        (
+            r'^mask_head\.conv_pred\.1\.(weight|bias)$',
+            r'mask_feature_neck.fuse_conv.gn.\1',
+        ),
     ]
     return rules
 
 
-ADELAIDET_SOLOV2_KEY_RULES: List[Tuple[str, str]] = \
+ADELAIDET_SOLOV2_KEY_RULES: List[Tuple[str, str]] = (
     _backbone_rules() + _head_rules()
+)
 
 
 def convert_adelaidet_state_dict(
-        state_dict: Dict[str,
-                         torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    state_dict: Dict[str, torch.Tensor],
+) -> 'OrderedDict[str, torch.Tensor]':
     """AdelaiDet (detectron2) ``SOLOv2`` state dict -> mmsolo's.
 
     The result fits a config with ``ResNet(style='caffe')`` (e.g.
@@ -115,9 +142,12 @@ def convert_adelaidet_state_dict(
     """
     converted = convert_state_dict(
         as_tensors(strip_wrapper_prefix(state_dict)),
-        ADELAIDET_SOLOV2_KEY_RULES, 'AdelaiDet (detectron2)')
+        ADELAIDET_SOLOV2_KEY_RULES,
+        'AdelaiDet (detectron2)',
+    )
     bn_prefixes = [
-        key[:-len('.running_var')] for key in converted
+        key[: -len('.running_var')]
+        for key in converted
         if key.startswith('backbone.') and key.endswith('.running_var')
     ]
     return add_num_batches_tracked(converted, bn_prefixes)

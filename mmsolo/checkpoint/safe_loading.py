@@ -18,6 +18,7 @@ type='Pretrained', ...)``, mmdet's ``init_detector`` and ``DetInferencer``
 are covered. :func:`unsafe_checkpoint_loading` (``--unsafe-load`` in the
 tools) is the explicit opt-in for a file the user trusts.
 """
+
 import os
 import os.path as osp
 import pickle
@@ -46,8 +47,11 @@ def _refusal(filename: str, error: Exception) -> UnsafeCheckpointError:
     name = found and found.group(1)
     if name and '.' not in name:  # torch names builtins without a module
         name = f'builtins.{name}'
-    asked = (f"the Python global '{name}'" if found else
-             f'more than tensors and plain values ({_first_line(error)})')
+    asked = (
+        f"the Python global '{name}'"
+        if found
+        else f'more than tensors and plain values ({_first_line(error)})'
+    )
     return UnsafeCheckpointError(
         f'refused to load the checkpoint {filename}: it asks for {asked}, '
         'which a file of weights does not need and which could run code '
@@ -57,7 +61,8 @@ def _refusal(filename: str, error: Exception) -> UnsafeCheckpointError:
         'checkpoint of an earlier mmsolo (message hub stored as HistoryBuffer '
         'objects) is rewritten once, safely loadable, by '
         f'`tools/model_converters/upgrade_checkpoint.py OLD NEW '
-        f'{UNSAFE_LOAD_FLAG}`.')
+        f'{UNSAFE_LOAD_FLAG}`.'
+    )
 
 
 def _first_line(error: Exception) -> str:
@@ -65,9 +70,11 @@ def _first_line(error: Exception) -> str:
     return (lines[-1] if lines else str(error).splitlines()[0]).strip()
 
 
-def load_checkpoint_file(filename: str,
-                         map_location: Optional[Any] = None,
-                         unsafe: Optional[bool] = None) -> Any:
+def load_checkpoint_file(
+    filename: str,
+    map_location: Optional[Any] = None,
+    unsafe: Optional[bool] = None,
+) -> Any:
     """``torch.load`` a local checkpoint with ``weights_only=True``.
 
     Args:
@@ -89,28 +96,33 @@ def load_checkpoint_file(filename: str,
         unsafe = _unsafe_allowed
     if unsafe:
         return torch.load(
-            filename, map_location=map_location, weights_only=False)
+            filename, map_location=map_location, weights_only=False
+        )
     try:
         return torch.load(
-            filename, map_location=map_location, weights_only=True)
+            filename, map_location=map_location, weights_only=True
+        )
     except pickle.UnpicklingError as error:
         raise _refusal(filename, error) from None
 
 
-def load_url_safely(url: str,
-                    model_dir: Optional[str] = None,
-                    map_location: Optional[Any] = None,
-                    progress: bool = True,
-                    check_hash: bool = False,
-                    file_name: Optional[str] = None) -> Any:
+def load_url_safely(
+    url: str,
+    model_dir: Optional[str] = None,
+    map_location: Optional[Any] = None,
+    progress: bool = True,
+    check_hash: bool = False,
+    file_name: Optional[str] = None,
+) -> Any:
     """``torch.hub.load_state_dict_from_url`` (same arguments and cache:
     ``<torch hub dir>/checkpoints``), reading the download with
     :func:`load_checkpoint_file`."""
     if model_dir is None:
         model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     os.makedirs(model_dir, exist_ok=True)
-    cached_file = osp.join(model_dir, file_name
-                           or osp.basename(urlparse(url).path))
+    cached_file = osp.join(
+        model_dir, file_name or osp.basename(urlparse(url).path)
+    )
     if not osp.exists(cached_file):
         sys.stderr.write(f'Downloading: "{url}" to {cached_file}\n')
         hash_prefix = None
@@ -118,7 +130,8 @@ def load_url_safely(url: str,
             found = torch.hub.HASH_REGEX.search(osp.basename(cached_file))
             hash_prefix = found.group(1) if found else None
         torch.hub.download_url_to_file(
-            url, cached_file, hash_prefix, progress=progress)
+            url, cached_file, hash_prefix, progress=progress
+        )
     return load_checkpoint_file(cached_file, map_location)
 
 
@@ -171,4 +184,5 @@ def add_unsafe_load_argument(parser) -> None:
         help='unpickle checkpoints fully (torch weights_only=False): lets a '
         'file run code while it is read, so only for files you trust. '
         'Without it a checkpoint needing more than tensors and plain values '
-        'is refused')
+        'is refused',
+    )

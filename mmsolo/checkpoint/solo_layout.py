@@ -21,6 +21,7 @@ The modules are the same as mmsolo's up to their names (mmdet v1's
 ``conv_offset`` like mmcv 2's ``DCN`` / ``DCNv2``), so conversion renames
 keys only; every tensor is kept as it is.
 """
+
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
@@ -35,20 +36,24 @@ SOLO_SOLOV2_KEY_RULES: List[Tuple[str, str]] = [
     (r'^bbox_head\.kernel_convs\.', 'mask_head.kernel_convs.'),
     (r'^bbox_head\.solo_cate\.', 'mask_head.conv_cls.'),
     (r'^bbox_head\.solo_kernel\.', 'mask_head.conv_kernel.'),
-    (r'^mask_feat_head\.convs_all_levels\.(\d+)\.conv(\d+)\.',
-     r'mask_feature_neck.level_convs.\1.\2.'),
+    (
+        r'^mask_feat_head\.convs_all_levels\.(\d+)\.conv(\d+)\.',
+        r'mask_feature_neck.level_convs.\1.\2.',
+    ),
     (r'^mask_feat_head\.conv_pred\.0\.', 'mask_feature_neck.fuse_conv.'),
     # mmdet before v1.0rc1 kept a backbone DCN's offset conv beside it
     # (``conv2_offset``); mmcv's own loader renames it the same way.
-    (r'^backbone\.(layer\d+\.\d+)\.conv2_offset\.',
-     r'backbone.\1.conv2.conv_offset.'),
+    (
+        r'^backbone\.(layer\d+\.\d+)\.conv2_offset\.',
+        r'backbone.\1.conv2.conv_offset.',
+    ),
     (r'^(backbone|neck)\.', r'\1.'),
 ]
 
 
 def convert_solo_state_dict(
-        state_dict: Dict[str,
-                         torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    state_dict: Dict[str, torch.Tensor],
+) -> 'OrderedDict[str, torch.Tensor]':
     """Official SOLO (WXinlong/SOLO) ``SOLOv2`` state dict -> mmsolo's.
 
     ``bbox_head`` becomes ``mask_head`` (``cate_convs`` -> ``cls_convs``,
@@ -61,5 +66,7 @@ def convert_solo_state_dict(
             model (e.g. a SOLOv1 or Decoupled SOLO checkpoint).
     """
     return convert_state_dict(
-        strip_wrapper_prefix(state_dict), SOLO_SOLOV2_KEY_RULES,
-        'official SOLO (WXinlong/SOLO)')
+        strip_wrapper_prefix(state_dict),
+        SOLO_SOLOV2_KEY_RULES,
+        'official SOLO (WXinlong/SOLO)',
+    )

@@ -9,31 +9,37 @@ dropped):
 - ``'adelaidet'``: AdelaiDet (detectron2), ``ins_head.*`` and
   ``backbone.bottom_up.*``.
 """
+
 from collections import OrderedDict
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import torch
 
 from .adelaidet_layout import convert_adelaidet_state_dict
-from .converters import (convert_mmdet_state_dict, converted_meta,
-                         load_state_dict_file, save_checkpoint_atomic)
+from .converters import (
+    convert_mmdet_state_dict,
+    converted_meta,
+    load_state_dict_file,
+    save_checkpoint_atomic,
+)
 from .key_utils import strip_wrapper_prefix
 from .solo_layout import convert_solo_state_dict
 
 LAYOUT_PREFIXES: Dict[str, Tuple[str, ...]] = dict(
-    mmdet=('mask_head.mask_feature_head.', ),
+    mmdet=('mask_head.mask_feature_head.',),
     solo=('bbox_head.', 'mask_feat_head.'),
     adelaidet=('ins_head.', 'backbone.bottom_up.', 'backbone.fpn_lateral'),
 )
 # Keys of a state dict that already is mmsolo's.
-MMSOLO_PREFIXES = ('mask_feature_neck.', )
+MMSOLO_PREFIXES = ('mask_feature_neck.',)
 
-LAYOUT_CONVERTERS: Dict[str, Callable[[Dict[str, torch.Tensor]],
-                                      'OrderedDict[str, torch.Tensor]']] = \
-    dict(
-        mmdet=convert_mmdet_state_dict,
-        solo=convert_solo_state_dict,
-        adelaidet=convert_adelaidet_state_dict)
+LAYOUT_CONVERTERS: Dict[
+    str, Callable[[Dict[str, torch.Tensor]], 'OrderedDict[str, torch.Tensor]']
+] = dict(
+    mmdet=convert_mmdet_state_dict,
+    solo=convert_solo_state_dict,
+    adelaidet=convert_adelaidet_state_dict,
+)
 
 
 def _shown(keys: list, count: int = 5) -> str:
@@ -51,26 +57,36 @@ def detect_layout(state_dict: Mapping[str, object]) -> str:
     """
     keys = list(strip_wrapper_prefix(state_dict))
     found = [
-        name for name, prefixes in LAYOUT_PREFIXES.items() if any(
-            key.startswith(prefixes) for key in keys)
+        name
+        for name, prefixes in LAYOUT_PREFIXES.items()
+        if any(key.startswith(prefixes) for key in keys)
     ]
     if len(found) == 1:
         return found[0]
     if not found and any(key.startswith(MMSOLO_PREFIXES) for key in keys):
-        raise ValueError('the state dict already has mmsolo\'s key names '
-                         f'(mask_feature_neck.*); nothing to convert. Keys: '
-                         f'{_shown(keys)}')
-    what = 'several layouts (' + ', '.join(found) + ')' if found else \
-        'no known SOLOv2 layout'
-    raise ValueError(f'the state dict matches {what}: expected key prefixes ' +
-                     '; '.join(f'{name}: {", ".join(prefixes)}'
-                               for name, prefixes in LAYOUT_PREFIXES.items()) +
-                     f'. Keys: {_shown(keys)}')
+        raise ValueError(
+            "the state dict already has mmsolo's key names "
+            f'(mask_feature_neck.*); nothing to convert. Keys: '
+            f'{_shown(keys)}'
+        )
+    what = (
+        'several layouts (' + ', '.join(found) + ')'
+        if found
+        else 'no known SOLOv2 layout'
+    )
+    raise ValueError(
+        f'the state dict matches {what}: expected key prefixes '
+        + '; '.join(
+            f'{name}: {", ".join(prefixes)}'
+            for name, prefixes in LAYOUT_PREFIXES.items()
+        )
+        + f'. Keys: {_shown(keys)}'
+    )
 
 
 def convert_zoo_state_dict(
-        state_dict: Dict[str, torch.Tensor],
-        layout: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
+    state_dict: Dict[str, torch.Tensor], layout: Optional[str] = None
+) -> 'OrderedDict[str, torch.Tensor]':
     """Convert a SOLOv2 state dict of any supported zoo to mmsolo's.
 
     Args:
@@ -86,15 +102,15 @@ def convert_zoo_state_dict(
     if layout is None:
         layout = detect_layout(state_dict)
     if layout not in LAYOUT_CONVERTERS:
-        raise ValueError(f'unknown layout {layout!r}; use one of '
-                         f'{tuple(LAYOUT_CONVERTERS)}')
+        raise ValueError(
+            f'unknown layout {layout!r}; use one of {tuple(LAYOUT_CONVERTERS)}'
+        )
     return LAYOUT_CONVERTERS[layout](state_dict)
 
 
-def convert_zoo_checkpoint(src: str,
-                           dst: str,
-                           layout: str = 'auto',
-                           unsafe: bool = False) -> str:
+def convert_zoo_checkpoint(
+    src: str, dst: str, layout: str = 'auto', unsafe: bool = False
+) -> str:
     """Convert the checkpoint file ``src`` of ``layout`` (one of
     :data:`LAYOUT_CONVERTERS`, or ``'auto'``: :func:`detect_layout`) into
     the mmsolo checkpoint ``dst``, keeping ``src``'s meta
@@ -109,5 +125,7 @@ def convert_zoo_checkpoint(src: str,
     save_checkpoint_atomic(dict(state_dict=state_dict, meta=meta), dst)
     classes = meta.get('dataset_meta', {}).get('classes')
     kept = f'{len(classes)} class names' if classes else 'no class names'
-    return (f'converted {len(state_dict)} keys ({layout} layout): {src} -> '
-            f'{dst}; meta kept ({kept}) with converted_from')
+    return (
+        f'converted {len(state_dict)} keys ({layout} layout): {src} -> '
+        f'{dst}; meta kept ({kept}) with converted_from'
+    )

@@ -1,6 +1,7 @@
 """What mmsolo's COCO and LVIS datasets add to mmdet's, whatever the file
 format: image files checked after filtering, and instances kept from their
 masks (see :mod:`.mask_first_boxes`)."""
+
 import logging
 from typing import List, Union
 
@@ -42,18 +43,20 @@ class CheckedInputMixin:
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List]:
         img_info = raw_data_info['raw_img_info']
         kept, reboxed, empty = mask_first_annotations(
-            raw_data_info['raw_ann_info'], img_info['height'],
-            img_info['width'])
+            raw_data_info['raw_ann_info'],
+            img_info['height'],
+            img_info['width'],
+        )
         self._reboxed_ids += [ann.get('id') for ann in reboxed]
         self._empty_ids += [ann.get('id') for ann in empty]
-        return super().parse_data_info(
-            dict(raw_data_info, raw_ann_info=kept))
+        return super().parse_data_info(dict(raw_data_info, raw_ann_info=kept))
 
     def filter_data(self) -> List[dict]:
         data_list = super().filter_data()
         if self.check_images and self.backend_args is None:
-            check_image_files((info['img_path'] for info in data_list),
-                              self.ann_file)
+            check_image_files(
+                (info['img_path'] for info in data_list), self.ann_file
+            )
         return data_list
 
     def _report_mask_first(self) -> None:
@@ -63,7 +66,8 @@ class CheckedInputMixin:
                 'segmentation has no pixel dropped (annotation id(s) '
                 f'{_ids(self._empty_ids)})',
                 logger='current',
-                level=logging.WARNING)
+                level=logging.WARNING,
+            )
         if self._reboxed_ids:
             print_log(
                 f'{self.ann_file}: {len(self._reboxed_ids)} instance(s) with '
@@ -71,7 +75,8 @@ class CheckedInputMixin:
                 'the image, or area <= 0) trained with the tight box of '
                 'their mask (annotation id(s) '
                 f'{_ids(self._reboxed_ids)})',
-                logger='current')
+                logger='current',
+            )
         del self._reboxed_ids, self._empty_ids
 
 

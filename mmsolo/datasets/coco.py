@@ -1,5 +1,6 @@
 """mmdet's CocoDataset with its input checked before a run starts and its
 instances kept from their masks."""
+
 from typing import List
 
 from mmdet.datasets import CocoDataset as MMDetCocoDataset
@@ -22,9 +23,9 @@ class CheckedCOCO(COCO):
     :func:`~mmsolo.datasets.coco_checks.read_coco_json`: a file that is not
     JSON or fails a check raises ``AnnotationFileError`` naming it."""
 
-    def __init__(self,
-                 annotation_file: str = None,
-                 require_annotations: bool = True) -> None:
+    def __init__(
+        self, annotation_file: str = None, require_annotations: bool = True
+    ) -> None:
         super().__init__(None)
         if annotation_file is None:
             return
@@ -75,8 +76,9 @@ class CheckedCocoDataset(CheckedInputMixin, MMDetCocoDataset):
             raise AnnotationFileError(
                 f'{self.ann_file} has no category named {_listed(unknown)}; '
                 f'its categories are {_listed(file_names)}. Set the '
-                'dataset\'s metainfo=dict(classes=(...)) to names of the file '
-                '(and model.mask_head.num_classes to their number)')
+                "dataset's metainfo=dict(classes=(...)) to names of the file "
+                '(and model.mask_head.num_classes to their number)'
+            )
         return coco
 
 

@@ -1,6 +1,7 @@
 """Checks of a COCO-format annotation file and of the images it names, so
 that bad input stops a run before its first step with a message naming the
 file, the annotation or image and the key at fault."""
+
 import json
 import os.path as osp
 from numbers import Number
@@ -13,14 +14,23 @@ from mmsolo.utils.messages import abbreviated
 # Keys each record needs for instance-segmentation training and evaluation.
 REQUIRED_KEYS = {
     'images': ('id', 'file_name', 'height', 'width'),
-    'annotations': ('id', 'image_id', 'category_id', 'bbox', 'area',
-                    'segmentation'),
+    'annotations': (
+        'id',
+        'image_id',
+        'category_id',
+        'bbox',
+        'area',
+        'segmentation',
+    ),
     'categories': ('id', 'name'),
 }
-RECORD_NAMES = dict(images='image', annotations='annotation',
-                    categories='category')
-POLYGON_HINT = ('a polygon list is [[x1, y1, x2, y2, ...], ...]; RLE is '
-                '{"size": [height, width], "counts": ...}')
+RECORD_NAMES = dict(
+    images='image', annotations='annotation', categories='category'
+)
+POLYGON_HINT = (
+    'a polygon list is [[x1, y1, x2, y2, ...], ...]; RLE is '
+    '{"size": [height, width], "counts": ...}'
+)
 MAX_SHOWN = 5
 
 
@@ -33,9 +43,9 @@ class ImageFileError(ValueError):
 
 
 def read_coco_json(
-        path: str,
-        require_annotations: bool = True,
-        required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS
+    path: str,
+    require_annotations: bool = True,
+    required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS,
 ) -> Dict[str, Any]:
     """The parsed content of the COCO-format file at ``path``, checked with
     :func:`check_coco_dict` (``required_keys``: the keys of each record).
@@ -50,20 +60,23 @@ def read_coco_json(
     except json.JSONDecodeError as error:
         raise AnnotationFileError(
             f'{path} is not a JSON file: {error.msg} at line {error.lineno}, '
-            f'column {error.colno}') from error
+            f'column {error.colno}'
+        ) from error
     except UnicodeDecodeError as error:
         raise AnnotationFileError(
             f'{path} is not a JSON file (not UTF-8 text: {error.reason} at '
-            f'byte {error.start})') from error
+            f'byte {error.start})'
+        ) from error
     check_coco_dict(content, path, require_annotations, required_keys)
     return content
 
 
 def check_coco_dict(
-        content: Any,
-        path: str,
-        require_annotations: bool = True,
-        required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS) -> None:
+    content: Any,
+    path: str,
+    require_annotations: bool = True,
+    required_keys: Mapping[str, Sequence[str]] = REQUIRED_KEYS,
+) -> None:
     """Check what an instance-segmentation dataset reads from a COCO file:
     the top-level ``images``, ``annotations`` and ``categories`` lists; the
     keys of every record (``required_keys``, COCO's by default); each
@@ -79,46 +92,58 @@ def check_coco_dict(
     if not isinstance(content, dict):
         raise AnnotationFileError(
             f'{path}: the top level is a {type(content).__name__}, not an '
-            'object with "images", "annotations" and "categories"')
+            'object with "images", "annotations" and "categories"'
+        )
     missing = [
-        key for key in required_keys if key not in content and (
-            require_annotations or key != 'annotations')
+        key
+        for key in required_keys
+        if key not in content and (require_annotations or key != 'annotations')
     ]
     if missing:
         raise AnnotationFileError(
             f'{path} misses the top-level key(s) {missing}; a COCO '
-            'instance file has "images", "annotations" and "categories"')
+            'instance file has "images", "annotations" and "categories"'
+        )
     for section, keys in required_keys.items():
         records = content.get(section, [])
         if not isinstance(records, list):
             raise AnnotationFileError(
                 f'{path}: "{section}" is a {type(records).__name__}, not a '
-                'list')
+                'list'
+            )
         _check_keys(records, section, keys, path)
     image_ids = {image['id'] for image in content['images']}
     category_ids = {category['id'] for category in content['categories']}
     for position, ann in enumerate(content.get('annotations', [])):
-        where = (f'{path}: annotation {ann["id"]} (the {_nth(position)} in '
-                 '"annotations")')
+        where = (
+            f'{path}: annotation {ann["id"]} (the {_nth(position)} in '
+            '"annotations")'
+        )
         if ann['image_id'] not in image_ids:
             raise AnnotationFileError(
                 f'{where} refers to image_id {ann["image_id"]!r}, which is '
-                'not in "images"')
+                'not in "images"'
+            )
         if ann['category_id'] not in category_ids:
             raise AnnotationFileError(
                 f'{where} refers to category_id {ann["category_id"]!r}, '
-                'which is not in "categories"')
+                'which is not in "categories"'
+            )
         bbox = ann['bbox']
-        if not (isinstance(bbox, list) and len(bbox) == 4
-                and all(isinstance(v, Number) for v in bbox)):
+        if not (
+            isinstance(bbox, list)
+            and len(bbox) == 4
+            and all(isinstance(v, Number) for v in bbox)
+        ):
             raise AnnotationFileError(
-                f'{where}: "bbox" is {_short(bbox)}, not [x, y, width, '
-                'height]')
+                f'{where}: "bbox" is {_short(bbox)}, not [x, y, width, height]'
+            )
         problem = segmentation_problem(ann['segmentation'])
         if problem:
             raise AnnotationFileError(
                 f'{where}: "segmentation" {problem}: '
-                f'{_short(ann["segmentation"])}; {POLYGON_HINT}')
+                f'{_short(ann["segmentation"])}; {POLYGON_HINT}'
+            )
 
 
 def segmentation_problem(segmentation: Any) -> str:
@@ -131,23 +156,33 @@ def segmentation_problem(segmentation: Any) -> str:
     """
     if isinstance(segmentation, dict):
         size, counts = segmentation.get('size'), segmentation.get('counts')
-        if not (isinstance(size, list) and len(size) == 2
-                and all(isinstance(v, int) for v in size)):
+        if not (
+            isinstance(size, list)
+            and len(size) == 2
+            and all(isinstance(v, int) for v in size)
+        ):
             return 'is a dict without a valid "size" [height, width]'
         if not isinstance(counts, (str, bytes, list)):
             return 'is a dict without "counts" (a string or a list of ints)'
         return ''
     if not isinstance(segmentation, list):
-        return (f'is a {type(segmentation).__name__}, neither a polygon '
-                'list nor RLE')
+        return (
+            f'is a {type(segmentation).__name__}, neither a polygon '
+            'list nor RLE'
+        )
     if not segmentation:
         return 'is empty'
     if isinstance(segmentation[0], Number):
-        return ('is a flat list of numbers, not a list of polygons (wrap it '
-                'in another list)')
+        return (
+            'is a flat list of numbers, not a list of polygons (wrap it '
+            'in another list)'
+        )
     for polygon in segmentation:
-        if not isinstance(polygon, list) or not polygon or not isinstance(
-                polygon[0], Number):
+        if (
+            not isinstance(polygon, list)
+            or not polygon
+            or not isinstance(polygon[0], Number)
+        ):
             return 'holds an item that is not a list of numbers'
     return ''
 
@@ -174,29 +209,37 @@ def check_image_files(paths: Iterable[str], ann_file: str) -> None:
         problems.append(f'{_listed(missing)} missing')
     if unreadable:
         problems.append(
-            f'{_listed(unreadable)} not ' +
-            ('an image file' if len(unreadable) == 1 else 'image files') +
-            ' OpenCV can read')
+            f'{_listed(unreadable)} not '
+            + ('an image file' if len(unreadable) == 1 else 'image files')
+            + ' OpenCV can read'
+        )
     if problems:
         raise ImageFileError(
-            f'images named in {ann_file}: ' + '; '.join(problems) +
-            ' (the dataset\'s data_root and data_prefix.img give the folder)')
+            f'images named in {ann_file}: '
+            + '; '.join(problems)
+            + " (the dataset's data_root and data_prefix.img give the folder)"
+        )
 
 
-def _check_keys(records: list, section: str, keys: Iterable[str],
-                path: str) -> None:
+def _check_keys(
+    records: list, section: str, keys: Iterable[str], path: str
+) -> None:
     for position, record in enumerate(records):
         if not isinstance(record, dict):
             raise AnnotationFileError(
                 f'{path}: the {_nth(position)} item of "{section}" is a '
-                f'{type(record).__name__}, not an object')
+                f'{type(record).__name__}, not an object'
+            )
         missing = [key for key in keys if key not in record]
         if missing:
-            name = f'{RECORD_NAMES[section]} {record["id"]!r}' if (
-                'id' in record) else (
-                f'the {_nth(position)} item of "{section}"')
+            name = (
+                f'{RECORD_NAMES[section]} {record["id"]!r}'
+                if ('id' in record)
+                else (f'the {_nth(position)} item of "{section}"')
+            )
             raise AnnotationFileError(
-                f'{path}: {name} misses the key(s) {missing}')
+                f'{path}: {name} misses the key(s) {missing}'
+            )
 
 
 def _listed(paths: List[str]) -> str:
@@ -206,12 +249,14 @@ def _listed(paths: List[str]) -> str:
 
 def _nth(position: int) -> str:
     number = position + 1
-    suffix = 'th' if 10 <= number % 100 <= 20 else {
-        1: 'st', 2: 'nd', 3: 'rd'
-    }.get(number % 10, 'th')
+    suffix = (
+        'th'
+        if 10 <= number % 100 <= 20
+        else {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th')
+    )
     return f'{number}{suffix}'
 
 
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+    return text if len(text) <= limit else text[: limit - 3] + '...'

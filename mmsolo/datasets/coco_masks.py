@@ -1,5 +1,6 @@
 """COCO-format masks: compressed RLE to and from (H, W) masks, and tight
 boxes."""
+
 from typing import List, Union
 
 import numpy as np
@@ -14,14 +15,16 @@ def encode_rle(mask: np.ndarray) -> dict:
     return rle
 
 
-def segmentation_to_mask(segmentation: Union[list, dict], height: int,
-                         width: int) -> np.ndarray:
+def segmentation_to_mask(
+    segmentation: Union[list, dict], height: int, width: int
+) -> np.ndarray:
     """(H, W) bool mask of a COCO segmentation: a polygon list
     ``[[x0, y0, x1, y1, ...], ...]`` or a compressed RLE (``counts`` a
     string or bytes), as the COCO and LVIS APIs rasterize it."""
     if isinstance(segmentation, list):
         rle = mask_utils.merge(
-            mask_utils.frPyObjects(segmentation, height, width))
+            mask_utils.frPyObjects(segmentation, height, width)
+        )
     else:
         rle = dict(segmentation)
         if isinstance(rle['counts'], str):
@@ -33,5 +36,9 @@ def mask_box(mask: np.ndarray) -> List[int]:
     """Tight COCO box ``[x, y, w, h]`` of a non-empty (H, W) bool mask."""
     xs = np.flatnonzero(mask.any(0))
     ys = np.flatnonzero(mask.any(1))
-    return [int(xs[0]), int(ys[0]), int(xs[-1] + 1 - xs[0]),
-            int(ys[-1] + 1 - ys[0])]
+    return [
+        int(xs[0]),
+        int(ys[0]),
+        int(xs[-1] + 1 - xs[0]),
+        int(ys[-1] + 1 - ys[0]),
+    ]

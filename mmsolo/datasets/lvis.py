@@ -1,4 +1,5 @@
 """mmdet's LVIS datasets with the checks of mmsolo's COCO dataset."""
+
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -12,19 +13,23 @@ from .coco_checks import REQUIRED_KEYS, read_coco_json
 # ``coco_url`` (mmdet takes the file name from it) and no ``file_name``.
 LVIS_V05_KEYS = REQUIRED_KEYS
 LVIS_V1_KEYS = dict(
-    REQUIRED_KEYS, images=('id', 'coco_url', 'height', 'width'))
+    REQUIRED_KEYS, images=('id', 'coco_url', 'height', 'width')
+)
 
 
 @contextmanager
-def _lvis_reads_checked(required_keys: dict,
-                        require_annotations: bool) -> Iterator[None]:
+def _lvis_reads_checked(
+    required_keys: dict, require_annotations: bool
+) -> Iterator[None]:
     """Within the block the ``lvis`` API reads annotation files with
     :func:`~mmsolo.datasets.coco_checks.read_coco_json` (one read, checked)
     instead of a bare ``json.load``."""
     from lvis import LVIS
+
     previous = LVIS._load_json
     LVIS._load_json = lambda self, path: read_coco_json(
-        path, require_annotations, required_keys)
+        path, require_annotations, required_keys
+    )
     try:
         yield
     finally:

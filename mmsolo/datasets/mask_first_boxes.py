@@ -9,6 +9,7 @@ pixels. :func:`mask_first_annotations` gives such an annotation the tight
 box and pixel area of its mask, and leaves out the annotations whose mask
 has no pixel at all (which no model can learn from).
 """
+
 from typing import List, Tuple
 
 from pycocotools import mask as mask_utils
@@ -18,7 +19,8 @@ def _rle(segmentation, height: int, width: int) -> dict:
     """One RLE of a polygon list, an uncompressed or a compressed RLE."""
     if isinstance(segmentation, list):
         return mask_utils.merge(
-            mask_utils.frPyObjects(segmentation, height, width))
+            mask_utils.frPyObjects(segmentation, height, width)
+        )
     if isinstance(segmentation.get('counts'), list):
         return mask_utils.frPyObjects(segmentation, height, width)
     rle = dict(segmentation)
@@ -38,8 +40,8 @@ def mmdet_drops_box(ann: dict, height: int, width: int) -> bool:
 
 
 def mask_first_annotations(
-        anns: List[dict], height: int,
-        width: int) -> Tuple[List[dict], List[dict], List[dict]]:
+    anns: List[dict], height: int, width: int
+) -> Tuple[List[dict], List[dict], List[dict]]:
     """The annotations of one image as SOLOv2 can train on them.
 
     Args:
@@ -57,7 +59,8 @@ def mask_first_annotations(
     kept, reboxed, empty = [], [], []
     for ann in anns:
         if not ann.get('segmentation') or not mmdet_drops_box(
-                ann, height, width):
+            ann, height, width
+        ):
             kept.append(ann)
             continue
         rle = _rle(ann['segmentation'], height, width)
@@ -66,7 +69,9 @@ def mask_first_annotations(
             empty.append(ann)
             continue
         kept.append(
-            dict(ann, bbox=[float(v) for v in mask_utils.toBbox(rle)],
-                 area=area))
+            dict(
+                ann, bbox=[float(v) for v in mask_utils.toBbox(rle)], area=area
+            )
+        )
         reboxed.append(ann)
     return kept, reboxed, empty

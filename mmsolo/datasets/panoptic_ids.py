@@ -1,5 +1,6 @@
 """COCO panoptic segment ids and the RGB colours of the PNGs that hold
 them: id = R + 256 G + 256^2 B."""
+
 import numpy as np
 
 
@@ -11,5 +12,6 @@ def rgb2id(color: np.ndarray) -> np.ndarray:
 
 def id2rgb(id_map: np.ndarray) -> np.ndarray:
     """(H, W) segment ids -> (H, W, 3) uint8 RGB."""
-    return np.stack([id_map % 256, id_map // 256 % 256, id_map // 65536],
-                    axis=-1).astype(np.uint8)
+    return np.stack(
+        [id_map % 256, id_map // 256 % 256, id_map // 65536], axis=-1
+    ).astype(np.uint8)

@@ -19,6 +19,7 @@ and ``annotations/panoptic_<split>.json``. Category ids 1 to 6 follow
 segment (``CocoPanopticDataset`` with ``classes=PANOPTIC_CLASSES``) is its
 category id - 1.
 """
+
 import os
 from typing import List, Tuple
 
@@ -41,8 +42,9 @@ CROWD_PROB = 0.1
 STUFF_PROBS = (0.8, 0.7, 0.5)
 
 
-def stuff_bands(rng: np.random.Generator,
-                size: int) -> Tuple[np.ndarray, np.ndarray]:
+def stuff_bands(
+    rng: np.random.Generator, size: int
+) -> Tuple[np.ndarray, np.ndarray]:
     """Stuff class index per pixel (size, size) int64 (0 sky, 1 ground, 2
     water) and the void lines along the band boundaries, (size, size)
     bool, 2 px tall in every column."""
@@ -50,11 +52,15 @@ def stuff_bands(rng: np.random.Generator,
     if not present:
         present = [int(rng.integers(0, len(STUFF_CLASSES)))]
     order = [i for i in present if i == 0] + [
-        int(i) for i in rng.permutation([i for i in present if i])]
+        int(i) for i in rng.permutation([i for i in present if i])
+    ]
     num_edges, gap = len(order) - 1, size // 8
     low, span = 0.15 * size, 0.7 * size - (len(order) - 2) * gap
-    bases = low + np.sort(rng.uniform(0, span, num_edges)) + gap * np.arange(
-        num_edges)
+    bases = (
+        low
+        + np.sort(rng.uniform(0, span, num_edges))
+        + gap * np.arange(num_edges)
+    )
     xs = np.arange(size) - size / 2
     ys = np.arange(size)[:, None]
     band = np.zeros((size, size), dtype=np.int64)
@@ -69,44 +75,49 @@ def stuff_bands(rng: np.random.Generator,
     return np.asarray(order)[band], void
 
 
-def _smooth_noise(rng: np.random.Generator, cells: int,
-                  size: int) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, cells: int, size: int
+) -> np.ndarray:
     """(size, size) float32 noise in about [0, 1] with blobs of ``size /
     cells`` px."""
     grid = rng.random((cells, cells)).astype(np.float32)
     return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
-def stuff_texture(rng: np.random.Generator, kind: int,
-                  size: int) -> np.ndarray:
+def stuff_texture(
+    rng: np.random.Generator, kind: int, size: int
+) -> np.ndarray:
     """(size, size, 3) float32 BGR texture of stuff class ``kind``."""
     jitter = rng.uniform(-15, 15, 3)
     if kind == 0:  # sky: light blue, paler towards the horizon
         top = np.array([230, 165, 105]) + jitter
         horizon = np.array([250, 230, 205]) + rng.uniform(-10, 5, 3)
         ramp = np.linspace(0, 1, size, dtype=np.float32)[:, None, None]
-        return np.broadcast_to(top + (horizon - top) * ramp,
-                               (size, size, 3)).astype(np.float32)
+        return np.broadcast_to(
+            top + (horizon - top) * ramp, (size, size, 3)
+        ).astype(np.float32)
     if kind == 1:  # ground: brown and green blotches, speckled
         brown = np.array([45, 85, 135]) + jitter
         green = np.array([55, 140, 75]) + rng.uniform(-15, 15, 3)
         mix = np.clip(_smooth_noise(rng, size // 24 + 2, size), 0, 1)
         speckle = (_smooth_noise(rng, size // 4, size) - 0.5) * 50
-        return (brown + (green - brown) * mix[..., None] +
-                speckle[..., None]).astype(np.float32)
+        return (
+            brown + (green - brown) * mix[..., None] + speckle[..., None]
+        ).astype(np.float32)
     # water: blue with horizontal ripples
     ys = np.arange(size, dtype=np.float32)[:, None]
     xs = np.arange(size, dtype=np.float32)
-    wobble = 2 * np.sin(xs * 2 * np.pi / rng.uniform(60, 120) +
-                        rng.uniform(0, 7))
+    wobble = 2 * np.sin(
+        xs * 2 * np.pi / rng.uniform(60, 120) + rng.uniform(0, 7)
+    )
     ripple = np.sin((ys + wobble) * 2 * np.pi / rng.uniform(6, 12))
     base = np.array([150, 90, 30]) + jitter
     return (base + 30 * ripple[..., None]).astype(np.float32)
 
 
 def make_panoptic_image(
-        rng: np.random.Generator,
-        size: int = 256) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
+    rng: np.random.Generator, size: int = 256
+) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
     """One image (H, W, 3) uint8 BGR, its segment ids (H, W) int32 (0:
     void) and its segments, COCO ``segments_info`` entries: ``id``,
     ``category_id`` (1-based, in :data:`PANOPTIC_CLASSES` order),
@@ -143,22 +154,34 @@ def make_panoptic_image(
         covered |= mask
     parts.reverse()
     for kind in range(len(STUFF_CLASSES)):
-        parts.append((len(THING_CLASSES) + kind + 1,
-                      (stuff == kind) & ~void & ~covered, 0))
+        parts.append(
+            (
+                len(THING_CLASSES) + kind + 1,
+                (stuff == kind) & ~void & ~covered,
+                0,
+            )
+        )
     parts = [p for p in parts if p[1].sum() >= MIN_FRAGMENT]
     ids = 1 + rng.choice((1 << 24) - 1, size=len(parts), replace=False)
     id_map = np.zeros((size, size), dtype=np.int32)
     segments = []
     for segment_id, (category_id, mask, iscrowd) in zip(ids, parts):
         id_map[mask] = segment_id
-        segments.append(dict(id=int(segment_id), category_id=category_id,
-                             iscrowd=iscrowd, bbox=mask_box(mask),
-                             area=int(mask.sum())))
+        segments.append(
+            dict(
+                id=int(segment_id),
+                category_id=category_id,
+                iscrowd=iscrowd,
+                bbox=mask_box(mask),
+                area=int(mask.sum()),
+            )
+        )
     return image, id_map, segments
 
 
-def write_panoptic_split(out_dir: str, split: str, num_images: int,
-                         seed: int, size: int = 256) -> str:
+def write_panoptic_split(
+    out_dir: str, split: str, num_images: int, seed: int, size: int = 256
+) -> str:
     """Write ``out_dir/<split>/*.jpg``, ``out_dir/annotations/panoptic_
     <split>/*.png`` and ``out_dir/annotations/panoptic_<split>.json``;
     returns the JSON path. Image ``k`` (1-based) is the ``k``-th
@@ -172,33 +195,50 @@ def write_panoptic_split(out_dir: str, split: str, num_images: int,
         image, id_map, segments = make_panoptic_image(rng, size)
         stem = f'{image_id:06d}'
         cv2.imwrite(os.path.join(out_dir, split, stem + '.jpg'), image)
-        cv2.imwrite(os.path.join(seg_dir, stem + '.png'),
-                    id2rgb(id_map)[..., ::-1])
-        images.append(dict(id=image_id, file_name=stem + '.jpg',
-                           height=size, width=size))
-        annotations.append(dict(image_id=image_id, file_name=stem + '.png',
-                                segments_info=segments))
+        cv2.imwrite(
+            os.path.join(seg_dir, stem + '.png'), id2rgb(id_map)[..., ::-1]
+        )
+        images.append(
+            dict(id=image_id, file_name=stem + '.jpg', height=size, width=size)
+        )
+        annotations.append(
+            dict(
+                image_id=image_id,
+                file_name=stem + '.png',
+                segments_info=segments,
+            )
+        )
     num_things = len(THING_CLASSES)
     categories = [
-        dict(id=i + 1, name=name, isthing=int(i < num_things),
-             supercategory='shape' if i < num_things else 'scenery')
+        dict(
+            id=i + 1,
+            name=name,
+            isthing=int(i < num_things),
+            supercategory='shape' if i < num_things else 'scenery',
+        )
         for i, name in enumerate(PANOPTIC_CLASSES)
     ]
     ann_path = os.path.join(out_dir, 'annotations', f'panoptic_{split}.json')
     dump_json_atomically(
         dict(images=images, annotations=annotations, categories=categories),
-        ann_path)
+        ann_path,
+    )
     return ann_path
 
 
-def ensure_panoptic_shapes_dataset(data_root: str, num_train: int = 1000,
-                                   num_val: int = 100, seed: int = 0) -> str:
+def ensure_panoptic_shapes_dataset(
+    data_root: str, num_train: int = 1000, num_val: int = 100, seed: int = 0
+) -> str:
     """Generate the panoptic shapes set under ``data_root`` unless the one
     there was made with the same generator, counts and seed
     (``manifest.json``, see :func:`.synthetic_shapes.ensure_generated`; its
     ``dataset`` key keeps an instance shapes set from passing for it).
     Returns ``data_root`` with a trailing slash."""
-    manifest = dict(dataset='panoptic_shapes',
-                    generator=PANOPTIC_GENERATOR_VERSION, num_train=num_train,
-                    num_val=num_val, seed=seed)
+    manifest = dict(
+        dataset='panoptic_shapes',
+        generator=PANOPTIC_GENERATOR_VERSION,
+        num_train=num_train,
+        num_val=num_val,
+        seed=seed,
+    )
     return ensure_generated(data_root, manifest, write_panoptic_split)

@@ -7,6 +7,7 @@ side of the square, circumradius of the triangle), centred anywhere in the
 image, in a random colour. Later shapes occlude earlier ones: masks are the
 visible parts, and fragments under 20 px are dropped.
 """
+
 import json
 import os
 from typing import Callable, Dict, List, Tuple
@@ -22,30 +23,37 @@ CLASSES = ('circle', 'square', 'triangle')
 GENERATOR_VERSION = 1
 
 
-def draw_shape(kind: int, center: Tuple[float, float], radius: float,
-               size: int) -> np.ndarray:
+def draw_shape(
+    kind: int, center: Tuple[float, float], radius: float, size: int
+) -> np.ndarray:
     """(size, size) bool mask of one shape (0 circle, 1 square, 2
     triangle)."""
     canvas = np.zeros((size, size), dtype=np.uint8)
     cx, cy = center
     if kind == 0:
-        cv2.circle(canvas, (int(round(cx)), int(round(cy))),
-                   int(round(radius)), 1, -1)
+        cv2.circle(
+            canvas, (int(round(cx)), int(round(cy))), int(round(radius)), 1, -1
+        )
     elif kind == 1:
         low = (int(round(cx - radius)), int(round(cy - radius)))
         high = (int(round(cx + radius)), int(round(cy + radius)))
         cv2.rectangle(canvas, low, high, 1, -1)
     else:
         angles = np.deg2rad([-90, 30, 150])
-        points = np.stack([cx + radius * np.cos(angles),
-                           cy + radius * np.sin(angles)], 1)
+        points = np.stack(
+            [cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1
+        )
         cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
     return canvas.astype(bool)
 
 
-def make_image(rng: np.random.Generator, size: int = 256,
-               min_shapes: int = 1, max_shapes: int = 6,
-               min_fragment: int = 20) -> Tuple[np.ndarray, List[dict]]:
+def make_image(
+    rng: np.random.Generator,
+    size: int = 256,
+    min_shapes: int = 1,
+    max_shapes: int = 6,
+    min_fragment: int = 20,
+) -> Tuple[np.ndarray, List[dict]]:
     """One image (H, W, 3) uint8 BGR and its instances (``category_id``
     0-based, ``mask`` bool)."""
     background = rng.integers(0, 256, size=3)
@@ -72,8 +80,9 @@ def make_image(rng: np.random.Generator, size: int = 256,
     return image, instances[::-1]
 
 
-def instance_annotation(mask: np.ndarray, category_id: int, ann_id: int,
-                        image_id: int) -> dict:
+def instance_annotation(
+    mask: np.ndarray, category_id: int, ann_id: int, image_id: int
+) -> dict:
     """COCO annotation of one mask (compressed RLE, tight box)."""
     return dict(
         id=ann_id,
@@ -82,11 +91,13 @@ def instance_annotation(mask: np.ndarray, category_id: int, ann_id: int,
         segmentation=encode_rle(mask),
         area=int(mask.sum()),
         bbox=mask_box(mask),
-        iscrowd=0)
+        iscrowd=0,
+    )
 
 
-def write_split(out_dir: str, split: str, num_images: int, seed: int,
-                size: int = 256) -> str:
+def write_split(
+    out_dir: str, split: str, num_images: int, seed: int, size: int = 256
+) -> str:
     """Write ``out_dir/<split>/*.png`` and ``out_dir/annotations/
     instances_<split>.json``; returns the annotation path."""
     rng = np.random.default_rng(seed)
@@ -98,24 +109,32 @@ def write_split(out_dir: str, split: str, num_images: int, seed: int,
         file_name = f'{image_id:06d}.png'
         cv2.imwrite(os.path.join(out_dir, split, file_name), image)
         images.append(
-            dict(id=image_id, file_name=file_name, height=size, width=size))
+            dict(id=image_id, file_name=file_name, height=size, width=size)
+        )
         for inst in instances:
             annotations.append(
-                instance_annotation(inst['mask'], inst['category_id'] + 1,
-                                    len(annotations) + 1, image_id))
+                instance_annotation(
+                    inst['mask'],
+                    inst['category_id'] + 1,
+                    len(annotations) + 1,
+                    image_id,
+                )
+            )
     coco: Dict[str, list] = dict(
         images=images,
         annotations=annotations,
         categories=[
             dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)
-        ])
+        ],
+    )
     ann_path = os.path.join(out_dir, 'annotations', f'instances_{split}.json')
     dump_json_atomically(coco, ann_path)
     return ann_path
 
 
-def ensure_generated(data_root: str, manifest: dict,
-                     write: Callable[[str, str, int, int], str]) -> str:
+def ensure_generated(
+    data_root: str, manifest: dict, write: Callable[[str, str, int, int], str]
+) -> str:
     """Write the train and val splits under ``data_root`` with ``write(
     data_root, split, num_images, seed)`` (val seed ``seed + 1``) unless
     ``data_root/manifest.json`` equals ``manifest`` (keys ``num_train``,
@@ -129,19 +148,26 @@ def ensure_generated(data_root: str, manifest: dict,
                 return os.path.join(data_root, '')
         os.remove(manifest_path)
     seed = manifest['seed']
-    for split, count, split_seed in (('train', manifest['num_train'], seed),
-                                     ('val', manifest['num_val'], seed + 1)):
+    for split, count, split_seed in (
+        ('train', manifest['num_train'], seed),
+        ('val', manifest['num_val'], seed + 1),
+    ):
         write(data_root, split, count, split_seed)
     dump_json_atomically(manifest, manifest_path)
     return os.path.join(data_root, '')
 
 
-def ensure_shapes_dataset(data_root: str, num_train: int = 1000,
-                          num_val: int = 100, seed: int = 0) -> str:
+def ensure_shapes_dataset(
+    data_root: str, num_train: int = 1000, num_val: int = 100, seed: int = 0
+) -> str:
     """Generate the shapes set under ``data_root`` unless the one there was
     made with the same generator, counts and seed (``manifest.json``, see
     :func:`ensure_generated`). Returns ``data_root`` with a trailing
     slash."""
-    manifest = dict(generator=GENERATOR_VERSION, num_train=num_train,
-                    num_val=num_val, seed=seed)
+    manifest = dict(
+        generator=GENERATOR_VERSION,
+        num_train=num_train,
+        num_val=num_val,
+        seed=seed,
+    )
     return ensure_generated(data_root, manifest, write_split)

@@ -1,5 +1,6 @@
 """Inference backends of exported graphs: ONNX Runtime and OpenVINO, both
 behind one interface (a batch of images in, the named outputs out)."""
+
 import json
 from typing import Dict, Optional
 
@@ -13,12 +14,15 @@ BACKENDS = ('onnxruntime', 'openvino')
 def read_deploy_metadata(model_file: str) -> dict:
     """The ``mmsolo`` metadata :func:`export_onnx` wrote into the file."""
     import onnx
+
     proto = onnx.load(model_file, load_external_data=False)
     for entry in proto.metadata_props:
         if entry.key == METADATA_KEY:
             return json.loads(entry.value)
-    raise ValueError(f'{model_file} has no "{METADATA_KEY}" metadata: export '
-                     'it with tools/deployment/pytorch2onnx.py')
+    raise ValueError(
+        f'{model_file} has no "{METADATA_KEY}" metadata: export '
+        'it with tools/deployment/pytorch2onnx.py'
+    )
 
 
 class OnnxRuntimeBackend:
@@ -34,19 +38,24 @@ class OnnxRuntimeBackend:
             PyTorch in an interleaved benchmark).
     """
 
-    def __init__(self,
-                 model_file: str,
-                 num_threads: Optional[int] = None,
-                 spinning: bool = False) -> None:
+    def __init__(
+        self,
+        model_file: str,
+        num_threads: Optional[int] = None,
+        spinning: bool = False,
+    ) -> None:
         import onnxruntime as ort
+
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
-        options.add_session_config_entry('session.intra_op.allow_spinning',
-                                         '1' if spinning else '0')
+        options.add_session_config_entry(
+            'session.intra_op.allow_spinning', '1' if spinning else '0'
+        )
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
-            model_file, options, providers=['CPUExecutionProvider'])
+            model_file, options, providers=['CPUExecutionProvider']
+        )
         self.names = [out.name for out in self.session.get_outputs()]
 
     def __call__(self, images: np.ndarray) -> Dict[str, np.ndarray]:
@@ -65,9 +74,14 @@ class OpenVINOBackend:
         num_threads (int, optional): ``INFERENCE_NUM_THREADS``.
     """
 
-    def __init__(self, model_file: str, device: str = 'CPU',
-                 num_threads: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        model_file: str,
+        device: str = 'CPU',
+        num_threads: Optional[int] = None,
+    ) -> None:
         import openvino as ov
+
         config = {'INFERENCE_PRECISION_HINT': 'f32'}
         if num_threads:
             config['INFERENCE_NUM_THREADS'] = num_threads
@@ -82,8 +96,9 @@ class OpenVINOBackend:
         return dict(zip(self.names, values))
 
 
-def build_backend(backend: str, model_file: str,
-                  num_threads: Optional[int] = None):
+def build_backend(
+    backend: str, model_file: str, num_threads: Optional[int] = None
+):
     """``'onnxruntime'`` or ``'openvino'`` session of ``model_file``."""
     if backend == 'onnxruntime':
         return OnnxRuntimeBackend(model_file, num_threads)

@@ -2,6 +2,7 @@
 test dataloader's batches and returns ``DetDataSample``s like the PyTorch
 detector, so mmengine's Runner, mmdet's evaluators and the visualizer work
 unchanged."""
+
 import copy
 from typing import List, Optional, Sequence, Tuple
 
@@ -38,20 +39,26 @@ class DeployedSOLOv2(BaseModel):
         num_threads (int, optional): Backend threads.
     """
 
-    def __init__(self,
-                 model_file: str,
-                 backend: str = 'onnxruntime',
-                 data_preprocessor: Optional[dict] = None,
-                 num_threads: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        model_file: str,
+        backend: str = 'onnxruntime',
+        data_preprocessor: Optional[dict] = None,
+        num_threads: Optional[int] = None,
+    ) -> None:
         self.meta = read_deploy_metadata(model_file)
-        super().__init__(data_preprocessor=preprocessor_cfg(
-            data_preprocessor or dict(type='DetDataPreprocessor'),
-            self.meta))
+        super().__init__(
+            data_preprocessor=preprocessor_cfg(
+                data_preprocessor or dict(type='DetDataPreprocessor'),
+                self.meta,
+            )
+        )
         self.backend_name = backend
         self.backend = build_backend(backend, model_file, num_threads)
         self.fusion_head = None
         if self.meta.get('panoptic'):
             from .panoptic import build_fusion_head
+
             self.fusion_head = build_fusion_head(self.meta['panoptic'])
 
     def _pad_value(self) -> torch.Tensor:
@@ -65,8 +72,9 @@ class DeployedSOLOv2(BaseModel):
             mean = mean[::-1]
         return torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
 
-    def graph_inputs(self, inputs: torch.Tensor,
-                     data_samples: Sequence[DetDataSample]) -> torch.Tensor:
+    def graph_inputs(
+        self, inputs: torch.Tensor, data_samples: Sequence[DetDataSample]
+    ) -> torch.Tensor:
         """The batch (B, 3, H, W) as the graph takes it: padded to its
         static size if it has one, pad pixels set to :meth:`_pad_value`."""
         height, width = inputs.shape[-2:]
@@ -76,9 +84,9 @@ class DeployedSOLOv2(BaseModel):
                 raise ValueError(
                     f'a batch of {tuple(inputs.shape[-2:])} does not fit the '
                     f'static graph input {height}x{width}; export with '
-                    '--dynamic-shape or a larger --shape')
-        batch = self._pad_value().expand(len(inputs), 3, height,
-                                         width).clone()
+                    '--dynamic-shape or a larger --shape'
+                )
+        batch = self._pad_value().expand(len(inputs), 3, height, width).clone()
         for index, sample in enumerate(data_samples):
             img_h, img_w = sample.metainfo['img_shape'][:2]
             batch[index, :, :img_h, :img_w] = inputs[index, :, :img_h, :img_w]
@@ -92,42 +100,58 @@ class DeployedSOLOv2(BaseModel):
         size = self.meta['input_shape'][0]
         chunks = []
         for start in range(0, len(batch), size):
-            piece = batch[start:start + size]
+            piece = batch[start : start + size]
             real = len(piece)
             if real < size:
-                piece = torch.cat([piece, piece.new_zeros(size - real,
-                                                          *piece.shape[1:])])
+                piece = torch.cat(
+                    [piece, piece.new_zeros(size - real, *piece.shape[1:])]
+                )
             chunks.append((piece.numpy(), real))
         return chunks
 
-    def predict(self, inputs: torch.Tensor,
-                data_samples: List[DetDataSample],
-                rescale: bool = True) -> List[DetDataSample]:
+    def predict(
+        self,
+        inputs: torch.Tensor,
+        data_samples: List[DetDataSample],
+        rescale: bool = True,
+    ) -> List[DetDataSample]:
         """``data_samples`` with ``pred_instances`` for a preprocessed
         batch (B, 3, H, W)."""
         batch = self.graph_inputs(inputs, data_samples)
         results, start = [], 0
         for array, real in self._chunks(batch):
             outputs = self.backend(array)
-            samples = to_data_samples(outputs,
-                                      data_samples[start:start + real],
-                                      self.meta['test_cfg']['mask_stride'],
-                                      self.meta['test_cfg']['mask_thr'],
-                                      rescale, self.meta['test_cfg'])
+            samples = to_data_samples(
+                outputs,
+                data_samples[start : start + real],
+                self.meta['test_cfg']['mask_stride'],
+                self.meta['test_cfg']['mask_thr'],
+                rescale,
+                self.meta['test_cfg'],
+            )
             if self.fusion_head is not None:
                 from .panoptic import add_panoptic
-                samples = add_panoptic(samples, outputs['semantic_logits'],
-                                       self.fusion_head,
-                                       self.meta['panoptic'], rescale)
+
+                samples = add_panoptic(
+                    samples,
+                    outputs['semantic_logits'],
+                    self.fusion_head,
+                    self.meta['panoptic'],
+                    rescale,
+                )
             results += samples
             start += real
         return results
 
-    def forward(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DetDataSample]] = None,
-                mode: str = 'predict') -> List[DetDataSample]:
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        data_samples: Optional[List[DetDataSample]] = None,
+        mode: str = 'predict',
+    ) -> List[DetDataSample]:
         """Only ``mode='predict'``: the graph has no training outputs."""
         if mode != 'predict':
-            raise ValueError(f'{self.backend_name} models only predict, got '
-                             f'mode={mode!r}')
+            raise ValueError(
+                f'{self.backend_name} models only predict, got mode={mode!r}'
+            )
         return self.predict(inputs, data_samples)

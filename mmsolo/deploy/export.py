@@ -1,5 +1,6 @@
 """Export a built SOLOv2 detector to ONNX with torch's dynamo-based
 exporter (``torch.onnx.export(..., dynamo=True)``, torch 2.13's default)."""
+
 import json
 from typing import Optional, Sequence, Tuple
 
@@ -12,8 +13,9 @@ INPUT_NAME = 'input'
 METADATA_KEY = 'mmsolo'
 
 
-def export_dynamic_shapes(pad_divisor: int, dynamic_shape: bool,
-                          dynamic_batch: bool) -> Optional[dict]:
+def export_dynamic_shapes(
+    pad_divisor: int, dynamic_shape: bool, dynamic_batch: bool
+) -> Optional[dict]:
     """``dynamic_shapes`` of the input: H and W multiples of
     ``pad_divisor`` and/or any batch size; None for a static graph."""
     if not (dynamic_shape or dynamic_batch):
@@ -27,10 +29,14 @@ def export_dynamic_shapes(pad_divisor: int, dynamic_shape: bool,
     return {'images': dims}
 
 
-def deploy_metadata(model: SOLOv2Export, shape: Tuple[int, int, int],
-                    pad_divisor: int, dynamic_shape: bool,
-                    dynamic_batch: bool,
-                    normalize: Optional[tuple]) -> dict:
+def deploy_metadata(
+    model: SOLOv2Export,
+    shape: Tuple[int, int, int],
+    pad_divisor: int,
+    dynamic_shape: bool,
+    dynamic_batch: bool,
+    normalize: Optional[tuple],
+) -> dict:
     """What a runner needs to feed the graph and read its outputs."""
     return dict(
         input_shape=list(shape),
@@ -43,7 +49,8 @@ def deploy_metadata(model: SOLOv2Export, shape: Tuple[int, int, int],
         bgr_to_rgb=None if normalize is None else bool(normalize[2]),
         test_cfg=dict(model.spec),
         outputs=list(model.output_names),
-        panoptic=panoptic_metadata(model.detector) if model.panoptic else None)
+        panoptic=panoptic_metadata(model.detector) if model.panoptic else None,
+    )
 
 
 def panoptic_metadata(detector: nn.Module) -> dict:
@@ -57,20 +64,22 @@ def panoptic_metadata(detector: nn.Module) -> dict:
         num_things_classes=head.num_things_classes,
         num_stuff_classes=head.num_stuff_classes,
         panoptic_cfg=dict(detector.test_cfg['panoptic']),
-        fusion_type=type(fusion).__name__)
+        fusion_type=type(fusion).__name__,
+    )
 
 
-def export_onnx(detector: nn.Module,
-                out_file: str,
-                shape: Tuple[int, int],
-                batch_size: int = 1,
-                pad_divisor: int = 32,
-                dynamic_shape: bool = False,
-                dynamic_batch: bool = False,
-                opset: int = 18,
-                normalize: Optional[Tuple[Sequence[float], Sequence[float],
-                                          bool]] = None,
-                simplify: bool = False) -> str:
+def export_onnx(
+    detector: nn.Module,
+    out_file: str,
+    shape: Tuple[int, int],
+    batch_size: int = 1,
+    pad_divisor: int = 32,
+    dynamic_shape: bool = False,
+    dynamic_batch: bool = False,
+    opset: int = 18,
+    normalize: Optional[Tuple[Sequence[float], Sequence[float], bool]] = None,
+    simplify: bool = False,
+) -> str:
     """Export ``detector`` (eval mode, CPU) and return ``out_file``.
 
     Args:
@@ -88,28 +97,41 @@ def export_onnx(detector: nn.Module,
         simplify (bool): Run onnxslim on the exported graph.
     """
     if shape[0] % pad_divisor or shape[1] % pad_divisor:
-        raise ValueError(f'--shape {shape[0]} {shape[1]} must be multiples of '
-                         f'the pad divisor {pad_divisor}')
+        raise ValueError(
+            f'--shape {shape[0]} {shape[1]} must be multiples of '
+            f'the pad divisor {pad_divisor}'
+        )
     model = SOLOv2Export(detector.eval(), normalize).eval()
     # A traced size of 1 would be specialised: trace a dynamic batch with 2.
     traced_batch = max(batch_size, 2) if dynamic_batch else batch_size
     images = torch.zeros(traced_batch, 3, *shape)
     with torch.no_grad():
         program = torch.onnx.export(
-            model, (images, ),
+            model,
+            (images,),
             input_names=[INPUT_NAME],
             output_names=list(model.output_names),
-            dynamic_shapes=export_dynamic_shapes(pad_divisor, dynamic_shape,
-                                                 dynamic_batch),
+            dynamic_shapes=export_dynamic_shapes(
+                pad_divisor, dynamic_shape, dynamic_batch
+            ),
             opset_version=opset,
-            dynamo=True)
+            dynamo=True,
+        )
     import onnx
+
     proto = program.model_proto
     if simplify:
         import onnxslim
+
         proto = onnxslim.slim(proto)
-    meta = deploy_metadata(model, (batch_size, *shape), pad_divisor,
-                           dynamic_shape, dynamic_batch, normalize)
+    meta = deploy_metadata(
+        model,
+        (batch_size, *shape),
+        pad_divisor,
+        dynamic_shape,
+        dynamic_batch,
+        normalize,
+    )
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     onnx.save(proto, out_file)

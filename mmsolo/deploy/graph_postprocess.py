@@ -25,19 +25,33 @@ The outputs are flat, image after image, each image's detections by
 descending score, with a batch index and a per-image count; there are no
 padding rows, and an image (or a batch) with no detection gives none.
 """
+
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from mmsolo.models.layers import (batched_dynamic_mask_logits, flat_cells,
-                                  mask_iou_matrix, maskness, matrix_nms_decay,
-                                  point_nms, select_candidates,
-                                  threshold_masks)
+from mmsolo.models.layers import (
+    batched_dynamic_mask_logits,
+    flat_cells,
+    mask_iou_matrix,
+    maskness,
+    matrix_nms_decay,
+    point_nms,
+    select_candidates,
+    threshold_masks,
+)
 from mmsolo.models.task_modules import instance_boxes
 
-OUTPUT_NAMES = ('scores', 'labels', 'masks', 'boxes', 'batch_index',
-                'counts', 'mask_probs')
+OUTPUT_NAMES = (
+    'scores',
+    'labels',
+    'masks',
+    'boxes',
+    'batch_index',
+    'counts',
+    'mask_probs',
+)
 
 
 def sort_slots(scores: Tensor, *tensors: Tensor) -> List[Tensor]:
@@ -54,8 +68,9 @@ def take_slots(tensor: Tensor, slots: Tensor) -> Tensor:
     return tensor[images.expand_as(slots), slots]
 
 
-def nms_and_top(scores: Tensor, labels: Tensor, masks: Tensor,
-                areas: Tensor, cfg: dict) -> Tuple[Tensor, Tensor]:
+def nms_and_top(
+    scores: Tensor, labels: Tensor, masks: Tensor, areas: Tensor, cfg: dict
+) -> Tuple[Tensor, Tensor]:
     """Matrix NMS, ``filter_thr`` and ``max_per_img`` of sorted slots.
 
     Args:
@@ -71,11 +86,19 @@ def nms_and_top(scores: Tensor, labels: Tensor, masks: Tensor,
         r = min(m, max_per_img).
     """
     valid = scores > 0
-    decay = matrix_nms_decay(mask_iou_matrix(masks, areas), labels,
-                             cfg['kernel'], cfg['sigma'], valid)
+    decay = matrix_nms_decay(
+        mask_iou_matrix(masks, areas),
+        labels,
+        cfg['kernel'],
+        cfg['sigma'],
+        valid,
+    )
     decayed = scores * decay
-    keep = valid & (decayed >= cfg['filter_thr']) if cfg['filter_thr'] > 0 \
+    keep = (
+        valid & (decayed >= cfg['filter_thr'])
+        if cfg['filter_thr'] > 0
         else valid
+    )
     decayed = torch.where(keep, decayed, torch.full_like(decayed, -1.0))
     decayed, slots = decayed.sort(dim=1, descending=True)
     max_num = cfg['max_per_img']
@@ -84,8 +107,9 @@ def nms_and_top(scores: Tensor, labels: Tensor, masks: Tensor,
     return decayed, slots
 
 
-def bilinear_weights(out_size: int, in_size: int,
-                     device: torch.device) -> Tensor:
+def bilinear_weights(
+    out_size: int, in_size: int, device: torch.device
+) -> Tensor:
     """(out_size, in_size) weights of ``F.interpolate``'s bilinear
     resizing along one axis (``align_corners=False``): row ``y`` holds the
     two weights of the input entries that output ``y`` mixes, computed in
@@ -97,10 +121,10 @@ def bilinear_weights(out_size: int, in_size: int,
     low = src.floor().clamp(max=in_size - 1)
     high = (low + 1).clamp(max=in_size - 1)
     frac = src - low
-    index = torch.arange(in_size, device=device,
-                         dtype=torch.float32)[None, :]
-    return ((1.0 - frac)[:, None] * (index == low[:, None]).float() +
-            frac[:, None] * (index == high[:, None]).float())
+    index = torch.arange(in_size, device=device, dtype=torch.float32)[None, :]
+    return (1.0 - frac)[:, None] * (index == low[:, None]).float() + frac[
+        :, None
+    ] * (index == high[:, None]).float()
 
 
 def upsample_probs(probs: Tensor, stride: int) -> Tensor:
@@ -120,9 +144,13 @@ def upsample_probs(probs: Tensor, stride: int) -> Tensor:
     return torch.matmul(down, torch.matmul(probs, across.t()))
 
 
-def candidate_slots(kernel_preds: Sequence[Tensor],
-                    cls_preds: Sequence[Tensor], mask_feats: Tensor,
-                    cell_strides: Tensor, spec: dict) -> List[Tensor]:
+def candidate_slots(
+    kernel_preds: Sequence[Tensor],
+    cls_preds: Sequence[Tensor],
+    mask_feats: Tensor,
+    cell_strides: Tensor,
+    spec: dict,
+) -> List[Tensor]:
     """Each image's candidates with their masks and maskness scores.
 
     Returns:
@@ -133,21 +161,31 @@ def candidate_slots(kernel_preds: Sequence[Tensor],
     """
     scores, cells, labels, valid = select_candidates(
         flat_cells([point_nms(level.sigmoid()) for level in cls_preds]),
-        spec['score_thr'], spec['nms_pre'])
+        spec['score_thr'],
+        spec['nms_pre'],
+    )
     kernels = take_slots(flat_cells(kernel_preds), cells)
-    probs = batched_dynamic_mask_logits(mask_feats, kernels,
-                                        spec['conv_size']).sigmoid()
-    masks, areas, keep = threshold_masks(probs, spec['mask_thr'],
-                                         cell_strides[cells])
-    scores = torch.where(valid & keep,
-                         scores * maskness(probs, masks, areas),
-                         torch.full_like(scores, -1.0))
+    probs = batched_dynamic_mask_logits(
+        mask_feats, kernels, spec['conv_size']
+    ).sigmoid()
+    masks, areas, keep = threshold_masks(
+        probs, spec['mask_thr'], cell_strides[cells]
+    )
+    scores = torch.where(
+        valid & keep,
+        scores * maskness(probs, masks, areas),
+        torch.full_like(scores, -1.0),
+    )
     return sort_slots(scores, labels, masks, areas, probs)
 
 
-def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
-                  mask_feats: Tensor, cell_strides: Tensor, spec: dict
-                  ) -> Dict[str, Tensor]:
+def graph_predict(
+    kernel_preds: Sequence[Tensor],
+    cls_preds: Sequence[Tensor],
+    mask_feats: Tensor,
+    cell_strides: Tensor,
+    spec: dict,
+) -> Dict[str, Tensor]:
     """Detections of a batch from the SOLOv2 head's outputs.
 
     Args:
@@ -171,7 +209,8 @@ def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
         ``counts`` (B,) int64 and ``mask_probs`` (n, h, w) float.
     """
     scores, labels, masks, areas, probs = candidate_slots(
-        kernel_preds, cls_preds, mask_feats, cell_strides, spec)
+        kernel_preds, cls_preds, mask_feats, cell_strides, spec
+    )
     final_scores, slots = nms_and_top(scores, labels, masks, areas, spec)
     detected = final_scores > 0
     images, ranks = detected.nonzero().unbind(1)
@@ -186,4 +225,5 @@ def graph_predict(kernel_preds: Sequence[Tensor], cls_preds: Sequence[Tensor],
         boxes=instance_boxes(out_masks, full_probs, spec, from_probs=True),
         batch_index=images,
         counts=detected.sum(1),
-        mask_probs=out_probs)
+        mask_probs=out_probs,
+    )

@@ -1,5 +1,6 @@
 """Entry points of the deployment tools: a deployed model from a config,
 single-image inference, and the Runner of ``tools/test.py --backend``."""
+
 import copy
 from typing import Optional, Union
 
@@ -13,8 +14,12 @@ from mmengine.dataset import pseudo_collate
 from .deployed_model import DeployedSOLOv2
 
 
-def deployed_model_cfg(cfg: Config, model_file: str, backend: str,
-                       num_threads: Optional[int] = None) -> dict:
+def deployed_model_cfg(
+    cfg: Config,
+    model_file: str,
+    backend: str,
+    num_threads: Optional[int] = None,
+) -> dict:
     """``cfg.model`` replaced by the deployed graph (same data
     preprocessor), for ``Runner.from_cfg`` or ``MODELS.build``."""
     return dict(
@@ -22,23 +27,31 @@ def deployed_model_cfg(cfg: Config, model_file: str, backend: str,
         model_file=model_file,
         backend=backend,
         data_preprocessor=copy.deepcopy(cfg.model.data_preprocessor),
-        num_threads=num_threads)
+        num_threads=num_threads,
+    )
 
 
-def build_deployed_model(cfg: Config, model_file: str, backend: str,
-                         num_threads: Optional[int] = None
-                         ) -> DeployedSOLOv2:
+def build_deployed_model(
+    cfg: Config,
+    model_file: str,
+    backend: str,
+    num_threads: Optional[int] = None,
+) -> DeployedSOLOv2:
     """The deployed graph with the config's data preprocessor."""
     return DeployedSOLOv2(
-        model_file, backend,
-        copy.deepcopy(dict(cfg.model.data_preprocessor)), num_threads)
+        model_file,
+        backend,
+        copy.deepcopy(dict(cfg.model.data_preprocessor)),
+        num_threads,
+    )
 
 
 def image_pipeline(cfg: Config, from_array: bool = False) -> Compose:
     """The config's test pipeline without annotations (images from files,
     or from arrays with ``from_array``)."""
     transforms = [
-        copy.deepcopy(t) for t in get_test_pipeline_cfg(cfg)
+        copy.deepcopy(t)
+        for t in get_test_pipeline_cfg(cfg)
         if t.type.split('.')[-1] != 'LoadAnnotations'
     ]
     if from_array:
@@ -46,13 +59,17 @@ def image_pipeline(cfg: Config, from_array: bool = False) -> Compose:
     return Compose(transforms)
 
 
-def inference_deployed(model: DeployedSOLOv2, cfg: Config,
-                       image: Union[str, np.ndarray]) -> DetDataSample:
+def inference_deployed(
+    model: DeployedSOLOv2, cfg: Config, image: Union[str, np.ndarray]
+) -> DetDataSample:
     """Predictions of one image (a path, or an (H, W, 3) BGR array), through
     the config's test pipeline, as ``mmdet.apis.inference_detector``."""
     from_array = not isinstance(image, str)
-    data = dict(img=image, img_id=0) if from_array else dict(
-        img_path=image, img_id=0)
+    data = (
+        dict(img=image, img_id=0)
+        if from_array
+        else dict(img_path=image, img_id=0)
+    )
     batch = pseudo_collate([image_pipeline(cfg, from_array)(data)])
     return model.test_step(batch)[0]
 
@@ -62,6 +79,7 @@ def evaluate_with_backend(cfg: Config, model_file: str, backend: str) -> dict:
     mmengine's Runner and the config's evaluator (``tools/test.py
     --backend``)."""
     from mmengine.runner import Runner
+
     cfg = copy.deepcopy(cfg)
     cfg.model = deployed_model_cfg(cfg, model_file, backend)
     cfg.load_from = None

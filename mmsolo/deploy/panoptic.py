@@ -2,6 +2,7 @@
 gives the instances and the semantic logits, the fusion head (mmdet's
 ``HeuristicFusionHead`` by default) runs here, as in
 ``PanopticSOLOv2.predict``."""
+
 from typing import List
 
 import numpy as np
@@ -20,12 +21,18 @@ def build_fusion_head(meta: dict) -> torch.nn.Module:
             type=meta['fusion_type'],
             num_things_classes=meta['num_things_classes'],
             num_stuff_classes=meta['num_stuff_classes'],
-            test_cfg=ConfigDict(meta['panoptic_cfg'])))
+            test_cfg=ConfigDict(meta['panoptic_cfg']),
+        )
+    )
 
 
-def add_panoptic(data_samples: List[DetDataSample], logits: np.ndarray,
-                 fusion_head: torch.nn.Module, meta: dict,
-                 rescale: bool = True) -> List[DetDataSample]:
+def add_panoptic(
+    data_samples: List[DetDataSample],
+    logits: np.ndarray,
+    fusion_head: torch.nn.Module,
+    meta: dict,
+    rescale: bool = True,
+) -> List[DetDataSample]:
     """``pred_panoptic_seg`` of each sample from its ``pred_instances`` and
     the graph's ``semantic_logits`` (B, S + 1, H / 4, W / 4).
 
@@ -38,11 +45,14 @@ def add_panoptic(data_samples: List[DetDataSample], logits: np.ndarray,
     for index, sample in enumerate(data_samples):
         image_logits = torch.from_numpy(np.ascontiguousarray(logits[index]))
         seg_logits.append(
-            resize_to_image(image_logits, meta['seg_stride'],
-                            sample.metainfo, rescale))
+            resize_to_image(
+                image_logits, meta['seg_stride'], sample.metainfo, rescale
+            )
+        )
         instances = sample.pred_instances
         confident.append(instances[instances.scores >= score_thr])
-    for sample, panoptic in zip(data_samples,
-                                fusion_head.predict(confident, seg_logits)):
+    for sample, panoptic in zip(
+        data_samples, fusion_head.predict(confident, seg_logits)
+    ):
         sample.pred_panoptic_seg = panoptic
     return data_samples

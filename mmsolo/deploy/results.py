@@ -1,4 +1,5 @@
 """Graph outputs (flat, with a per-image count) to mmdet's data samples."""
+
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -10,8 +11,9 @@ from mmsolo.models.layers import resize_to_image
 from mmsolo.models.task_modules import instance_boxes, mask_box_threshold
 
 
-def split_outputs(outputs: Dict[str, np.ndarray],
-                  num_images: int) -> List[Dict[str, torch.Tensor]]:
+def split_outputs(
+    outputs: Dict[str, np.ndarray], num_images: int
+) -> List[Dict[str, torch.Tensor]]:
     """Per image the rows of the flat outputs (image after image, as the
     ``counts`` say)."""
     counts = outputs['counts'].astype(np.int64).tolist()[:num_images]
@@ -19,19 +21,31 @@ def split_outputs(outputs: Dict[str, np.ndarray],
     per_image = []
     for index in range(num_images):
         rows = slice(starts[index], starts[index + 1])
-        per_image.append({
-            name: torch.from_numpy(np.ascontiguousarray(outputs[name][rows]))
-            for name in ('scores', 'labels', 'masks', 'boxes', 'mask_probs')
-        })
+        per_image.append(
+            {
+                name: torch.from_numpy(
+                    np.ascontiguousarray(outputs[name][rows])
+                )
+                for name in (
+                    'scores',
+                    'labels',
+                    'masks',
+                    'boxes',
+                    'mask_probs',
+                )
+            }
+        )
     return per_image
 
 
-def to_instances(detections: Dict[str, torch.Tensor],
-                 img_meta: dict,
-                 mask_stride: int,
-                 mask_thr: float,
-                 rescale: bool = True,
-                 box_cfg: Optional[dict] = None) -> InstanceData:
+def to_instances(
+    detections: Dict[str, torch.Tensor],
+    img_meta: dict,
+    mask_stride: int,
+    mask_thr: float,
+    rescale: bool = True,
+    box_cfg: Optional[dict] = None,
+) -> InstanceData:
     """One image's detections as ``pred_instances``.
 
     The graph's masks (n, H, W) at the padded input size are cropped to
@@ -50,8 +64,9 @@ def to_instances(detections: Dict[str, torch.Tensor],
     ori_shape = tuple(img_meta['ori_shape'][:2])
     probs = None
     if rescale and ori_shape != (img_h, img_w):
-        probs = image_probs(detections['mask_probs'], mask_stride, img_meta,
-                            True)
+        probs = image_probs(
+            detections['mask_probs'], mask_stride, img_meta, True
+        )
         masks = probs > mask_thr
         boxes = None
     else:
@@ -62,8 +77,9 @@ def to_instances(detections: Dict[str, torch.Tensor],
     if boxes is None:
         box_thr = mask_box_threshold(box_cfg)
         if box_thr is not None and probs is None:
-            probs = image_probs(detections['mask_probs'], mask_stride,
-                                img_meta, False)
+            probs = image_probs(
+                detections['mask_probs'], mask_stride, img_meta, False
+            )
         boxes = instance_boxes(masks, probs, box_cfg)
     instances = InstanceData()
     instances.masks = masks.contiguous()
@@ -73,29 +89,37 @@ def to_instances(detections: Dict[str, torch.Tensor],
     return instances
 
 
-def image_probs(mask_probs: torch.Tensor, mask_stride: int, img_meta: dict,
-                rescale: bool) -> torch.Tensor:
+def image_probs(
+    mask_probs: torch.Tensor, mask_stride: int, img_meta: dict, rescale: bool
+) -> torch.Tensor:
     """The graph's (n, h, w) ``mask_probs`` at the image, as PyTorch
     makes them (:func:`~mmsolo.models.layers.resize_to_image`): (n, H, W)
     float, H, W of ``ori_shape`` if ``rescale`` else of ``img_shape``."""
     shape = img_meta['ori_shape' if rescale else 'img_shape'][:2]
     if len(mask_probs) == 0:
         return torch.zeros((0, *shape), dtype=torch.float32)
-    return resize_to_image(mask_probs.float(), mask_stride, img_meta,
-                           rescale)
+    return resize_to_image(mask_probs.float(), mask_stride, img_meta, rescale)
 
 
-def to_data_samples(outputs: Dict[str, np.ndarray],
-                    data_samples: List[DetDataSample],
-                    mask_stride: int,
-                    mask_thr: float,
-                    rescale: bool = True,
-                    box_cfg: Optional[dict] = None) -> List[DetDataSample]:
+def to_data_samples(
+    outputs: Dict[str, np.ndarray],
+    data_samples: List[DetDataSample],
+    mask_stride: int,
+    mask_thr: float,
+    rescale: bool = True,
+    box_cfg: Optional[dict] = None,
+) -> List[DetDataSample]:
     """``data_samples`` with ``pred_instances`` from the graph outputs
     (``box_cfg``: see :func:`to_instances`)."""
-    for sample, detections in zip(data_samples,
-                                  split_outputs(outputs, len(data_samples))):
-        sample.pred_instances = to_instances(detections, sample.metainfo,
-                                             mask_stride, mask_thr, rescale,
-                                             box_cfg)
+    for sample, detections in zip(
+        data_samples, split_outputs(outputs, len(data_samples))
+    ):
+        sample.pred_instances = to_instances(
+            detections,
+            sample.metainfo,
+            mask_stride,
+            mask_thr,
+            rescale,
+            box_cfg,
+        )
     return data_samples

@@ -1,4 +1,5 @@
 """A DistributedDataParallel wrapper for models trained on the CPU."""
+
 from typing import Optional, Sequence
 
 import torch.nn as nn
@@ -27,15 +28,18 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
             (``broadcast_buffers``, ``find_unused_parameters`` ...).
     """
 
-    def __init__(self,
-                 module: nn.Module,
-                 device_ids: Optional[Sequence[int]] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        device_ids: Optional[Sequence[int]] = None,
+        **kwargs,
+    ) -> None:
         devices = {param.device.type for param in module.parameters()}
         if devices - {'cpu'}:
             raise ValueError(
                 'CPUDistributedDataParallel wraps CPU models only, but the '
                 f'model has parameters on {sorted(devices)}; use '
                 'MMDistributedDataParallel (the default model_wrapper_cfg) '
-                'for GPU training')
+                'for GPU training'
+            )
         super().__init__(module=module, **kwargs)

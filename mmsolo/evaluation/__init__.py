@@ -7,6 +7,7 @@
   makes the ``lvis`` package LVIS evaluation relies on work with the
   installed NumPy (see :mod:`.lvis_compat`).
 """
+
 from .coco_metric import EmptyResultsCOCO, EmptySafeCocoMetric
 from .coco_panoptic_metric import CocoPanopticMetric
 from .lvis_compat import patch_lvis_numpy_alias
@@ -15,6 +16,9 @@ from .lvis_metric import EmptySafeLVISMetric
 patch_lvis_numpy_alias()
 
 __all__ = [
-    'CocoPanopticMetric', 'EmptyResultsCOCO', 'EmptySafeCocoMetric',
-    'EmptySafeLVISMetric', 'patch_lvis_numpy_alias'
+    'CocoPanopticMetric',
+    'EmptyResultsCOCO',
+    'EmptySafeCocoMetric',
+    'EmptySafeLVISMetric',
+    'patch_lvis_numpy_alias',
 ]

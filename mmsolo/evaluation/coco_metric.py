@@ -1,4 +1,5 @@
 """mmdet's ``CocoMetric``, also when nothing at all was predicted."""
+
 from typing import Optional
 
 from mmdet.datasets.api_wrappers import COCO
@@ -27,7 +28,8 @@ class EmptyResultsCOCO(COCO):
             info=dict(self.dataset.get('info', {})),
             images=list(self.dataset['images']),
             categories=[dict(cat) for cat in self.dataset['categories']],
-            annotations=[])
+            annotations=[],
+        )
         results.createIndex()
         return results
 

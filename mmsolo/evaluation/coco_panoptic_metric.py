@@ -1,4 +1,5 @@
 """mmdet's ``CocoPanopticMetric`` (PQ, SQ, RQ) without panopticapi."""
+
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -7,7 +8,9 @@ import numpy as np
 from mmdet.datasets.api_wrappers import COCOPanoptic
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.evaluation.metrics.coco_panoptic_metric import (
-    parse_pq_results, print_panoptic_table)
+    parse_pq_results,
+    print_panoptic_table,
+)
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get, get_local_path
 from mmengine.logging import MMLogger
@@ -50,27 +53,32 @@ class CocoPanopticMetric(BaseMetric):
         collect_device (str): 'cpu' or 'gpu', to collect across ranks.
         prefix (str, optional): Key prefix; 'coco_panoptic' by default.
     """
+
     default_prefix: Optional[str] = 'coco_panoptic'
 
-    def __init__(self,
-                 ann_file: Optional[str] = None,
-                 seg_prefix: Optional[str] = None,
-                 classwise: bool = False,
-                 format_only: bool = False,
-                 outfile_prefix: Optional[str] = None,
-                 nproc: int = 32,
-                 file_client_args: Optional[dict] = None,
-                 backend_args: Optional[dict] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        ann_file: Optional[str] = None,
+        seg_prefix: Optional[str] = None,
+        classwise: bool = False,
+        format_only: bool = False,
+        outfile_prefix: Optional[str] = None,
+        nproc: int = 32,
+        file_client_args: Optional[dict] = None,
+        backend_args: Optional[dict] = None,
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+    ) -> None:
         if format_only or outfile_prefix is not None:
             raise NotImplementedError(
                 "mmsolo's CocoPanopticMetric only evaluates: it does not "
                 'write result files, so format_only must be False and '
-                'outfile_prefix None.')
+                'outfile_prefix None.'
+            )
         if file_client_args is not None:
-            raise ValueError('`file_client_args` is deprecated, use '
-                             '`backend_args` instead.')
+            raise ValueError(
+                '`file_client_args` is deprecated, use `backend_args` instead.'
+            )
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.classwise = classwise
         self.seg_prefix = seg_prefix
@@ -78,7 +86,8 @@ class CocoPanopticMetric(BaseMetric):
         self._coco_api: Optional[COCOPanoptic] = None
         if ann_file:
             with get_local_path(
-                    ann_file, backend_args=backend_args) as local_path:
+                ann_file, backend_args=backend_args
+            ) as local_path:
                 self._coco_api = COCOPanoptic(local_path)
 
     def _categories(self) -> Tuple[Dict[int, dict], Optional[Dict[int, int]]]:
@@ -89,8 +98,10 @@ class CocoPanopticMetric(BaseMetric):
             cat_ids = self._coco_api.get_cat_ids(cat_names=classes)
             return dict(self._coco_api.cats), dict(enumerate(cat_ids))
         if 'thing_classes' not in self.dataset_meta:
-            raise ValueError("CocoPanopticMetric needs dataset_meta["
-                             "'thing_classes'] to tell things from stuff.")
+            raise ValueError(
+                'CocoPanopticMetric needs dataset_meta['
+                "'thing_classes'] to tell things from stuff."
+            )
         things = set(self.dataset_meta['thing_classes'])
         return {
             label: dict(id=label, name=name, isthing=int(name in things))
@@ -102,16 +113,18 @@ class CocoPanopticMetric(BaseMetric):
         path = data_sample.get('seg_map_path')
         if self.seg_prefix is None:
             if path is None:
-                raise ValueError('CocoPanopticMetric needs seg_prefix or '
-                                 "the data samples' seg_map_path.")
+                raise ValueError(
+                    'CocoPanopticMetric needs seg_prefix or '
+                    "the data samples' seg_map_path."
+                )
             return path
         if path is None:
             path = data_sample['img_path'].replace('.jpg', '.png')
         return osp.join(self.seg_prefix, osp.basename(path))
 
-    def _prediction(self, data_sample: Mapping,
-                    label2cat: Optional[Dict[int, int]]
-                    ) -> Tuple[np.ndarray, List[dict]]:
+    def _prediction(
+        self, data_sample: Mapping, label2cat: Optional[Dict[int, int]]
+    ) -> Tuple[np.ndarray, List[dict]]:
         """(H, W) segment ids (0: VOID) and segments of the prediction."""
         pred = data_sample['pred_panoptic_seg']
         pan = pred['sem_seg']
@@ -127,25 +140,30 @@ class CocoPanopticMetric(BaseMetric):
         segments = [
             dict(
                 id=index + 1,
-                category_id=label2cat[label] if label2cat else label)
-            for index, label in enumerate(labels.tolist()) if not void[index]
+                category_id=label2cat[label] if label2cat else label,
+            )
+            for index, label in enumerate(labels.tolist())
+            if not void[index]
         ]
         return lut[inverse.reshape(pan.shape)], segments
 
-    def _ground_truth(self, data_sample: Mapping,
-                      categories: Dict[int, dict]
-                      ) -> Tuple[np.ndarray, List[dict]]:
+    def _ground_truth(
+        self, data_sample: Mapping, categories: Dict[int, dict]
+    ) -> Tuple[np.ndarray, List[dict]]:
         """(H, W) segment ids (0: VOID) and segments of the ground truth."""
-        img_bytes = get(self._gt_path(data_sample),
-                        backend_args=self.backend_args)
+        img_bytes = get(
+            self._gt_path(data_sample), backend_args=self.backend_args
+        )
         gt_ids = rgb2id(
-            mmcv.imfrombytes(img_bytes, flag='color', channel_order='rgb'))
+            mmcv.imfrombytes(img_bytes, flag='color', channel_order='rgb')
+        )
         if self._coco_api is not None:
             segments = [
                 dict(
                     id=s['id'],
                     category_id=s['category_id'],
-                    iscrowd=s.get('iscrowd', 0))
+                    iscrowd=s.get('iscrowd', 0),
+                )
                 for s in self._coco_api.imgToAnns[data_sample['img_id']]
             ]
             return gt_ids, segments
@@ -156,7 +174,9 @@ class CocoPanopticMetric(BaseMetric):
                 dict(
                     id=s['id'],
                     category_id=s['category'],
-                    iscrowd=int(bool(isthing) and not s['is_thing'])))
+                    iscrowd=int(bool(isthing) and not s['is_thing']),
+                )
+            )
         return gt_ids, segments
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
@@ -170,9 +190,11 @@ class CocoPanopticMetric(BaseMetric):
                 raise ValueError(
                     f'Image {image}: ground truth '
                     f'{self._gt_path(data_sample)} has shape {gt_ids.shape} '
-                    f'but the prediction has shape {pred_ids.shape}.')
+                    f'but the prediction has shape {pred_ids.shape}.'
+                )
             stat = pq_stats_single_image(
-                gt_ids, gt_segments, pred_ids, pred_segments, image=image)
+                gt_ids, gt_segments, pred_ids, pred_segments, image=image
+            )
             self.results.append(stat.as_dict())
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -180,10 +202,12 @@ class CocoPanopticMetric(BaseMetric):
         categories, _ = self._categories()
         stat = merge_pq_stats(results)
         pq_results = {}
-        for name, isthing in (('All', None), ('Things', True),
-                              ('Stuff', False)):
-            pq_results[name], per_class = pq_average(stat, categories,
-                                                     isthing)
+        for name, isthing in (
+            ('All', None),
+            ('Things', True),
+            ('Stuff', False),
+        ):
+            pq_results[name], per_class = pq_average(stat, categories, isthing)
             if isthing is None:
                 classwise = {
                     categories[category]['name']: values
@@ -191,5 +215,6 @@ class CocoPanopticMetric(BaseMetric):
                 }
         logger = MMLogger.get_current_instance()
         print_panoptic_table(
-            pq_results, classwise if self.classwise else None, logger=logger)
+            pq_results, classwise if self.classwise else None, logger=logger
+        )
         return parse_pq_results(pq_results)

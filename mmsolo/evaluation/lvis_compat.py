@@ -11,6 +11,7 @@ has no attribute 'float'`` after the whole val set has been predicted.
 that still has ``float`` (the builtin, which the alias always was); numpy
 itself and every other module are left as they are.
 """
+
 import types
 
 import numpy

@@ -1,4 +1,5 @@
 """mmdet's ``LVISMetric``, also when nothing at all was predicted."""
+
 import logging
 from contextlib import contextmanager
 from typing import Dict, Iterator
@@ -21,8 +22,11 @@ def _empty_safe_results_class() -> type:
         (``LVISResults`` reads ``results[0]`` and raises IndexError)."""
 
         def __init__(self, lvis_gt, results, max_dets: int = 300) -> None:
-            anns = self._load_json(results) if isinstance(results,
-                                                          str) else results
+            anns = (
+                self._load_json(results)
+                if isinstance(results, str)
+                else results
+            )
             if len(anns):
                 super().__init__(lvis_gt, anns, max_dets)
                 return

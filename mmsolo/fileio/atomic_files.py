@@ -1,5 +1,6 @@
 """Files that are either whole or absent: a local storage backend whose writes
 go to a temporary file beside the target and are renamed over it."""
+
 import json
 import os
 import os.path as osp
@@ -52,7 +53,8 @@ def open_atomically(filepath: Union[str, Path]) -> Iterator[BinaryIO]:
     directory = osp.dirname(osp.abspath(filepath))
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+        dir=directory, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp'
+    )
     try:
         with os.fdopen(fd, 'wb') as tmp_file:
             yield tmp_file
@@ -76,8 +78,9 @@ def write_atomically(data: bytes, filepath: Union[str, Path]) -> None:
         file.write(data)
 
 
-def dump_json_atomically(obj, filepath: Union[str, Path],
-                         indent: Optional[int] = None) -> None:
+def dump_json_atomically(
+    obj, filepath: Union[str, Path], indent: Optional[int] = None
+) -> None:
     """Write ``obj`` as JSON (``json.dumps(obj, indent=indent)``) to
     ``filepath`` with :func:`write_atomically`, so that a reader never sees
     a half-written file."""
@@ -106,10 +109,9 @@ class AtomicLocalBackend(LocalBackend):
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         write_atomically(obj, filepath)
 
-    def put_text(self,
-                 obj: str,
-                 filepath: Union[str, Path],
-                 encoding: str = 'utf-8') -> None:
+    def put_text(
+        self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8'
+    ) -> None:
         write_atomically(obj.encode(encoding), filepath)
 
 

@@ -4,6 +4,7 @@ and the pieces of the CPU quick start (its metrics hook and pictures). The
 top layer: it may import every other package of mmsolo; command-line
 arguments, log curves and test-time augmentation settings, which need no
 mmsolo package, are in :mod:`mmsolo.utils`."""
+
 from .quickstart import (
     MetricsRecorder,
     draw_predictions,
@@ -18,7 +19,12 @@ from .run_config import (
 )
 
 __all__ = [
-    'MetricsRecorder', 'cpu_process_group', 'draw_predictions',
-    'load_run_config', 'load_tool_config', 'plot_loss_curve',
-    'step_time_summary', 'use_cpu_distributed'
+    'MetricsRecorder',
+    'cpu_process_group',
+    'draw_predictions',
+    'load_run_config',
+    'load_tool_config',
+    'plot_loss_curve',
+    'step_time_summary',
+    'use_cpu_distributed',
 ]

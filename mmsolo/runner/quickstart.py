@@ -1,5 +1,6 @@
 """Pieces of the CPU quick start (tools/quickstart.py): a hook that keeps
 the validation metrics, and the two pictures it writes."""
+
 import os
 import os.path as osp
 from typing import Dict, List, Optional
@@ -27,17 +28,20 @@ class MetricsRecorder(Hook):
         self.metrics = dict(metrics or {})
 
 
-def draw_predictions(model: nn.Module,
-                     dataset: BaseDataset,
-                     out_file: str,
-                     num_images: int = 8,
-                     score_thr: float = 0.3,
-                     columns: int = 2) -> str:
+def draw_predictions(
+    model: nn.Module,
+    dataset: BaseDataset,
+    out_file: str,
+    num_images: int = 8,
+    score_thr: float = 0.3,
+    columns: int = 2,
+) -> str:
     """Draw ground truth | prediction for the first ``num_images`` images of
     ``dataset`` (its test pipeline must load annotations) with mmdet's
     visualizer, tiled ``columns`` pairs wide, into ``out_file``."""
     visualizer = PanopticDetLocalVisualizer.get_instance(
-        'mmsolo_quickstart', line_width=1, alpha=0.6)
+        'mmsolo_quickstart', line_width=1, alpha=0.6
+    )
     visualizer.dataset_meta = dataset.metainfo
     was_training = model.training
     model.eval()
@@ -47,17 +51,26 @@ def draw_predictions(model: nn.Module,
             sample = model.test_step(pseudo_collate([dataset[index]]))[0]
             image = mmcv.imread(sample.img_path, channel_order='rgb')
             visualizer.add_datasample(
-                f'val_{index}', image, data_sample=sample, draw_gt=True,
-                draw_pred=True, show=False, pred_score_thr=score_thr)
+                f'val_{index}',
+                image,
+                data_sample=sample,
+                draw_gt=True,
+                draw_pred=True,
+                show=False,
+                pred_score_thr=score_thr,
+            )
             tiles.append(visualizer.get_image())
     model.train(was_training)
     if not tiles:
-        raise ValueError(f'no images to draw: the dataset {dataset!r} is '
-                         'empty')
+        raise ValueError(
+            f'no images to draw: the dataset {dataset!r} is empty'
+        )
     blank = np.full_like(tiles[0], 255)
     tiles += [blank] * (-len(tiles) % columns)
-    rows = [np.concatenate(tiles[i:i + columns], axis=1)
-            for i in range(0, len(tiles), columns)]
+    rows = [
+        np.concatenate(tiles[i : i + columns], axis=1)
+        for i in range(0, len(tiles), columns)
+    ]
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     mmcv.imwrite(np.concatenate(rows, axis=0)[..., ::-1], out_file)
     return out_file
@@ -78,9 +91,11 @@ def step_time_summary(records: List[dict]) -> dict:
     times = sorted(float(r['time']) for r in train)
     summary = dict(windows=len(times), min=None, median=None, max=None)
     if times:
-        summary.update(min=round(times[0], 3),
-                       median=round(float(np.median(times)), 3),
-                       max=round(times[-1], 3))
+        summary.update(
+            min=round(times[0], 3),
+            median=round(float(np.median(times)), 3),
+            max=round(times[-1], 3),
+        )
     threads = [int(r['threads']) for r in train if 'threads' in r]
     if threads:
         summary['threads'] = {

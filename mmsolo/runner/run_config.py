@@ -1,4 +1,5 @@
 """Config loading shared by mmsolo's tools."""
+
 import datetime
 import os.path as osp
 from contextlib import contextmanager
@@ -14,10 +15,12 @@ from mmsolo.engine.model_wrappers import CPU_DDP_TYPE
 from mmsolo.utils import register_all_modules
 
 
-def load_run_config(config_path: str,
-                    cfg_options: Optional[dict] = None,
-                    work_dir: Optional[str] = None,
-                    launcher: str = 'none') -> Config:
+def load_run_config(
+    config_path: str,
+    cfg_options: Optional[dict] = None,
+    work_dir: Optional[str] = None,
+    launcher: str = 'none',
+) -> Config:
     """The config of a run, as mmdet's tools make it.
 
     Registers mmsolo's modules, merges ``cfg_options`` (``--cfg-options``),
@@ -34,15 +37,17 @@ def load_run_config(config_path: str,
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config_path))[0])
+        cfg.work_dir = osp.join(
+            './work_dirs', osp.splitext(osp.basename(config_path))[0]
+        )
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_distributed(cfg)
     return cfg
 
 
-def load_tool_config(config_path: str,
-                     cfg_options: Optional[dict] = None) -> Config:
+def load_tool_config(
+    config_path: str, cfg_options: Optional[dict] = None
+) -> Config:
     """The config of a tool that builds modules itself, without a Runner
     (benchmark, FLOPs, dataset browser): mmsolo's modules registered,
     ``cfg_options`` merged, and the config's ``default_scope`` (``mmsolo``
@@ -68,15 +73,19 @@ def use_cpu_distributed(cfg: Config) -> None:
             'CUDA is not available: distributed training uses the gloo '
             'backend (env_cfg.dist_cfg.backend="gloo") and '
             'CPUDistributedDataParallel',
-            logger='current')
+            logger='current',
+        )
     wrapper_cfg = cfg.get('model_wrapper_cfg', None)
     if wrapper_cfg is None:
         cfg.model_wrapper_cfg = dict(
             type=CPU_DDP_TYPE,
             broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+        )
     elif wrapper_cfg.get('type', 'MMDistributedDataParallel') in (
-            'MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel'):
+        'MMDistributedDataParallel',
+        'mmengine.MMDistributedDataParallel',
+    ):
         wrapper_cfg.type = CPU_DDP_TYPE
 
 
@@ -98,23 +107,29 @@ def cpu_process_group(cfg: Config) -> Iterator[None]:
     Raises:
         ValueError: a CPU run with a launcher other than ``pytorch``.
     """
-    if (cfg.launcher == 'none' or torch.cuda.is_available()
-            or torch_dist.is_initialized()):
+    if (
+        cfg.launcher == 'none'
+        or torch.cuda.is_available()
+        or torch_dist.is_initialized()
+    ):
         yield
         return
     if cfg.launcher != 'pytorch':
         raise ValueError(
             f'--launcher {cfg.launcher} needs CUDA; without it distributed '
             'runs are started by torchrun (tools/dist_train.sh, '
-            'tools/dist_test.sh) with --launcher pytorch')
+            'tools/dist_test.sh) with --launcher pytorch'
+        )
     dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
     backend = dist_cfg.pop('backend', 'gloo')
     timeout = dist_cfg.pop('timeout', None)
     if timeout is not None:
         dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)
     torch_dist.init_process_group(backend=backend, **dist_cfg)
-    print_log(f'rank {torch_dist.get_rank()} of {torch_dist.get_world_size()} '
-              f'joined the {backend} process group')
+    print_log(
+        f'rank {torch_dist.get_rank()} of {torch_dist.get_world_size()} '
+        f'joined the {backend} process group'
+    )
     try:
         yield
         torch_dist.barrier()

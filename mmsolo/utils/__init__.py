@@ -11,8 +11,16 @@ from .tool_args import add_cfg_options, add_launcher_args, parse_tool_args
 from .tta_config import use_tta
 
 __all__ = [
-    'PRECISION_ENV', 'abbreviated', 'add_cfg_options', 'add_launcher_args',
-    'config_input_shape', 'cpu_bf16_support', 'cpu_precision_choice',
-    'load_scalar_log', 'parse_tool_args', 'plot_curves',
-    'register_all_modules', 'use_tta'
+    'PRECISION_ENV',
+    'abbreviated',
+    'add_cfg_options',
+    'add_launcher_args',
+    'config_input_shape',
+    'cpu_bf16_support',
+    'cpu_precision_choice',
+    'load_scalar_log',
+    'parse_tool_args',
+    'plot_curves',
+    'register_all_modules',
+    'use_tta',
 ]

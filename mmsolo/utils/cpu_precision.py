@@ -16,6 +16,7 @@ The environment variable ``MMSOLO_CPU_PRECISION`` overrides the choice:
 Forcing bfloat16 onto a CPU without it is not offered: the emulated path
 makes a training run take many times longer and gains nothing.
 """
+
 import os
 from typing import NamedTuple
 
@@ -26,16 +27,26 @@ PRECISION_CHOICES = ('auto', 'float32')
 
 # oneDNN's ISA names (ONEDNN_MAX_CPU_ISA) that include bfloat16 instructions;
 # a cap at any other ISA makes oneDNN emulate bfloat16.
-ONEDNN_BF16_ISAS = frozenset({
-    'AVX512_CORE_BF16', 'AVX512_CORE_FP16', 'AVX512_CORE_AMX',
-    'AVX512_CORE_AMX_FP16', 'AVX10_1_512', 'AVX10_1_512_AMX',
-    'AVX10_1_512_AMX_FP16', 'AVX10_2_512', 'AVX10_2_512_AMX_2', 'ALL',
-    'DEFAULT'
-})
+ONEDNN_BF16_ISAS = frozenset(
+    {
+        'AVX512_CORE_BF16',
+        'AVX512_CORE_FP16',
+        'AVX512_CORE_AMX',
+        'AVX512_CORE_AMX_FP16',
+        'AVX10_1_512',
+        'AVX10_1_512_AMX',
+        'AVX10_1_512_AMX_FP16',
+        'AVX10_2_512',
+        'AVX10_2_512_AMX_2',
+        'ALL',
+        'DEFAULT',
+    }
+)
 
 
 class Bf16Support(NamedTuple):
     """Whether this CPU runs bfloat16 natively, and in words why."""
+
     native: bool
     reason: str
 
@@ -55,20 +66,24 @@ def cpu_bf16_support() -> Bf16Support:
     isa_cap = os.environ.get('ONEDNN_MAX_CPU_ISA', '').strip().upper()
     if isa_cap and isa_cap not in ONEDNN_BF16_ISAS:
         return Bf16Support(
-            False, f'ONEDNN_MAX_CPU_ISA={isa_cap} keeps oneDNN below its '
-            'bfloat16 instructions')
-    mkldnn_bf16 = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported',
-                          None)
+            False,
+            f'ONEDNN_MAX_CPU_ISA={isa_cap} keeps oneDNN below its '
+            'bfloat16 instructions',
+        )
+    mkldnn_bf16 = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', None)
     if mkldnn_bf16 is not None and not mkldnn_bf16():
         return Bf16Support(
-            False, 'oneDNN has no bfloat16 kernels for this CPU (no AVX-512)')
+            False, 'oneDNN has no bfloat16 kernels for this CPU (no AVX-512)'
+        )
     if _torch_cpu_flag('_is_amx_tile_supported'):
         return Bf16Support(True, 'the CPU has AMX')
     if _torch_cpu_flag('_is_avx512_bf16_supported'):
         return Bf16Support(True, 'the CPU has AVX512-BF16')
     return Bf16Support(
-        False, 'the CPU has neither AVX512-BF16 nor AMX, so bfloat16 would '
-        'be emulated')
+        False,
+        'the CPU has neither AVX512-BF16 nor AMX, so bfloat16 would '
+        'be emulated',
+    )
 
 
 def requested_cpu_precision() -> str:
@@ -81,12 +96,14 @@ def requested_cpu_precision() -> str:
     if value not in PRECISION_CHOICES:
         raise ValueError(
             f'{PRECISION_ENV}={value!r}: expected one of '
-            f'{", ".join(PRECISION_CHOICES)}')
+            f'{", ".join(PRECISION_CHOICES)}'
+        )
     return value
 
 
 class PrecisionChoice(NamedTuple):
     """The dtype CPU training autocasts to, and in words why."""
+
     dtype: torch.dtype
     reason: str
 

@@ -1,4 +1,5 @@
 """The image size a config tests at, for tools that make their own inputs."""
+
 from typing import Tuple
 
 from mmdet.utils import get_test_pipeline_cfg
@@ -14,8 +15,10 @@ def config_input_shape(cfg: Config) -> Tuple[int, int]:
         ValueError: the test pipeline has no ``Resize`` with a ``scale``.
     """
     for transform in get_test_pipeline_cfg(cfg):
-        if (transform.get('type', '').split('.')[-1] == 'Resize'
-                and transform.get('scale') is not None):
+        if (
+            transform.get('type', '').split('.')[-1] == 'Resize'
+            and transform.get('scale') is not None
+        ):
             scale = transform.scale
             if isinstance(scale, int):
                 return scale, scale
@@ -23,4 +26,5 @@ def config_input_shape(cfg: Config) -> Tuple[int, int]:
             return height, width
     raise ValueError(
         'the test pipeline (test_dataloader.dataset.pipeline) has no Resize '
-        'with a scale to take the input size from; give --shape H W')
+        'with a scale to take the input size from; give --shape H W'
+    )

@@ -7,6 +7,7 @@ mmengine writes one JSON dict per logged step to
 records carry the metrics (``coco/segm_mAP`` ...) and a ``step`` that is the
 epoch unless the LoggerHook has ``log_metric_by_epoch=False``.
 """
+
 import json
 import os
 import os.path as osp
@@ -49,11 +50,14 @@ def load_scalar_log(json_log_path: str) -> List[dict]:
             except json.JSONDecodeError as error:
                 raise ValueError(
                     f'{json_log_path}, line {number}: not JSON ({error}); '
-                    'expected one JSON dict per line (mmengine\'s '
-                    'vis_data/scalars.json)') from None
+                    "expected one JSON dict per line (mmengine's "
+                    'vis_data/scalars.json)'
+                ) from None
             if not isinstance(record, dict):
-                raise ValueError(f'{json_log_path}, line {number}: a JSON '
-                                 f'{type(record).__name__}, expected a dict')
+                raise ValueError(
+                    f'{json_log_path}, line {number}: a JSON '
+                    f'{type(record).__name__}, expected a dict'
+                )
             records.append(record)
     return ScalarLog(records, json_log_path)
 
@@ -81,14 +85,16 @@ def _resolve_key(log: Sequence[dict], key: str, name: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise KeyError(f'{name}: key "{key}" is ambiguous, it matches '
-                       f'{matches}; give the full key')
+        raise KeyError(
+            f'{name}: key "{key}" is ambiguous, it matches '
+            f'{matches}; give the full key'
+        )
     raise KeyError(f'{name} has no key "{key}"; its keys: {sorted(logged)}')
 
 
-def curve_points(log: Sequence[dict],
-                 key: str,
-                 name: str = 'log') -> Tuple[List[float], List[float]]:
+def curve_points(
+    log: Sequence[dict], key: str, name: str = 'log'
+) -> Tuple[List[float], List[float]]:
     """(iterations, values) of ``key`` in ``log``.
 
     The iteration of a record is its ``iter``; a record without one (a
@@ -110,18 +116,22 @@ def curve_points(log: Sequence[dict],
             continue
         x = last_iter if last_iter is not None else record.get('step')
         if x is None:
-            raise KeyError(f'{name}, record {number}: "{key}" is logged '
-                           'without "iter" or "step"')
+            raise KeyError(
+                f'{name}, record {number}: "{key}" is logged '
+                'without "iter" or "step"'
+            )
         xs.append(x)
         ys.append(record[key])
     return xs, ys
 
 
-def plot_curves(logs: List[List[dict]],
-                keys: Sequence[str],
-                out_file: str,
-                legend: Optional[Sequence[str]] = None,
-                title: Optional[str] = None) -> None:
+def plot_curves(
+    logs: List[List[dict]],
+    keys: Sequence[str],
+    out_file: str,
+    legend: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+) -> None:
     """Plot ``keys`` of every log against the iteration into one PNG.
 
     Args:
@@ -148,9 +158,11 @@ def plot_curves(logs: List[List[dict]],
         raise ValueError(f'nothing to plot: {len(logs)} logs, keys {keys}')
     num_curves = len(logs) * len(keys)
     if legend is not None and len(legend) != num_curves:
-        raise ValueError(f'legend has {len(legend)} labels for '
-                         f'{num_curves} curves ({len(logs)} logs x '
-                         f'{len(keys)} keys)')
+        raise ValueError(
+            f'legend has {len(legend)} labels for '
+            f'{num_curves} curves ({len(logs)} logs x '
+            f'{len(keys)} keys)'
+        )
     curves = []
     for index, log in enumerate(logs):
         name = _log_name(log, index)
@@ -166,7 +178,8 @@ def plot_curves(logs: List[List[dict]],
             ys,
             label=_curve_label(legend, index, len(logs), name, key),
             linewidth=1,
-            marker='o' if len(xs) <= 20 else None)
+            marker='o' if len(xs) <= 20 else None,
+        )
     axes.set_xlabel('iter')
     axes.grid(alpha=0.3)
     axes.legend()
@@ -177,8 +190,13 @@ def plot_curves(logs: List[List[dict]],
     figure.savefig(out_file)
 
 
-def _curve_label(legend: Optional[Sequence[str]], index: int, num_logs: int,
-                 name: str, key: str) -> str:
+def _curve_label(
+    legend: Optional[Sequence[str]],
+    index: int,
+    num_logs: int,
+    name: str,
+    key: str,
+) -> str:
     """Label of curve ``index``: the legend's, else the key, preceded by
     the log's short name when there are several logs."""
     if legend is not None:

@@ -1,4 +1,5 @@
 """Wording shared by mmsolo's error messages."""
+
 from typing import Sequence
 
 

@@ -1,4 +1,5 @@
 """Registration of every mmsolo module and the default scope."""
+
 import datetime
 import importlib
 import warnings
@@ -40,6 +41,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             f'The current default scope "{current.scope_name}" is not '
             '"mmsolo"; register_all_modules sets it to "mmsolo". Pass '
             'init_default_scope=False to keep it.',
-            stacklevel=2)
+            stacklevel=2,
+        )
         DefaultScope.get_instance(
-            f'mmsolo-{datetime.datetime.now()}', scope_name='mmsolo')
+            f'mmsolo-{datetime.datetime.now()}', scope_name='mmsolo'
+        )

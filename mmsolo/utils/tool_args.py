@@ -1,19 +1,23 @@
 """Command-line arguments shared by mmsolo's tools (as mmdet 3's tools
 spell them)."""
+
 import argparse
 import os
 
 from mmengine.config import DictAction
 
 
-def add_cfg_options(parser: argparse.ArgumentParser,
-                    example: str = 'model.mask_head.num_classes=3') -> None:
+def add_cfg_options(
+    parser: argparse.ArgumentParser,
+    example: str = 'model.mask_head.num_classes=3',
+) -> None:
     """``--cfg-options KEY=VALUE ...``, merged into the config."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help=f'override config settings, e.g. {example}')
+        help=f'override config settings, e.g. {example}',
+    )
 
 
 def add_launcher_args(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +27,8 @@ def add_launcher_args(parser: argparse.ArgumentParser) -> None:
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
-        help='job launcher')
+        help='job launcher',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 

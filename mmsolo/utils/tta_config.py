@@ -1,4 +1,5 @@
 """The config of a test-time augmented run (``tools/test.py --tta``)."""
+
 import copy
 import warnings
 
@@ -8,9 +9,17 @@ from mmengine.config import Config, ConfigDict
 # its DetTTAModel.
 DEFAULT_TTA_MODEL = dict(
     type='mmsolo.SOLOv2TTAModel',
-    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100))
-FLIP_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
-                  'scale_factor', 'flip', 'flip_direction')
+    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100),
+)
+FLIP_META_KEYS = (
+    'img_id',
+    'img_path',
+    'ori_shape',
+    'img_shape',
+    'scale_factor',
+    'flip',
+    'flip_direction',
+)
 
 
 def default_tta_pipeline(test_pipeline: list) -> list:
@@ -18,10 +27,14 @@ def default_tta_pipeline(test_pipeline: list) -> list:
     flipped horizontally, packed with the flip in the meta keys."""
     flip_views = dict(
         type='TestTimeAug',
-        transforms=[[
-            dict(type='RandomFlip', prob=0.),
-            dict(type='RandomFlip', prob=1.)
-        ], [dict(type='PackDetInputs', meta_keys=FLIP_META_KEYS)]])
+        transforms=[
+            [
+                dict(type='RandomFlip', prob=0.0),
+                dict(type='RandomFlip', prob=1.0),
+            ],
+            [dict(type='PackDetInputs', meta_keys=FLIP_META_KEYS)],
+        ],
+    )
     return [*copy.deepcopy(test_pipeline[:-1]), flip_views]
 
 
@@ -39,21 +52,23 @@ def use_tta(cfg: Config, config_path: str = 'the config') -> None:
         raise ValueError(
             f'--tta: {config_path} sets tta_model = None: this model has no '
             'test-time augmentation (SOLOv2TTAModel merges instance '
-            'predictions only)')
+            'predictions only)'
+        )
     test_set = cfg.test_dataloader.dataset
     while 'dataset' in test_set:  # a wrapped dataset
         test_set = test_set.dataset
     if cfg.get('tta_model') is None:
         warnings.warn(
-            f'{config_path} has no tta_model; --tta uses '
-            f'{DEFAULT_TTA_MODEL}',
-            stacklevel=2)
+            f'{config_path} has no tta_model; --tta uses {DEFAULT_TTA_MODEL}',
+            stacklevel=2,
+        )
         cfg.tta_model = copy.deepcopy(DEFAULT_TTA_MODEL)
     if cfg.get('tta_pipeline') is None:
         warnings.warn(
             f'{config_path} has no tta_pipeline; --tta uses the test '
             'pipeline with a horizontal flip',
-            stacklevel=2)
+            stacklevel=2,
+        )
         cfg.tta_pipeline = default_tta_pipeline(test_set.pipeline)
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     test_set.pipeline = cfg.tta_pipeline

@@ -1,4 +1,5 @@
 """mmdet's DetLocalVisualizer, able to draw every panoptic prediction."""
+
 from typing import List, Optional
 
 import numpy as np
@@ -23,24 +24,37 @@ class PanopticDetLocalVisualizer(MMDetLocalVisualizer):
       mmdet's raises an error there (``np.stack`` of no segment areas).
     """
 
-    def add_datasample(self, name: str, image: np.ndarray,
-                       data_sample: Optional[DetDataSample] = None,
-                       **kwargs) -> None:
-        if data_sample is not None and 'pred_panoptic_seg' in data_sample \
-                and 'pred_instances' in data_sample:
+    def add_datasample(
+        self,
+        name: str,
+        image: np.ndarray,
+        data_sample: Optional[DetDataSample] = None,
+        **kwargs,
+    ) -> None:
+        if (
+            data_sample is not None
+            and 'pred_panoptic_seg' in data_sample
+            and 'pred_instances' in data_sample
+        ):
             data_sample = data_sample.clone()
             del data_sample.pred_instances
         super().add_datasample(name, image, data_sample=data_sample, **kwargs)
 
-    def _draw_panoptic_seg(self, image: np.ndarray, panoptic_seg: PixelData,
-                           classes: Optional[List[str]],
-                           palette: Optional[List]) -> np.ndarray:
+    def _draw_panoptic_seg(
+        self,
+        image: np.ndarray,
+        panoptic_seg: PixelData,
+        classes: Optional[List[str]],
+        palette: Optional[List],
+    ) -> np.ndarray:
         void = panoptic_seg.metainfo.get(
             'ignore_index',
-            len(panoptic_seg.metainfo.get('label_names', classes)))
+            len(panoptic_seg.metainfo.get('label_names', classes)),
+        )
         labels = np.asarray(panoptic_seg.sem_seg) % INSTANCE_OFFSET
         if (labels == void).all():
             self.set_image(image)
             return self.get_image()
-        return super()._draw_panoptic_seg(image, panoptic_seg, classes,
-                                          palette)
+        return super()._draw_panoptic_seg(
+            image, panoptic_seg, classes, palette
+        )

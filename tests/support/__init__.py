@@ -19,17 +19,31 @@ benchmarks.
 
 Demo batches are mmsolo's public ``mmsolo.testing.demo_batch``.
 """
+
 from .checkpoints import save_seeded_checkpoint
 from .models import model_config, seeded_model, spread_class_scores
-from .reference import (MMSOLO_R50_CONFIG, build_paired_from_mmsolo_config,
-                        build_paired_solov2, mmdet_config_path,
-                        mmdet_equivalent_model_cfg, mmsolo_config_path)
+from .reference import (
+    MMSOLO_R50_CONFIG,
+    build_paired_from_mmsolo_config,
+    build_paired_solov2,
+    mmdet_config_path,
+    mmdet_equivalent_model_cfg,
+    mmsolo_config_path,
+)
 from .tiny_runs import QUICKSTART, write_tiny_config, write_tiny_shapes
 
 __all__ = [
-    'MMSOLO_R50_CONFIG', 'QUICKSTART', 'build_paired_from_mmsolo_config',
-    'build_paired_solov2', 'mmdet_config_path', 'mmdet_equivalent_model_cfg',
-    'mmsolo_config_path', 'model_config', 'save_seeded_checkpoint',
-    'seeded_model', 'spread_class_scores', 'write_tiny_config',
-    'write_tiny_shapes'
+    'MMSOLO_R50_CONFIG',
+    'QUICKSTART',
+    'build_paired_from_mmsolo_config',
+    'build_paired_solov2',
+    'mmdet_config_path',
+    'mmdet_equivalent_model_cfg',
+    'mmsolo_config_path',
+    'model_config',
+    'save_seeded_checkpoint',
+    'seeded_model',
+    'spread_class_scores',
+    'write_tiny_config',
+    'write_tiny_shapes',
 ]

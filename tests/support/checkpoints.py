@@ -1,5 +1,6 @@
 """Checkpoints of seeded random models, for the tests of tools that load
 one."""
+
 import torch
 from mmengine.config import Config
 
@@ -15,9 +16,13 @@ def save_seeded_checkpoint(config: str, path: str, seed: int = 0) -> str:
     ``test_dataloader.dataset.metainfo``. Returns ``path``."""
     model = seeded_model(config, seed)
     classes = tuple(
-        Config.fromfile(config).test_dataloader.dataset.metainfo['classes'])
+        Config.fromfile(config).test_dataloader.dataset.metainfo['classes']
+    )
     torch.save(
         dict(
             state_dict=model.state_dict(),
-            meta=dict(dataset_meta=dict(classes=classes))), path)
+            meta=dict(dataset_meta=dict(classes=classes)),
+        ),
+        path,
+    )
     return path

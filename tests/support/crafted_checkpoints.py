@@ -1,5 +1,6 @@
 """Checkpoint files whose pickle would run code: for the tests that show no
 mmsolo entry point runs it."""
+
 import os
 from typing import Any
 
@@ -14,7 +15,7 @@ class CreatesMarkerFile:
         self.marker = os.fspath(marker)
 
     def __reduce__(self):
-        return (exec, (f'open({self.marker!r}, "w").close()', ))
+        return (exec, (f'open({self.marker!r}, "w").close()',))
 
 
 def crafted_checkpoint(marker: str, where: str = 'top') -> Any:
@@ -26,7 +27,8 @@ def crafted_checkpoint(marker: str, where: str = 'top') -> Any:
         return payload
     checkpoint = dict(
         meta=dict(epoch=1, iter=4),
-        state_dict={'backbone.conv1.weight': torch.zeros(1)})
+        state_dict={'backbone.conv1.weight': torch.zeros(1)},
+    )
     checkpoint[where]['evil'] = payload
     return checkpoint
 

@@ -6,6 +6,7 @@ are not all annotated (``not_exhaustive_category_ids``), each category has a
 ``frequency`` (``r``are, ``c``ommon, ``f``requent), and annotations carry no
 ``iscrowd``. Masks here come from the synthetic shapes generator.
 """
+
 import json
 import os
 from typing import Dict, List, Sequence, Tuple
@@ -17,23 +18,34 @@ from mmsolo.datasets.coco_masks import encode_rle, segmentation_to_mask
 from mmsolo.datasets.synthetic_shapes import make_image
 
 # id, name, frequency. 'hexagon' is never drawn: a category with no instance.
-LVIS_SHAPE_CATEGORIES = ((1, 'circle', 'f'), (2, 'square', 'c'),
-                         (3, 'triangle', 'r'), (4, 'hexagon', 'r'))
+LVIS_SHAPE_CATEGORIES = (
+    (1, 'circle', 'f'),
+    (2, 'square', 'c'),
+    (3, 'triangle', 'r'),
+    (4, 'hexagon', 'r'),
+)
 
 
 def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
     """The outer contours of a (H, W) bool mask as LVIS polygons
     ``[[x0, y0, x1, y1, ...], ...]`` (parts of under 3 points dropped)."""
     contours, _ = cv2.findContours(
-        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     return [
-        contour.reshape(-1).astype(float).tolist() for contour in contours
+        contour.reshape(-1).astype(float).tolist()
+        for contour in contours
         if len(contour) >= 3
     ]
 
 
-def lvis_annotation(mask: np.ndarray, category_id: int, ann_id: int,
-                    image_id: int, as_polygon: bool) -> dict:
+def lvis_annotation(
+    mask: np.ndarray,
+    category_id: int,
+    ann_id: int,
+    image_id: int,
+    as_polygon: bool,
+) -> dict:
     """One LVIS annotation of ``mask``; ``area`` and ``bbox`` are those of
     the segmentation as stored (a polygon rasterizes a little differently
     from the mask it was traced from). Empty dict if nothing is left."""
@@ -54,14 +66,14 @@ def lvis_annotation(mask: np.ndarray, category_id: int, ann_id: int,
         category_id=category_id,
         segmentation=segmentation,
         area=int(stored.sum()),
-        bbox=[x0, y0, int(xs.max()) + 1 - x0,
-              int(ys.max()) + 1 - y0])
+        bbox=[x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0],
+    )
 
 
 def lvis_dataset(
     images: Sequence[dict],
     instances: Sequence[Sequence[Tuple[int, np.ndarray]]],
-    categories: Sequence[Tuple[int, str, str]] = LVIS_SHAPE_CATEGORIES
+    categories: Sequence[Tuple[int, str, str]] = LVIS_SHAPE_CATEGORIES,
 ) -> Dict[str, list]:
     """An LVIS v0.5 annotation dict.
 
@@ -85,9 +97,13 @@ def lvis_dataset(
     for index, (image, pairs) in enumerate(zip(images, instances)):
         present = []
         for category_id, mask in pairs:
-            ann = lvis_annotation(mask, category_id,
-                                  len(annotations) + 1, image['id'],
-                                  len(annotations) % 2 == 1)
+            ann = lvis_annotation(
+                mask,
+                category_id,
+                len(annotations) + 1,
+                image['id'],
+                len(annotations) % 2 == 1,
+            )
             if not ann:
                 continue
             annotations.append(ann)
@@ -103,28 +119,32 @@ def lvis_dataset(
             dict(
                 image,
                 neg_category_ids=negative,
-                not_exhaustive_category_ids=not_exhaustive))
-    category_entries = [{
-        'id': cat_id,
-        'name': name,
-        'synset': f'{name}.n.01',
-        'synonyms': [name],
-        'def': f'a {name}',
-        'frequency': frequency,
-        'image_count': image_counts[cat_id],
-        'instance_count': instance_counts[cat_id]
-    } for cat_id, name, frequency in categories]
+                not_exhaustive_category_ids=not_exhaustive,
+            )
+        )
+    category_entries = [
+        {
+            'id': cat_id,
+            'name': name,
+            'synset': f'{name}.n.01',
+            'synonyms': [name],
+            'def': f'a {name}',
+            'frequency': frequency,
+            'image_count': image_counts[cat_id],
+            'instance_count': instance_counts[cat_id],
+        }
+        for cat_id, name, frequency in categories
+    ]
     return dict(
         images=image_entries,
         annotations=annotations,
-        categories=category_entries)
+        categories=category_entries,
+    )
 
 
-def write_lvis_split(out_dir: str,
-                     split: str,
-                     num_images: int,
-                     seed: int,
-                     size: int = 256) -> str:
+def write_lvis_split(
+    out_dir: str, split: str, num_images: int, seed: int, size: int = 256
+) -> str:
     """Write synthetic-shapes images to ``out_dir/<split>2017/`` and their
     LVIS v0.5 annotations to ``out_dir/annotations/lvis_v0.5_<split>.json``
     (the layout of ``configs/_base_/datasets/lvis_v0.5_instance.py``, file
@@ -142,9 +162,12 @@ def write_lvis_split(out_dir: str,
                 id=image_id,
                 file_name=f'COCO_{split}2014_{image_id:012d}.png',
                 height=size,
-                width=size))
-        instances.append([(shape['category_id'] + 1, shape['mask'])
-                          for shape in shapes])
+                width=size,
+            )
+        )
+        instances.append(
+            [(shape['category_id'] + 1, shape['mask']) for shape in shapes]
+        )
     ann_path = os.path.join(out_dir, 'annotations', f'lvis_v0.5_{split}.json')
     with open(ann_path, 'w') as f:
         json.dump(lvis_dataset(images, instances), f)

@@ -4,6 +4,7 @@ Every test and benchmark that needs a model of a config (mmsolo's or
 mmdet's) builds it with :func:`seeded_model`; :func:`model_config` is its
 first half (the model config, for callers that edit it before the build).
 """
+
 import copy
 from typing import Optional, Sequence, Union
 
@@ -12,10 +13,12 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
 
-def model_config(config: Union[str, dict],
-                 test_cfg: Optional[dict] = None,
-                 model_overrides: Optional[dict] = None,
-                 channels_last: Optional[bool] = None) -> ConfigDict:
+def model_config(
+    config: Union[str, dict],
+    test_cfg: Optional[dict] = None,
+    model_overrides: Optional[dict] = None,
+    channels_last: Optional[bool] = None,
+) -> ConfigDict:
     """The model config of ``config``, ready to build offline.
 
     Args:
@@ -47,16 +50,18 @@ def model_config(config: Union[str, dict],
     return model_cfg
 
 
-def seeded_model(config: Union[str, dict],
-                 seed: Optional[int] = 0,
-                 *,
-                 scope: str = 'mmsolo',
-                 test_cfg: Optional[dict] = None,
-                 model_overrides: Optional[dict] = None,
-                 channels_last: Optional[bool] = None,
-                 kernel_scale: float = 1.0,
-                 class_bias_mean: Optional[float] = None,
-                 reseed_before_init: bool = False) -> torch.nn.Module:
+def seeded_model(
+    config: Union[str, dict],
+    seed: Optional[int] = 0,
+    *,
+    scope: str = 'mmsolo',
+    test_cfg: Optional[dict] = None,
+    model_overrides: Optional[dict] = None,
+    channels_last: Optional[bool] = None,
+    kernel_scale: float = 1.0,
+    class_bias_mean: Optional[float] = None,
+    reseed_before_init: bool = False,
+) -> torch.nn.Module:
     """A config's detector with seeded random weights, in eval mode.
 
     ``torch.manual_seed(seed)``, the build, then ``init_weights()``: the
@@ -94,6 +99,7 @@ def seeded_model(config: Union[str, dict],
         ``scope='mmdet'``) in eval mode.
     """
     from mmsolo.utils import register_all_modules
+
     register_all_modules(init_default_scope=False)
     if scope == 'mmdet':
         from mmdet.registry import MODELS
@@ -101,8 +107,7 @@ def seeded_model(config: Union[str, dict],
         from mmsolo.registry import MODELS
     else:
         raise ValueError(f"scope must be 'mmsolo' or 'mmdet', not {scope!r}")
-    model_cfg = model_config(config, test_cfg, model_overrides,
-                             channels_last)
+    model_cfg = model_config(config, test_cfg, model_overrides, channels_last)
     if seed is not None:
         torch.manual_seed(seed)
     with DefaultScope.overwrite_default_scope(scope):
@@ -115,14 +120,15 @@ def seeded_model(config: Union[str, dict],
         with torch.no_grad():
             model.mask_head.conv_kernel.weight.mul_(kernel_scale)
     if class_bias_mean is not None:
-        spread_class_scores([model], mean=class_bias_mean,
-                            seed=(seed or 0) + 1)
+        spread_class_scores(
+            [model], mean=class_bias_mean, seed=(seed or 0) + 1
+        )
     return model.eval()
 
 
-def spread_class_scores(models: Sequence[torch.nn.Module],
-                        mean: float,
-                        seed: int = 1) -> None:
+def spread_class_scores(
+    models: Sequence[torch.nn.Module], mean: float, seed: int = 1
+) -> None:
     """Give the category convs of ``models`` the same seeded biases, normal
     with std 1.5 around ``mean``, so that some classes score high and a few
     hundred candidates pass ``score_thr``, as with a trained model."""

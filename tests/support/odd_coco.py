@@ -13,6 +13,7 @@ The images (ids 1 to 6, in :data:`ODD_IMAGES` order):
 - ``sides_75x100``: 75 rows, 100 columns, one RLE and one polygon object;
 - ``grayscale``: a single-channel 70x90 PNG, one object.
 """
+
 import json
 import os
 from dataclasses import dataclass
@@ -25,14 +26,20 @@ from pycocotools import mask as mask_utils
 from mmsolo.datasets.coco_masks import encode_rle, segmentation_to_mask
 
 CLASSES = ('circle', 'square', 'triangle')
-ODD_IMAGES = ('no_objects', 'empty_and_border_masks', 'objects_300',
-              'tiny_32x32', 'sides_75x100', 'grayscale')
+ODD_IMAGES = (
+    'no_objects',
+    'empty_and_border_masks',
+    'objects_300',
+    'tiny_32x32',
+    'sides_75x100',
+    'grayscale',
+)
 # No Resize: a model sees every image at its own size.
 NO_RESIZE_PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 
 
@@ -45,6 +52,7 @@ class OddCoco:
         ann_file (str): Path of the COCO annotation file.
         data (dict): The annotation file's content.
     """
+
     root: str
     ann_file: str
     data: dict
@@ -57,14 +65,17 @@ class OddCoco:
         """Annotations of the image called ``name``."""
         image_id = self.image_id(name)
         return [
-            ann for ann in self.data['annotations']
+            ann
+            for ann in self.data['annotations']
             if ann['image_id'] == image_id
         ]
 
 
-def polygon_annotation(polygon: Sequence[float],
-                       category_id: int,
-                       bbox: Optional[Sequence[float]] = None) -> dict:
+def polygon_annotation(
+    polygon: Sequence[float],
+    category_id: int,
+    bbox: Optional[Sequence[float]] = None,
+) -> dict:
     """A COCO annotation of one polygon ``[x0, y0, x1, y1, ...]``; its box
     is the polygon's extent (not clipped to the image) unless ``bbox``
     (x, y, w, h) is given, its area the polygon's geometric area."""
@@ -77,7 +88,8 @@ def polygon_annotation(polygon: Sequence[float],
         bbox=[float(v) for v in bbox],
         area=float(area),
         category_id=category_id,
-        iscrowd=0)
+        iscrowd=0,
+    )
 
 
 def rle_annotation(mask: np.ndarray, category_id: int) -> dict:
@@ -91,11 +103,13 @@ def rle_annotation(mask: np.ndarray, category_id: int) -> dict:
         bbox=bbox,
         area=area,
         category_id=category_id,
-        iscrowd=0)
+        iscrowd=0,
+    )
 
 
-def ellipse_mask(shape: Tuple[int, int], center: Tuple[int, int],
-                 axes: Tuple[int, int]) -> np.ndarray:
+def ellipse_mask(
+    shape: Tuple[int, int], center: Tuple[int, int], axes: Tuple[int, int]
+) -> np.ndarray:
     """(H, W) bool mask of an axis-aligned ellipse; center and axes (x, y)
     in pixels."""
     canvas = np.zeros(shape, dtype=np.uint8)
@@ -119,48 +133,66 @@ def objects_300(rng: np.random.Generator, size: int) -> List[dict]:
         x, y = rng.uniform(0, size - w), rng.uniform(0, size - h)
         if index % 25 == 0:
             center = (int(x + w / 2), int(y + h / 2))
-            mask = ellipse_mask((size, size), center,
-                                (int(w / 2), int(h / 2)))
+            mask = ellipse_mask((size, size), center, (int(w / 2), int(h / 2)))
             anns.append(rle_annotation(mask, category_id))
         elif index % 2:
-            anns.append(polygon_annotation(rectangle(x, y, w, h),
-                                           category_id))
+            anns.append(polygon_annotation(rectangle(x, y, w, h), category_id))
         else:
             anns.append(
-                polygon_annotation([x, y + h, x + w / 2, y, x + w, y + h],
-                                   category_id))
+                polygon_annotation(
+                    [x, y + h, x + w / 2, y, x + w, y + h], category_id
+                )
+            )
     return anns
 
 
-def odd_image_annotations(rng: np.random.Generator
-                          ) -> Dict[str, Tuple[Tuple[int, int], List[dict]]]:
+def odd_image_annotations(
+    rng: np.random.Generator,
+) -> Dict[str, Tuple[Tuple[int, int], List[dict]]]:
     """Per odd image, its (height, width) and annotations."""
     return dict(
         no_objects=((64, 64), []),
-        empty_and_border_masks=((96, 96), [
-            # 0.2 px wide: no pixel centre inside, so an all-zero mask; its
-            # 1 px wide box passes CocoDataset's w >= 1, h >= 1 filter.
-            polygon_annotation([20.2, 5., 20.4, 5., 20.4, 40., 20.2, 40.],
-                               1,
-                               bbox=[20., 5., 1., 35.]),
-            polygon_annotation(rectangle(70., 20., 50., 40.), 2),
-            polygon_annotation(rectangle(-10., -10., 40., 40.), 3),
-            polygon_annotation([40., 90., 60., 50., 80., 90.], 3),
-        ]),
+        empty_and_border_masks=(
+            (96, 96),
+            [
+                # 0.2 px wide: no pixel centre inside, so an all-zero mask; its
+                # 1 px wide box passes CocoDataset's w >= 1, h >= 1 filter.
+                polygon_annotation(
+                    [20.2, 5.0, 20.4, 5.0, 20.4, 40.0, 20.2, 40.0],
+                    1,
+                    bbox=[20.0, 5.0, 1.0, 35.0],
+                ),
+                polygon_annotation(rectangle(70.0, 20.0, 50.0, 40.0), 2),
+                polygon_annotation(rectangle(-10.0, -10.0, 40.0, 40.0), 3),
+                polygon_annotation([40.0, 90.0, 60.0, 50.0, 80.0, 90.0], 3),
+            ],
+        ),
         objects_300=((256, 256), objects_300(rng, 256)),
-        tiny_32x32=((32, 32), [polygon_annotation(rectangle(6., 8., 18., 16.),
-                                                  2)]),
-        sides_75x100=((75, 100), [
-            rle_annotation(ellipse_mask((75, 100), (40, 30), (25, 18)), 1),
-            polygon_annotation([60., 70., 80., 40., 98., 70.], 3),
-        ]),
-        grayscale=((70, 90),
-                   [polygon_annotation(rectangle(20., 15., 40., 35.), 2)]),
+        tiny_32x32=(
+            (32, 32),
+            [polygon_annotation(rectangle(6.0, 8.0, 18.0, 16.0), 2)],
+        ),
+        sides_75x100=(
+            (75, 100),
+            [
+                rle_annotation(ellipse_mask((75, 100), (40, 30), (25, 18)), 1),
+                polygon_annotation([60.0, 70.0, 80.0, 40.0, 98.0, 70.0], 3),
+            ],
+        ),
+        grayscale=(
+            (70, 90),
+            [polygon_annotation(rectangle(20.0, 15.0, 40.0, 35.0), 2)],
+        ),
     )
 
 
-def draw_image(rng: np.random.Generator, height: int, width: int,
-               anns: List[dict], grayscale: bool) -> np.ndarray:
+def draw_image(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    anns: List[dict],
+    grayscale: bool,
+) -> np.ndarray:
     """Noise with each annotated object painted in a flat grey level;
     (H, W) if ``grayscale``, else (H, W, 3) BGR."""
     image = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
@@ -181,20 +213,22 @@ def write_odd_coco(root: str, seed: int = 0) -> OddCoco:
         file_name = f'{name}.png'
         cv2.imwrite(
             os.path.join(root, 'images', file_name),
-            draw_image(rng, height, width, anns, name == 'grayscale'))
+            draw_image(rng, height, width, anns, name == 'grayscale'),
+        )
         images.append(
-            dict(
-                id=image_id, file_name=file_name, height=height,
-                width=width))
+            dict(id=image_id, file_name=file_name, height=height, width=width)
+        )
         for ann in anns:
             annotations.append(
-                dict(ann, id=len(annotations) + 1, image_id=image_id))
+                dict(ann, id=len(annotations) + 1, image_id=image_id)
+            )
     data = dict(
         images=images,
         annotations=annotations,
         categories=[
             dict(id=index + 1, name=name) for index, name in enumerate(CLASSES)
-        ])
+        ],
+    )
     ann_file = os.path.join(root, 'annotations.json')
     with open(ann_file, 'w') as f:
         json.dump(data, f)

@@ -2,6 +2,7 @@
 
 Used by the parity tests and the benchmarks.
 """
+
 import copy
 import os
 from typing import Optional, Tuple
@@ -28,11 +29,14 @@ def mmsolo_config_path(name: str = MMSOLO_R50_CONFIG) -> str:
     Raises:
         FileNotFoundError: naming the places looked in.
     """
-    repo_root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    roots = [os.environ.get(CONFIG_ROOT_ENV),
-             os.path.join(repo_root, 'configs'),
-             os.path.abspath('configs')]
+    repo_root = os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    )
+    roots = [
+        os.environ.get(CONFIG_ROOT_ENV),
+        os.path.join(repo_root, 'configs'),
+        os.path.abspath('configs'),
+    ]
     roots = [root for root in roots if root]
     for root in roots:
         path = os.path.join(root, name)
@@ -40,27 +44,30 @@ def mmsolo_config_path(name: str = MMSOLO_R50_CONFIG) -> str:
             return path
     raise FileNotFoundError(
         f'mmsolo config {name} not found in {roots}; set {CONFIG_ROOT_ENV} '
-        'to the configs/ directory of an mmsolo checkout')
+        'to the configs/ directory of an mmsolo checkout'
+    )
 
 
 def mmdet_config_path(name: str = 'solov2_r50_fpn_1x_coco.py') -> str:
     """Path of one of the SOLOv2 configs installed with mmdet."""
     import mmdet
+
     path = os.path.join(
-        os.path.dirname(mmdet.__file__), '.mim', 'configs', 'solov2', name)
+        os.path.dirname(mmdet.__file__), '.mim', 'configs', 'solov2', name
+    )
     if not os.path.isfile(path):
         raise FileNotFoundError(f'mmdet config not found: {path}')
     return path
 
 
 def build_paired_solov2(
-        test_cfg: Optional[dict] = None,
-        seed: int = 0,
-        mmdet_config: str = 'solov2_r50_fpn_1x_coco.py',
-        mmsolo_config: Optional[str] = None,
-        kernel_scale: float = 1.0,
-        model_overrides: Optional[dict] = None,
-        channels_last: Optional[bool] = None
+    test_cfg: Optional[dict] = None,
+    seed: int = 0,
+    mmdet_config: str = 'solov2_r50_fpn_1x_coco.py',
+    mmsolo_config: Optional[str] = None,
+    kernel_scale: float = 1.0,
+    model_overrides: Optional[dict] = None,
+    channels_last: Optional[bool] = None,
 ) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """mmdet's SOLOv2 with seeded random weights, and mmsolo's with the same
     weights through the checkpoint converter. Both in eval mode.
@@ -83,10 +90,15 @@ def build_paired_solov2(
     Returns:
         tuple: ``(reference, ours)``.
     """
-    our_cfg = model_config(mmsolo_config or mmsolo_config_path(), test_cfg,
-                           model_overrides, channels_last)
-    ref_cfg = model_config(mmdet_config_path(mmdet_config), test_cfg,
-                           model_overrides)
+    our_cfg = model_config(
+        mmsolo_config or mmsolo_config_path(),
+        test_cfg,
+        model_overrides,
+        channels_last,
+    )
+    ref_cfg = model_config(
+        mmdet_config_path(mmdet_config), test_cfg, model_overrides
+    )
     return _build_pair(ref_cfg, our_cfg, seed, kernel_scale)
 
 
@@ -112,28 +124,34 @@ def mmdet_equivalent_model_cfg(model_cfg: dict) -> ConfigDict:
 
 
 def build_paired_from_mmsolo_config(
-        mmsolo_config: str,
-        seed: int = 0,
-        kernel_scale: float = 1.0) -> Tuple[torch.nn.Module, torch.nn.Module]:
+    mmsolo_config: str, seed: int = 0, kernel_scale: float = 1.0
+) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """Like :func:`build_paired_solov2`, mmdet's model being built from
     :func:`mmdet_equivalent_model_cfg` of the mmsolo config at
     ``mmsolo_config`` (e.g. the quick-start one, which mmdet does not
     ship)."""
     our_cfg = model_config(mmsolo_config)
-    return _build_pair(mmdet_equivalent_model_cfg(our_cfg), our_cfg, seed,
-                       kernel_scale)
+    return _build_pair(
+        mmdet_equivalent_model_cfg(our_cfg), our_cfg, seed, kernel_scale
+    )
 
 
-def _build_pair(ref_cfg: dict, our_cfg: dict, seed: int,
-                kernel_scale: float) -> Tuple[torch.nn.Module,
-                                              torch.nn.Module]:
+def _build_pair(
+    ref_cfg: dict, our_cfg: dict, seed: int, kernel_scale: float
+) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """mmdet's model of ``ref_cfg`` seeded, ours of ``our_cfg`` loading its
     converted weights; both in eval mode."""
     from mmsolo.checkpoint import convert_mmdet_state_dict
-    reference = seeded_model(ref_cfg, seed, scope='mmdet',
-                             kernel_scale=kernel_scale,
-                             reseed_before_init=True)
+
+    reference = seeded_model(
+        ref_cfg,
+        seed,
+        scope='mmdet',
+        kernel_scale=kernel_scale,
+        reseed_before_init=True,
+    )
     ours = seeded_model(our_cfg, seed=None)
     ours.load_state_dict(
-        convert_mmdet_state_dict(reference.state_dict()), strict=True)
+        convert_mmdet_state_dict(reference.state_dict()), strict=True
+    )
     return reference, ours

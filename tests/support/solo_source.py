@@ -11,6 +11,7 @@ and no bias, ``solo_cate`` with ``num_classes - 1`` outputs,
 mmdet 3 or mmsolo module is used, so the table checks the converter and
 the mmsolo configs independently.
 """
+
 import math
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Tuple
@@ -30,31 +31,41 @@ RESNET_BLOCKS = {
 
 def _bn(shapes: Shapes, prefix: str, channels: int) -> None:
     for name in ('weight', 'bias', 'running_mean', 'running_var'):
-        shapes[f'{prefix}.{name}'] = (channels, )
+        shapes[f'{prefix}.{name}'] = (channels,)
     shapes[f'{prefix}.num_batches_tracked'] = ()
 
 
-def _conv(shapes: Shapes,
-          prefix: str,
-          out: int,
-          in_: int,
-          k: int,
-          dcn: Optional[str] = None,
-          groups: int = 1,
-          bias: bool = False) -> None:
+def _conv(
+    shapes: Shapes,
+    prefix: str,
+    out: int,
+    in_: int,
+    k: int,
+    dcn: Optional[str] = None,
+    groups: int = 1,
+    bias: bool = False,
+) -> None:
     """A conv (``prefix.weight``) and, if it is a DCN, its offset conv."""
     shapes[f'{prefix}.weight'] = (out, in_ // groups, k, k)
     if bias:
-        shapes[f'{prefix}.bias'] = (out, )
+        shapes[f'{prefix}.bias'] = (out,)
     if dcn is not None:
         offsets = DCN_OFFSETS[dcn] * k * k
         shapes[f'{prefix}.conv_offset.weight'] = (offsets, in_, k, k)
-        shapes[f'{prefix}.conv_offset.bias'] = (offsets, )
+        shapes[f'{prefix}.conv_offset.bias'] = (offsets,)
 
 
-def _block(shapes: Shapes, prefix: str, kind: str, in_: int, planes: int,
-           stride: int, dcn: Optional[str], groups: int,
-           base_width: int) -> int:
+def _block(
+    shapes: Shapes,
+    prefix: str,
+    kind: str,
+    in_: int,
+    planes: int,
+    stride: int,
+    dcn: Optional[str],
+    groups: int,
+    base_width: int,
+) -> int:
     """One residual block; returns its output channels."""
     if kind == 'basic':
         out = planes
@@ -64,8 +75,11 @@ def _block(shapes: Shapes, prefix: str, kind: str, in_: int, planes: int,
         _bn(shapes, f'{prefix}.bn2', planes)
     else:
         out = planes * 4
-        width = planes if groups == 1 else \
-            math.floor(planes * base_width / 64) * groups
+        width = (
+            planes
+            if groups == 1
+            else math.floor(planes * base_width / 64) * groups
+        )
         _conv(shapes, f'{prefix}.conv1', width, in_, 1)
         _bn(shapes, f'{prefix}.bn1', width)
         _conv(shapes, f'{prefix}.conv2', width, width, 3, dcn, groups)
@@ -78,8 +92,14 @@ def _block(shapes: Shapes, prefix: str, kind: str, in_: int, planes: int,
     return out
 
 
-def _resnet(shapes: Shapes, depth: int, groups: int, base_width: int,
-            dcn: Optional[str], stage_with_dcn: Sequence[bool]) -> list:
+def _resnet(
+    shapes: Shapes,
+    depth: int,
+    groups: int,
+    base_width: int,
+    dcn: Optional[str],
+    stage_with_dcn: Sequence[bool],
+) -> list:
     """``backbone.*``; returns the channels of C2..C5."""
     kind, blocks = RESNET_BLOCKS[depth]
     _conv(shapes, 'backbone.conv1', 64, 3, 7)
@@ -87,10 +107,17 @@ def _resnet(shapes: Shapes, depth: int, groups: int, base_width: int,
     in_, stage_out = 64, []
     for stage, num_blocks in enumerate(blocks):
         for b in range(num_blocks):
-            in_ = _block(shapes, f'backbone.layer{stage + 1}.{b}', kind, in_,
-                         64 * 2**stage, 1 if stage == 0 or b else 2,
-                         dcn if stage_with_dcn[stage] else None, groups,
-                         base_width)
+            in_ = _block(
+                shapes,
+                f'backbone.layer{stage + 1}.{b}',
+                kind,
+                in_,
+                64 * 2**stage,
+                1 if stage == 0 or b else 2,
+                dcn if stage_with_dcn[stage] else None,
+                groups,
+                base_width,
+            )
         stage_out.append(in_)
     return stage_out
 
@@ -98,72 +125,99 @@ def _resnet(shapes: Shapes, depth: int, groups: int, base_width: int,
 def _fpn(shapes: Shapes, in_channels: Sequence[int], out: int = 256) -> None:
     for i, channels in enumerate(in_channels):
         _conv(
-            shapes,
-            f'neck.lateral_convs.{i}.conv',
-            out,
-            channels,
-            1,
-            bias=True)
+            shapes, f'neck.lateral_convs.{i}.conv', out, channels, 1, bias=True
+        )
         _conv(shapes, f'neck.fpn_convs.{i}.conv', out, out, 3, bias=True)
 
 
-def _conv_gn(shapes: Shapes, prefix: str, out: int, in_: int, k: int,
-             dcn: Optional[str]) -> None:
+def _conv_gn(
+    shapes: Shapes, prefix: str, out: int, in_: int, k: int, dcn: Optional[str]
+) -> None:
     """An mmdet v1 ConvModule with GN (so no conv bias)."""
     _conv(shapes, f'{prefix}.conv', out, in_, k, dcn)
-    shapes[f'{prefix}.gn.weight'] = (out, )
-    shapes[f'{prefix}.gn.bias'] = (out, )
+    shapes[f'{prefix}.gn.weight'] = (out,)
+    shapes[f'{prefix}.gn.bias'] = (out,)
 
 
-def _bbox_head(shapes: Shapes,
-               num_classes: int,
-               stacked_convs: int,
-               seg_feat_channels: int,
-               ins_out_channels: int,
-               type_dcn: Optional[str],
-               light: bool,
-               in_channels: int = 256) -> None:
+def _bbox_head(
+    shapes: Shapes,
+    num_classes: int,
+    stacked_convs: int,
+    seg_feat_channels: int,
+    ins_out_channels: int,
+    type_dcn: Optional[str],
+    light: bool,
+    in_channels: int = 256,
+) -> None:
     """``SOLOv2Head`` (DCN in every tower conv) or ``SOLOv2LightHead`` (in
     the last one only); ``type_dcn`` None for ``use_dcn_in_tower=False``."""
     for i in range(stacked_convs):
         dcn = type_dcn if not light or i == stacked_convs - 1 else None
         first = i == 0
-        _conv_gn(shapes, f'bbox_head.kernel_convs.{i}', seg_feat_channels,
-                 in_channels + 2 if first else seg_feat_channels, 3, dcn)
-        _conv_gn(shapes, f'bbox_head.cate_convs.{i}', seg_feat_channels,
-                 in_channels if first else seg_feat_channels, 3, dcn)
+        _conv_gn(
+            shapes,
+            f'bbox_head.kernel_convs.{i}',
+            seg_feat_channels,
+            in_channels + 2 if first else seg_feat_channels,
+            3,
+            dcn,
+        )
+        _conv_gn(
+            shapes,
+            f'bbox_head.cate_convs.{i}',
+            seg_feat_channels,
+            in_channels if first else seg_feat_channels,
+            3,
+            dcn,
+        )
     _conv(
         shapes,
         'bbox_head.solo_cate',
         num_classes - 1,
         seg_feat_channels,
         3,
-        bias=True)
+        bias=True,
+    )
     _conv(
         shapes,
         'bbox_head.solo_kernel',
         ins_out_channels,
         seg_feat_channels,
         3,
-        bias=True)
+        bias=True,
+    )
 
 
-def _mask_feat_head(shapes: Shapes,
-                    out_channels: int,
-                    num_classes: int,
-                    conv_dcn: Optional[str],
-                    in_channels: int = 256,
-                    num_levels: int = 4) -> None:
+def _mask_feat_head(
+    shapes: Shapes,
+    out_channels: int,
+    num_classes: int,
+    conv_dcn: Optional[str],
+    in_channels: int = 256,
+    num_levels: int = 4,
+) -> None:
     """``MaskFeatHead`` (start_level 0, end_level 3): level ``l`` has
     ``max(l, 1)`` convs; the first conv of level 3 gets the coordinates."""
     prefix = 'mask_feat_head.convs_all_levels'
     for level in range(num_levels):
         for j in range(max(level, 1)):
             in_ = out_channels if j else in_channels + 2 * (level == 3)
-            _conv_gn(shapes, f'{prefix}.{level}.conv{j}', out_channels, in_, 3,
-                     conv_dcn)
-    _conv_gn(shapes, 'mask_feat_head.conv_pred.0', num_classes, out_channels,
-             1, conv_dcn)
+            _conv_gn(
+                shapes,
+                f'{prefix}.{level}.conv{j}',
+                out_channels,
+                in_,
+                3,
+                conv_dcn,
+            )
+    _conv_gn(
+        shapes,
+        'mask_feat_head.conv_pred.0',
+        num_classes,
+        out_channels,
+        1,
+        conv_dcn,
+    )
 
 
 def official_solov2_shapes(spec: dict) -> Shapes:
@@ -179,15 +233,30 @@ def official_solov2_shapes(spec: dict) -> Shapes:
             ``mask_conv_dcn`` (``mask_feat_head.conv_cfg`` type or None).
     """
     shapes: Shapes = OrderedDict()
-    _resnet(shapes, spec['depth'], spec.get('groups', 1),
-            spec.get('base_width', 4), spec.get('dcn'),
-            (False, True, True, True))
+    _resnet(
+        shapes,
+        spec['depth'],
+        spec.get('groups', 1),
+        spec.get('base_width', 4),
+        spec.get('dcn'),
+        (False, True, True, True),
+    )
     _fpn(shapes, spec['fpn_in'])
-    _bbox_head(shapes, 81, spec['stacked_convs'], spec['seg_feat_channels'],
-               spec['ins_out_channels'], spec.get('type_dcn'),
-               spec.get('light', False))
-    _mask_feat_head(shapes, spec['mask_out_channels'],
-                    spec['mask_num_classes'], spec.get('mask_conv_dcn'))
+    _bbox_head(
+        shapes,
+        81,
+        spec['stacked_convs'],
+        spec['seg_feat_channels'],
+        spec['ins_out_channels'],
+        spec.get('type_dcn'),
+        spec.get('light', False),
+    )
+    _mask_feat_head(
+        shapes,
+        spec['mask_out_channels'],
+        spec['mask_num_classes'],
+        spec.get('mask_conv_dcn'),
+    )
     return shapes
 
 
@@ -197,13 +266,15 @@ _FULL = dict(
     seg_feat_channels=512,
     ins_out_channels=256,
     mask_out_channels=128,
-    mask_num_classes=256)
+    mask_num_classes=256,
+)
 _LIGHT = dict(
     _FULL,
     stacked_convs=2,
     seg_feat_channels=256,
     ins_out_channels=128,
-    mask_num_classes=128)
+    mask_num_classes=128,
+)
 _DCNV2 = dict(dcn='DCNv2', type_dcn='DCNv2', mask_conv_dcn='DCNv2')
 _SMALL_FPN = (64, 128, 256, 512)
 
@@ -212,32 +283,47 @@ _SMALL_FPN = (64, 128, 256, 512)
 OFFICIAL_SOLOV2_ZOO: Dict[str, Tuple[dict, str]] = {
     'SOLOv2_R50_1x': (dict(_FULL, depth=50), 'solov2_r50_fpn_1x_coco.py'),
     'SOLOv2_R50_3x': (dict(_FULL, depth=50), 'solov2_r50_fpn_ms-3x_coco.py'),
-    'SOLOv2_R101_3x': (dict(_FULL,
-                            depth=101), 'solov2_r101_fpn_ms-3x_coco.py'),
-    'SOLOv2_R101_DCN_3x':
-    (dict(_FULL, depth=101, **_DCNV2), 'solov2_r101-dcn_fpn_ms-3x_coco.py'),
-    'SOLOv2_X101_DCN_3x':
-    (dict(_FULL, depth=101, groups=64, base_width=4,
-          **_DCNV2), 'solov2_x101-dcn_fpn_ms-3x_coco.py'),
-    'SOLOv2_Light_448_R18_3x': (dict(_LIGHT, depth=18, fpn_in=_SMALL_FPN),
-                                'solov2-light_r18_fpn_ms-3x_coco.py'),
-    'SOLOv2_Light_448_R34_3x': (dict(_LIGHT, depth=34, fpn_in=_SMALL_FPN),
-                                'solov2-light_r34_fpn_ms-3x_coco.py'),
-    'SOLOv2_Light_448_R50_3x':
-    (dict(_LIGHT, depth=50), 'solov2-light_r50_fpn_ms-3x_coco.py'),
-    'SOLOv2_Light_512_DCN_R50_3x': (dict(
-        _LIGHT,
-        depth=50,
-        stacked_convs=3,
-        dcn='DCN',
-        type_dcn='DCN',
-        light=True), 'solov2-light_r50-dcnv1_fpn_ms-3x_coco.py'),
+    'SOLOv2_R101_3x': (
+        dict(_FULL, depth=101),
+        'solov2_r101_fpn_ms-3x_coco.py',
+    ),
+    'SOLOv2_R101_DCN_3x': (
+        dict(_FULL, depth=101, **_DCNV2),
+        'solov2_r101-dcn_fpn_ms-3x_coco.py',
+    ),
+    'SOLOv2_X101_DCN_3x': (
+        dict(_FULL, depth=101, groups=64, base_width=4, **_DCNV2),
+        'solov2_x101-dcn_fpn_ms-3x_coco.py',
+    ),
+    'SOLOv2_Light_448_R18_3x': (
+        dict(_LIGHT, depth=18, fpn_in=_SMALL_FPN),
+        'solov2-light_r18_fpn_ms-3x_coco.py',
+    ),
+    'SOLOv2_Light_448_R34_3x': (
+        dict(_LIGHT, depth=34, fpn_in=_SMALL_FPN),
+        'solov2-light_r34_fpn_ms-3x_coco.py',
+    ),
+    'SOLOv2_Light_448_R50_3x': (
+        dict(_LIGHT, depth=50),
+        'solov2-light_r50_fpn_ms-3x_coco.py',
+    ),
+    'SOLOv2_Light_512_DCN_R50_3x': (
+        dict(
+            _LIGHT,
+            depth=50,
+            stacked_convs=3,
+            dcn='DCN',
+            type_dcn='DCN',
+            light=True,
+        ),
+        'solov2-light_r50-dcnv1_fpn_ms-3x_coco.py',
+    ),
 }
 
 
-def random_state_dict(shapes: Shapes,
-                      seed: int = 0,
-                      std: float = 0.05) -> 'OrderedDict[str, torch.Tensor]':
+def random_state_dict(
+    shapes: Shapes, seed: int = 0, std: float = 0.05
+) -> 'OrderedDict[str, torch.Tensor]':
     """Seeded random tensors of the given shapes (BN variances positive,
     ``num_batches_tracked`` an int64 scalar)."""
     generator = torch.Generator().manual_seed(seed)

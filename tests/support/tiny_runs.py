@@ -1,5 +1,6 @@
 """Small training and test runs of the quick-start model, for the tests of
 the tools (mmsolo's and mmdet's)."""
+
 import os
 
 from mmsolo.datasets import write_split
@@ -15,8 +16,9 @@ def write_tiny_shapes(root: str, num_train: int = 4, num_val: int = 2) -> str:
     return root
 
 
-def write_tiny_config(path: str, repo_root: str, data_root: str,
-                      max_iters: int = 2) -> str:
+def write_tiny_config(
+    path: str, repo_root: str, data_root: str, max_iters: int = 2
+) -> str:
     """A config at ``path``: the quick start on the set at ``data_root``,
     batches of 2 in the main process, ``max_iters`` iterations, one
     validation and one checkpoint at the end. Returns ``path``."""

@@ -1,6 +1,7 @@
 """mmdet's own entry points build mmsolo's models from mmsolo's configs,
 whatever the default scope (issue rows: DetInferencer without ``scope=``,
 a config inheriting ``mmdet::_base_/default_runtime.py``)."""
+
 import json
 import os
 import uuid
@@ -33,7 +34,8 @@ def val_image(tmp_path_factory) -> str:
 
 
 def test_det_inferencer_without_scope_builds_mmsolos_model(
-        repo_root, tmp_path, val_image):
+    repo_root, tmp_path, val_image
+):
     """``DetInferencer(model=CONFIG, weights=CKPT)``, mmdet's documented
     call, sets the default scope to ``mmdet``; the config's scope-qualified
     types still build mmsolo's SOLOv2 (mmdet's SOLOv2 of the same name
@@ -41,15 +43,20 @@ def test_det_inferencer_without_scope_builds_mmsolos_model(
     writes mmdet's ``vis/`` and ``preds/``."""
     config = os.path.join(repo_root, QUICKSTART)
     weights = save_seeded_checkpoint(config, str(tmp_path / 'seeded.pth'))
-    inferencer = DetInferencer(model=config, weights=weights, device='cpu',
-                               show_progress=False)
+    inferencer = DetInferencer(
+        model=config, weights=weights, device='cpu', show_progress=False
+    )
     assert DefaultScope.get_current_instance().scope_name == 'mmdet'
     assert isinstance(inferencer.model, SOLOv2)
     assert inferencer.model.dataset_meta['classes'] == (
-        'circle', 'square', 'triangle')
+        'circle',
+        'square',
+        'triangle',
+    )
     out_dir = tmp_path / 'out'
-    result = inferencer(val_image, out_dir=str(out_dir), no_save_pred=False,
-                        pred_score_thr=0.0)
+    result = inferencer(
+        val_image, out_dir=str(out_dir), no_save_pred=False, pred_score_thr=0.0
+    )
     prediction = result['predictions'][0]
     assert set(prediction) >= {'labels', 'scores', 'bboxes', 'masks'}
     assert (out_dir / 'vis' / '000001.png').is_file()
@@ -58,7 +65,8 @@ def test_det_inferencer_without_scope_builds_mmsolos_model(
 
 
 def test_config_inheriting_mmdets_runtime_builds_mmsolos_model(
-        repo_root, tmp_path):
+    repo_root, tmp_path
+):
     """``default_scope = 'mmdet'`` inherited from mmdet's runtime: mmdet's
     ``init_detector`` still gets mmsolo's SOLOv2 (and mmsolo's head and
     neck inside it)."""

@@ -10,6 +10,7 @@ preprocessor, gives the same FPN levels, kernels, category logits and mask
 features as the source, and the same instances as AdelaiDet's inference
 (``adelaidet_instances``) on the source's outputs.
 """
+
 import os
 
 import pytest
@@ -17,15 +18,19 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from support import seeded_model
-from support.adelaidet_source import (ADELAIDET_TEST_CFG, AdelaiDetSOLOv2,
-                                      adelaidet_instances, randomize_)
+from support.adelaidet_source import (
+    ADELAIDET_TEST_CFG,
+    AdelaiDetSOLOv2,
+    adelaidet_instances,
+    randomize_,
+)
 from zoo_helpers import CONFIG_DIR, assert_outputs_close
 
 from mmsolo.checkpoint import convert_adelaidet_state_dict
 
 CONFIGS = {
     50: 'solov2_r50-caffe_fpn_ms-3x_coco.py',
-    101: 'solov2_r101-caffe_fpn_ms-3x_coco.py'
+    101: 'solov2_r101-caffe_fpn_ms-3x_coco.py',
 }
 
 
@@ -38,7 +43,8 @@ def spread_predictions_(source: AdelaiDetSOLOv2) -> None:
     with torch.no_grad():
         source.ins_head.cate_pred.weight.mul_(6)
         source.ins_head.cate_pred.bias.copy_(
-            torch.randn(80, generator=generator) - 7)
+            torch.randn(80, generator=generator) - 7
+        )
         source.ins_head.kernel_pred.weight.mul_(5)
         source.mask_head.conv_pred[1].bias.fill_(-1.0)
 
@@ -48,8 +54,9 @@ def converted_pair(depth: int, test_cfg: dict = None, spread: bool = False):
     if spread:
         spread_predictions_(source)
     converted = convert_adelaidet_state_dict(source.state_dict())
-    ours = seeded_model(os.path.join(CONFIG_DIR, CONFIGS[depth]), seed=None,
-                        test_cfg=test_cfg)
+    ours = seeded_model(
+        os.path.join(CONFIG_DIR, CONFIGS[depth]), seed=None, test_cfg=test_cfg
+    )
     assert set(converted) == set(ours.state_dict())
     ours.load_state_dict(converted, strict=True)
     return source, ours, converted
@@ -63,16 +70,24 @@ def test_adelaidet_layout_loads_strictly(depth):
     bn_count = sum(key.endswith('running_var') for key in source_sd)
     assert len(converted) == len(source_sd) + bn_count
     pairs = [
-        ('backbone.bottom_up.res3.0.conv1.norm.running_var',
-         'backbone.layer2.0.bn1.running_var'),
-        ('backbone.bottom_up.res4.0.shortcut.weight',
-         'backbone.layer3.0.downsample.0.weight'),
+        (
+            'backbone.bottom_up.res3.0.conv1.norm.running_var',
+            'backbone.layer2.0.bn1.running_var',
+        ),
+        (
+            'backbone.bottom_up.res4.0.shortcut.weight',
+            'backbone.layer3.0.downsample.0.weight',
+        ),
         ('backbone.fpn_lateral5.bias', 'neck.lateral_convs.3.conv.bias'),
         ('ins_head.kernel_tower.10.bias', 'mask_head.kernel_convs.3.gn.bias'),
-        ('mask_head.convs_all_levels.3.conv2.0.weight',
-         'mask_feature_neck.level_convs.3.2.conv.weight'),
-        ('mask_head.conv_pred.1.weight', 'mask_feature_neck.fuse_conv.gn.'
-         'weight'),
+        (
+            'mask_head.convs_all_levels.3.conv2.0.weight',
+            'mask_feature_neck.level_convs.3.2.conv.weight',
+        ),
+        (
+            'mask_head.conv_pred.1.weight',
+            'mask_feature_neck.fuse_conv.gn.weight',
+        ),
     ]
     for src_key, dst_key in pairs:
         assert torch.equal(converted[dst_key], source_sd[src_key]), dst_key
@@ -82,14 +97,17 @@ def test_converted_adelaidet_predicts_as_its_source():
     source, ours, _ = converted_pair(50)
     generator = torch.Generator().manual_seed(0)
     bgr = torch.randint(
-        0, 256, (3, 128, 160), generator=generator, dtype=torch.uint8)
+        0, 256, (3, 128, 160), generator=generator, dtype=torch.uint8
+    )
     sample = DetDataSample(
-        metainfo=dict(img_shape=(128, 160), ori_shape=(128, 160)))
+        metainfo=dict(img_shape=(128, 160), ori_shape=(128, 160))
+    )
     with torch.no_grad():
         data = ours.data_preprocessor(
-            dict(inputs=[bgr], data_samples=[sample]), training=False)
+            dict(inputs=[bgr], data_samples=[sample]), training=False
+        )
         # One shared mask-feature map (MaskFeatureNeck).
-        kernels, cls_logits, (mask_feats, ) = ours._forward(data['inputs'])
+        kernels, cls_logits, (mask_feats,) = ours._forward(data['inputs'])
         feats = ours.extract_feat(data['inputs'])
         ref = source(bgr[None].float())
     for ref_level, our_level in zip(ref['feats'], feats):
@@ -114,21 +132,26 @@ def test_converted_adelaidet_gives_the_same_instances():
             score_thr=0.5,
             filter_thr=cfg['update_thr'],
             nms_pre=cfg['nms_pre'],
-            max_per_img=cfg['max_per_img']),
-        spread=True)
+            max_per_img=cfg['max_per_img'],
+        ),
+        spread=True,
+    )
     generator = torch.Generator().manual_seed(0)
     bgr = torch.randint(
-        0, 256, (3, 128, 160), generator=generator, dtype=torch.uint8)
+        0, 256, (3, 128, 160), generator=generator, dtype=torch.uint8
+    )
     sample = DetDataSample(
         metainfo=dict(
-            img_shape=(128, 160),
-            ori_shape=(256, 320),
-            scale_factor=(0.5, 0.5)))
+            img_shape=(128, 160), ori_shape=(256, 320), scale_factor=(0.5, 0.5)
+        )
+    )
     with torch.no_grad():
         ref = adelaidet_instances(
-            source(bgr[None].float()), (128, 160), (256, 320), cfg)
+            source(bgr[None].float()), (128, 160), (256, 320), cfg
+        )
         data = ours.data_preprocessor(
-            dict(inputs=[bgr], data_samples=[sample]), training=False)
+            dict(inputs=[bgr], data_samples=[sample]), training=False
+        )
         got = ours.predict(data['inputs'], data['data_samples'])[0]
     got = got.pred_instances
     assert len(got) == len(ref['labels']) > 50

@@ -1,6 +1,7 @@
 """Training checkpoints of tensors and plain containers only: the message
 hub round-trips bit for bit, NumPy values become tensors and numbers, and a
 value no weights-only load can read is named by its place."""
+
 import io
 from collections import Counter, OrderedDict
 
@@ -9,8 +10,11 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from mmsolo.checkpoint import (decode_message_hub, encode_message_hub,
-                               to_plain_checkpoint)
+from mmsolo.checkpoint import (
+    decode_message_hub,
+    encode_message_hub,
+    to_plain_checkpoint,
+)
 from mmsolo.checkpoint.plain_state import to_plain
 
 
@@ -38,8 +42,9 @@ def test_message_hub_round_trip_is_exact():
     restored = MessageHub.get_instance('plain-state-restored')
     restored.load_state_dict(decode_message_hub(stored))
     for key in ('train/loss', 'train/iter'):
-        for got, want in zip(restored.get_scalar(key).data,
-                             hub.get_scalar(key).data):
+        for got, want in zip(
+            restored.get_scalar(key).data, hub.get_scalar(key).data
+        ):
             assert got.dtype == want.dtype
             assert np.array_equal(got, want)
     assert restored.get_info('iter') == 4
@@ -60,9 +65,14 @@ def test_decode_passes_an_mmengine_state_through():
 
 def test_numpy_values_become_tensors_and_numbers():
     plain = to_plain(
-        dict(array=np.arange(3, dtype=np.int16), scalar=np.float32(0.5),
-             nested=[(np.int64(2), 'a')], counter=Counter(a=2),
-             ordered=OrderedDict(b=np.bool_(True))))
+        dict(
+            array=np.arange(3, dtype=np.int16),
+            scalar=np.float32(0.5),
+            nested=[(np.int64(2), 'a')],
+            counter=Counter(a=2),
+            ordered=OrderedDict(b=np.bool_(True)),
+        )
+    )
     loaded = weights_only_round_trip(plain)
     assert torch.equal(loaded['array'], torch.arange(3, dtype=torch.int16))
     assert loaded['scalar'] == 0.5 and type(loaded['scalar']) is float
@@ -74,8 +84,9 @@ def test_numpy_values_become_tensors_and_numbers():
 def test_unchanged_state_dict_is_kept_with_its_metadata():
     state_dict = torch.nn.BatchNorm2d(2).state_dict()
     assert to_plain(state_dict) is state_dict
-    assert hasattr(to_plain(dict(state_dict=state_dict))['state_dict'],
-                   '_metadata')
+    assert hasattr(
+        to_plain(dict(state_dict=state_dict))['state_dict'], '_metadata'
+    )
 
 
 def test_unstorable_value_is_named_by_its_place():

@@ -1,17 +1,25 @@
 """Reading a checkpoint never runs code from it, whatever path it comes by
 (local file, URL, mmengine's loaders, a backbone's Pretrained init_cfg),
 unless the user opts in."""
+
 import shutil
 
 import pytest
 import torch
-from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
-                                        load_from_http)
+from mmengine.runner.checkpoint import (
+    CheckpointLoader,
+    _load_checkpoint,
+    load_from_http,
+)
 from support.crafted_checkpoints import save_crafted_checkpoint
 
-from mmsolo.checkpoint import (UnsafeCheckpointError, install_safe_loaders,
-                               load_checkpoint_file, load_url_safely,
-                               unsafe_checkpoint_loading)
+from mmsolo.checkpoint import (
+    UnsafeCheckpointError,
+    install_safe_loaders,
+    load_checkpoint_file,
+    load_url_safely,
+    unsafe_checkpoint_loading,
+)
 from mmsolo.registry import MODELS
 
 
@@ -29,16 +37,14 @@ def assert_refused(error, path, marker):
 
 
 @pytest.mark.parametrize('where', ['top', 'meta', 'state_dict'])
-def test_crafted_file_is_refused_before_its_code_runs(tmp_path, marker,
-                                                      where):
+def test_crafted_file_is_refused_before_its_code_runs(tmp_path, marker, where):
     path = save_crafted_checkpoint(tmp_path / 'evil.pth', marker, where)
     with pytest.raises(UnsafeCheckpointError) as error:
         load_checkpoint_file(path)
     assert_refused(error, path, marker)
 
 
-def test_crafted_file_really_runs_code_when_unpickled_fully(tmp_path,
-                                                            marker):
+def test_crafted_file_really_runs_code_when_unpickled_fully(tmp_path, marker):
     """The control: the same file, with the explicit opt-in, does run its
     code (so the refusals above are what keeps the marker away)."""
     path = save_crafted_checkpoint(tmp_path / 'evil.pth', marker, 'meta')
@@ -58,8 +64,10 @@ def test_opt_in_ends_with_its_block(tmp_path, marker):
 
 def test_plain_checkpoint_loads(tmp_path):
     path = tmp_path / 'ok.pth'
-    torch.save(dict(meta=dict(classes=('a', 'b')),
-                    state_dict={'w': torch.arange(3)}), path)
+    torch.save(
+        dict(meta=dict(classes=('a', 'b')), state_dict={'w': torch.arange(3)}),
+        path,
+    )
     loaded = load_checkpoint_file(path)
     assert loaded['meta']['classes'] == ('a', 'b')
     assert torch.equal(loaded['state_dict']['w'], torch.arange(3))
@@ -76,8 +84,10 @@ def test_mmengine_local_loader_is_the_safe_one(tmp_path, marker):
     with pytest.raises(UnsafeCheckpointError) as error:
         _load_checkpoint(str(path), map_location='cpu')
     assert_refused(error, path, marker)
-    assert CheckpointLoader._schemes[''].__module__ == \
-        'mmsolo.checkpoint.safe_loading'
+    assert (
+        CheckpointLoader._schemes[''].__module__
+        == 'mmsolo.checkpoint.safe_loading'
+    )
 
 
 @pytest.fixture
@@ -94,15 +104,15 @@ def fake_download(monkeypatch, tmp_path):
     return served
 
 
-def test_downloaded_checkpoint_is_read_safely(tmp_path, marker,
-                                              fake_download):
+def test_downloaded_checkpoint_is_read_safely(tmp_path, marker, fake_download):
     """mmengine reads URLs (model zoos, torchvision://, open-mmlab://) with
     torch.hub.load_state_dict_from_url, whose weights_only defaults to
     False: mmsolo's loaders replace it."""
     install_safe_loaders()
     url = 'https://download.example.com/solov2_evil.pth'
-    fake_download[url] = save_crafted_checkpoint(tmp_path / 'evil.pth',
-                                                 marker, 'state_dict')
+    fake_download[url] = save_crafted_checkpoint(
+        tmp_path / 'evil.pth', marker, 'state_dict'
+    )
     with pytest.raises(UnsafeCheckpointError) as error:
         load_from_http(url, map_location='cpu')
     assert 'solov2_evil.pth' in str(error.value)
@@ -121,8 +131,12 @@ def test_backbone_pretrained_init_cfg_is_read_safely(tmp_path, marker):
     install_safe_loaders()
     path = save_crafted_checkpoint(tmp_path / 'resnet.pth', marker, 'meta')
     backbone = MODELS.build(
-        dict(type='ResNet', depth=18, init_cfg=dict(
-            type='Pretrained', checkpoint=str(path))))
+        dict(
+            type='ResNet',
+            depth=18,
+            init_cfg=dict(type='Pretrained', checkpoint=str(path)),
+        )
+    )
     with pytest.raises(UnsafeCheckpointError):
         backbone.init_weights()
     assert not marker.exists()

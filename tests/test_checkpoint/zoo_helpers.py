@@ -1,5 +1,6 @@
 """Shared by the zoo-layout tests: rename keys, compare outputs (the
 configs' models come from ``support.seeded_model``)."""
+
 import os
 import re
 from typing import List, Tuple
@@ -7,7 +8,8 @@ from typing import List, Tuple
 import torch
 
 REPO_ROOT = os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 CONFIG_DIR = os.path.join(REPO_ROOT, 'configs', 'solov2')
 
 
@@ -25,9 +27,9 @@ def rename(state_dict: dict, rules: List[Tuple[str, str]]) -> dict:
     return out
 
 
-def assert_outputs_close(ref: torch.Tensor,
-                         ours: torch.Tensor,
-                         rtol: float = 1e-4) -> None:
+def assert_outputs_close(
+    ref: torch.Tensor, ours: torch.Tensor, rtol: float = 1e-4
+) -> None:
     """Two tensors equal up to float error relative to their scale."""
     assert ref.shape == ours.shape, (ref.shape, ours.shape)
     scale = ref.abs().max().item()

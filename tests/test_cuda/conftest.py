@@ -3,13 +3,15 @@ skipped where CUDA is not available, so the suite stays green on CPU-only
 machines and CI; ``pytest -m cuda tests`` runs them alone on a GPU, and
 ``MMSOLO_CUDA_TESTS_DEVICE=cpu pytest tests/test_cuda`` runs their logic on
 the CPU."""
+
 import os
 
 import pytest
 import torch
 
-_NO_CUDA = pytest.mark.skip(reason='needs CUDA (torch.cuda.is_available() '
-                            'is False here)')
+_NO_CUDA = pytest.mark.skip(
+    reason='needs CUDA (torch.cuda.is_available() is False here)'
+)
 
 
 def pytest_collection_modifyitems(config, items):

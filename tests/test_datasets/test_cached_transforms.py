@@ -1,4 +1,5 @@
 """CachedTransforms: each sample loaded once, copies handed out."""
+
 import os
 
 import cv2
@@ -19,14 +20,17 @@ def sample(tmp_path, name='a.png', value=7):
     return dict(
         img_path=path,
         sample_idx=0,
-        instances=[dict(bbox=[1, 1, 5, 5], bbox_label=0, ignore_flag=0)])
+        instances=[dict(bbox=[1, 1, 5, 5], bbox_label=0, ignore_flag=0)],
+    )
 
 
 def loading():
-    return CachedTransforms([
-        dict(type='LoadImageFromFile'),
-        dict(type='LoadAnnotations', with_bbox=True)
-    ])
+    return CachedTransforms(
+        [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True),
+        ]
+    )
 
 
 def test_second_call_reads_nothing(tmp_path):
@@ -53,8 +57,9 @@ def test_later_transforms_cannot_alter_the_store(tmp_path):
 
 def test_samples_told_apart_and_bounded(tmp_path):
     # An 8x10x3 uint8 image is 240 bytes: room for one.
-    transform = CachedTransforms([dict(type='LoadImageFromFile')],
-                                 max_bytes=300)
+    transform = CachedTransforms(
+        [dict(type='LoadImageFromFile')], max_bytes=300
+    )
     a, b = sample(tmp_path, 'a.png', 1), sample(tmp_path, 'b.png', 2)
     assert (transform(dict(a))['img'] == 1).all()
     assert (transform(dict(b))['img'] == 2).all()  # loaded, not stored
@@ -68,7 +73,9 @@ def test_built_from_config_and_errors(tmp_path):
     transform = TRANSFORMS.build(
         dict(
             type='mmsolo.CachedTransforms',
-            transforms=[dict(type='LoadImageFromFile')]))
+            transforms=[dict(type='LoadImageFromFile')],
+        )
+    )
     assert 'LoadImageFromFile' in repr(transform)
     with pytest.raises(KeyError, match='img_path'):
         transform(dict(sample_idx=0))

@@ -2,6 +2,7 @@
 is built (before any training step): annotation files that are not JSON or
 miss keys, segmentations that are neither polygons nor RLE, unknown class
 names, missing or unreadable images."""
+
 import copy
 import json
 import os.path as osp
@@ -27,14 +28,29 @@ def valid_coco() -> dict:
             {'id': 2, 'file_name': 'b.png', 'height': 40, 'width': 40},
         ],
         'annotations': [
-            {'id': 10, 'image_id': 1, 'category_id': 1, 'iscrowd': 0,
-             'bbox': [5, 5, 20, 20], 'area': 400.0,
-             'segmentation': [[5, 5, 25, 5, 25, 25, 5, 25]]},
-            {'id': 11, 'image_id': 2, 'category_id': 2, 'iscrowd': 0,
-             'bbox': [0, 0, 10, 10], 'area': 100.0, 'segmentation': rle},
+            {
+                'id': 10,
+                'image_id': 1,
+                'category_id': 1,
+                'iscrowd': 0,
+                'bbox': [5, 5, 20, 20],
+                'area': 400.0,
+                'segmentation': [[5, 5, 25, 5, 25, 25, 5, 25]],
+            },
+            {
+                'id': 11,
+                'image_id': 2,
+                'category_id': 2,
+                'iscrowd': 0,
+                'bbox': [0, 0, 10, 10],
+                'area': 100.0,
+                'segmentation': rle,
+            },
         ],
-        'categories': [{'id': 1, 'name': 'circle'},
-                       {'id': 2, 'name': 'square'}],
+        'categories': [
+            {'id': 1, 'name': 'circle'},
+            {'id': 2, 'name': 'square'},
+        ],
     }
 
 
@@ -54,11 +70,17 @@ def write_dataset(root, content=None, raw_text=None) -> str:
 
 def build(root, ann_file: str, classes=CLASSES, **kwargs):
     return DATASETS.build(
-        dict(type='mmsolo.CheckedCocoDataset', data_root=str(root),
-             ann_file=ann_file,
-             data_prefix=dict(img='img/'), metainfo=dict(classes=classes),
-             filter_cfg=dict(filter_empty_gt=False), pipeline=[],
-             **kwargs))
+        dict(
+            type='mmsolo.CheckedCocoDataset',
+            data_root=str(root),
+            ann_file=ann_file,
+            data_prefix=dict(img='img/'),
+            metainfo=dict(classes=classes),
+            filter_cfg=dict(filter_empty_gt=False),
+            pipeline=[],
+            **kwargs,
+        )
+    )
 
 
 def edited(edit) -> dict:
@@ -69,12 +91,17 @@ def edited(edit) -> dict:
 
 def test_valid_file_builds_with_mmdets_data(tmp_path):
     from mmdet.datasets import CocoDataset as MMDetCocoDataset
+
     ann_file = write_dataset(tmp_path, valid_coco())
     ours = build(tmp_path, ann_file)
     theirs = MMDetCocoDataset(
-        data_root=str(tmp_path), ann_file=ann_file,
-        data_prefix=dict(img='img/'), metainfo=dict(classes=CLASSES),
-        filter_cfg=dict(filter_empty_gt=False), pipeline=[])
+        data_root=str(tmp_path),
+        ann_file=ann_file,
+        data_prefix=dict(img='img/'),
+        metainfo=dict(classes=CLASSES),
+        filter_cfg=dict(filter_empty_gt=False),
+        pipeline=[],
+    )
     assert type(ours).__module__ == 'mmsolo.datasets.coco'
     assert len(ours) == 2
     assert [ours.get_data_info(i) for i in range(2)] == [
@@ -84,12 +111,21 @@ def test_valid_file_builds_with_mmdets_data(tmp_path):
 
 @pytest.mark.parametrize(
     'raw_text, match',
-    [(b'not json at all', r'ann\.json is not a JSON file: Expecting value '
-      r'at line 1, column 1'),
-     (b'{"images": [', r'ann\.json is not a JSON file: .* at line 1'),
-     (b'\x89PNG\r\n\x1a\n\x00\x00\xff\xfe', r'ann\.json is not a JSON file'),
-     (b'[1, 2]', r'ann\.json: the top level is a list')],
-    ids=['text', 'truncated', 'binary', 'top_level_list'])
+    [
+        (
+            b'not json at all',
+            r'ann\.json is not a JSON file: Expecting value '
+            r'at line 1, column 1',
+        ),
+        (b'{"images": [', r'ann\.json is not a JSON file: .* at line 1'),
+        (
+            b'\x89PNG\r\n\x1a\n\x00\x00\xff\xfe',
+            r'ann\.json is not a JSON file',
+        ),
+        (b'[1, 2]', r'ann\.json: the top level is a list'),
+    ],
+    ids=['text', 'truncated', 'binary', 'top_level_list'],
+)
 def test_file_that_is_not_coco_json(tmp_path, raw_text, match):
     ann_file = write_dataset(tmp_path, raw_text=raw_text)
     with pytest.raises(AnnotationFileError, match=match):
@@ -106,29 +142,62 @@ def set_value(section, position, key, value):
 
 @pytest.mark.parametrize(
     'edit, match',
-    [(lambda c: c.pop('images'),
-      r"misses the top-level key\(s\) \['images'\]"),
-     (lambda c: c.pop('categories'), r"top-level key\(s\) \['categories'\]"),
-     (lambda c: c.__setitem__('annotations', {}),
-      '"annotations" is a dict, not a list'),
-     (drop('images', 1, 'file_name'),
-      r"image 2 misses the key\(s\) \['file_name'\]"),
-     (drop('annotations', 0, 'segmentation'),
-      r"annotation 10 misses the key\(s\) \['segmentation'\]"),
-     (drop('annotations', 1, 'id'),
-      r"the 2nd item of \"annotations\" misses the key\(s\) \['id'\]"),
-     (drop('categories', 0, 'name'),
-      r"category 1 misses the key\(s\) \['name'\]"),
-     (set_value('annotations', 0, 'image_id', 7),
-      'annotation 10 .* refers to image_id 7, which is not in "images"'),
-     (set_value('annotations', 1, 'category_id', 9),
-      'annotation 11 .* refers to category_id 9'),
-     (set_value('annotations', 0, 'bbox', [1, 2, 3]),
-      r'annotation 10 .*"bbox" is \[1, 2, 3\], not \[x, y, width, height\]')],
-    ids=['no_images', 'no_categories', 'annotations_not_list',
-         'image_without_file_name', 'annotation_without_segmentation',
-         'annotation_without_id', 'category_without_name',
-         'unknown_image', 'unknown_category', 'short_bbox'])
+    [
+        (
+            lambda c: c.pop('images'),
+            r"misses the top-level key\(s\) \['images'\]",
+        ),
+        (
+            lambda c: c.pop('categories'),
+            r"top-level key\(s\) \['categories'\]",
+        ),
+        (
+            lambda c: c.__setitem__('annotations', {}),
+            '"annotations" is a dict, not a list',
+        ),
+        (
+            drop('images', 1, 'file_name'),
+            r"image 2 misses the key\(s\) \['file_name'\]",
+        ),
+        (
+            drop('annotations', 0, 'segmentation'),
+            r"annotation 10 misses the key\(s\) \['segmentation'\]",
+        ),
+        (
+            drop('annotations', 1, 'id'),
+            r"the 2nd item of \"annotations\" misses the key\(s\) \['id'\]",
+        ),
+        (
+            drop('categories', 0, 'name'),
+            r"category 1 misses the key\(s\) \['name'\]",
+        ),
+        (
+            set_value('annotations', 0, 'image_id', 7),
+            'annotation 10 .* refers to image_id 7, which is not in "images"',
+        ),
+        (
+            set_value('annotations', 1, 'category_id', 9),
+            'annotation 11 .* refers to category_id 9',
+        ),
+        (
+            set_value('annotations', 0, 'bbox', [1, 2, 3]),
+            r'annotation 10 .*"bbox" is \[1, 2, 3\], '
+            r'not \[x, y, width, height\]',
+        ),
+    ],
+    ids=[
+        'no_images',
+        'no_categories',
+        'annotations_not_list',
+        'image_without_file_name',
+        'annotation_without_segmentation',
+        'annotation_without_id',
+        'category_without_name',
+        'unknown_image',
+        'unknown_category',
+        'short_bbox',
+    ],
+)
 def test_missing_keys_and_references(tmp_path, edit, match):
     ann_file = write_dataset(tmp_path, edited(edit))
     with pytest.raises(AnnotationFileError, match=match) as raised:
@@ -138,22 +207,35 @@ def test_missing_keys_and_references(tmp_path, edit, match):
 
 @pytest.mark.parametrize(
     'segmentation, match',
-    [('a polygon', 'is a str, neither a polygon list nor RLE'),
-     (42, 'is a int, neither'),
-     (None, 'is a NoneType, neither'),
-     ([], 'is empty'),
-     ([5, 5, 25, 5, 25, 25], 'is a flat list of numbers'),
-     ([[5, 5, 25, 5, 25, 25], 'x'], 'holds an item that is not a list'),
-     ({'counts': 'PP5'}, 'is a dict without a valid "size"'),
-     ({'size': [40, 40]}, 'is a dict without "counts"')],
-    ids=['string', 'number', 'null', 'empty_list', 'flat_list',
-         'mixed_list', 'rle_without_size', 'rle_without_counts'])
+    [
+        ('a polygon', 'is a str, neither a polygon list nor RLE'),
+        (42, 'is a int, neither'),
+        (None, 'is a NoneType, neither'),
+        ([], 'is empty'),
+        ([5, 5, 25, 5, 25, 25], 'is a flat list of numbers'),
+        ([[5, 5, 25, 5, 25, 25], 'x'], 'holds an item that is not a list'),
+        ({'counts': 'PP5'}, 'is a dict without a valid "size"'),
+        ({'size': [40, 40]}, 'is a dict without "counts"'),
+    ],
+    ids=[
+        'string',
+        'number',
+        'null',
+        'empty_list',
+        'flat_list',
+        'mixed_list',
+        'rle_without_size',
+        'rle_without_counts',
+    ],
+)
 def test_segmentation_neither_polygon_nor_rle(tmp_path, segmentation, match):
     ann_file = write_dataset(
-        tmp_path, edited(set_value('annotations', 0, 'segmentation',
-                                   segmentation)))
-    with pytest.raises(AnnotationFileError,
-                       match=f'annotation 10 .*"segmentation" {match}'):
+        tmp_path,
+        edited(set_value('annotations', 0, 'segmentation', segmentation)),
+    )
+    with pytest.raises(
+        AnnotationFileError, match=f'annotation 10 .*"segmentation" {match}'
+    ):
         build(tmp_path, ann_file)
 
 
@@ -176,18 +258,22 @@ def test_class_names_missing_from_the_file(tmp_path):
     assert 'metainfo=dict(classes=' in message
 
 
-@pytest.mark.parametrize('damage, kind', [
-    (lambda path: path.unlink(), 'missing'),
-    (lambda path: path.write_text('no pixels here'), 'not an image file'),
-    (lambda path: path.write_bytes(b''), 'not an image file'),
-], ids=['missing', 'text_file', 'empty_file'])
+@pytest.mark.parametrize(
+    'damage, kind',
+    [
+        (lambda path: path.unlink(), 'missing'),
+        (lambda path: path.write_text('no pixels here'), 'not an image file'),
+        (lambda path: path.write_bytes(b''), 'not an image file'),
+    ],
+    ids=['missing', 'text_file', 'empty_file'],
+)
 def test_missing_or_unreadable_image(tmp_path, damage, kind):
     ann_file = write_dataset(tmp_path, valid_coco())
     damage(tmp_path / 'img' / 'b.png')
     with pytest.raises(ImageFileError) as raised:
         build(tmp_path, ann_file)
     message = str(raised.value)
-    assert f"{tmp_path / 'img' / 'b.png'} is {kind}" in message
+    assert f'{tmp_path / "img" / "b.png"} is {kind}' in message
     assert 'a.png' not in message
     assert ann_file in message
     # check_images=False leaves it to the image loader.
@@ -201,21 +287,25 @@ def test_many_missing_images_are_counted(tmp_path):
         for i in range(3, 13)
     ]
     ann_file = write_dataset(tmp_path, content)
-    with pytest.raises(ImageFileError, match=r'gone_7\.png \.\.\. 10 in all'
-                       r' are missing'):
+    with pytest.raises(
+        ImageFileError,
+        match=r'gone_7\.png \.\.\. 10 in all'
+        r' are missing',
+    ):
         build(tmp_path, ann_file)
 
 
 @pytest.mark.parametrize('case', ['not_json', 'missing_image'])
-def test_train_tool_stops_before_the_first_step(case, tmp_path, repo_root,
-                                                python):
+def test_train_tool_stops_before_the_first_step(
+    case, tmp_path, repo_root, python
+):
     ann_file = write_dataset(tmp_path, valid_coco())
     if case == 'not_json':
         (tmp_path / 'ann.json').write_text('{"images": [}')
         expected = f'{ann_file} is not a JSON file'
     else:
         (tmp_path / 'img' / 'a.png').unlink()
-        expected = f"{tmp_path / 'img' / 'a.png'} is missing"
+        expected = f'{tmp_path / "img" / "a.png"} is missing'
     options = [
         f'train_dataloader.dataset.data_root={tmp_path}/',
         'train_dataloader.dataset.ann_file=ann.json',
@@ -228,7 +318,11 @@ def test_train_tool_stops_before_the_first_step(case, tmp_path, repo_root,
     ]
     done = subprocess.run(
         [python, 'tools/train.py', QUICKSTART, '--cfg-options', *options],
-        cwd=repo_root, capture_output=True, text=True, timeout=300)
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = done.stdout + done.stderr
     assert done.returncode != 0
     assert expected in log, log[-3000:]

@@ -2,6 +2,7 @@
 bands with void lines under the shapes, and mmdet's ``CocoPanopticDataset``
 with mmsolo's ``LoadPanopticAnnotations`` (no panopticapi) loads it into the
 instances and semantic map the generator drew."""
+
 import filecmp
 import json
 import os.path as osp
@@ -13,10 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from mmsolo.datasets import (PANOPTIC_CLASSES, STUFF_CLASSES, THING_CLASSES,
-                             ensure_panoptic_shapes_dataset,
-                             ensure_shapes_dataset, make_panoptic_image,
-                             write_panoptic_split)
+from mmsolo.datasets import (
+    PANOPTIC_CLASSES,
+    STUFF_CLASSES,
+    THING_CLASSES,
+    ensure_panoptic_shapes_dataset,
+    ensure_shapes_dataset,
+    make_panoptic_image,
+    write_panoptic_split,
+)
 from mmsolo.datasets.synthetic_panoptic import stuff_bands
 from mmsolo.datasets.transforms import LoadPanopticAnnotations, rgb2id
 
@@ -47,8 +53,9 @@ def read_ids(path: str) -> np.ndarray:
 
 
 def test_same_seed_same_set_other_seed_other_set(tmp_path):
-    a, b, c = (make_panoptic_image(np.random.default_rng(s))
-               for s in (3, 3, 4))
+    a, b, c = (
+        make_panoptic_image(np.random.default_rng(s)) for s in (3, 3, 4)
+    )
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert a[2] == b[2]
     assert not np.array_equal(a[1], c[1])
@@ -56,9 +63,13 @@ def test_same_seed_same_set_other_seed_other_set(tmp_path):
         write_panoptic_split(str(tmp_path / out), 'val', 3, seed=5)
     for sub in ('val', 'annotations', 'annotations/panoptic_val'):
         match, mismatch, errors = filecmp.cmpfiles(
-            tmp_path / 'x' / sub, tmp_path / 'y' / sub,
-            sorted(p.name for p in (tmp_path / 'x' / sub).iterdir()
-                   if p.is_file()), shallow=False)
+            tmp_path / 'x' / sub,
+            tmp_path / 'y' / sub,
+            sorted(
+                p.name for p in (tmp_path / 'x' / sub).iterdir() if p.is_file()
+            ),
+            shallow=False,
+        )
         assert match and not mismatch and not errors
 
 
@@ -66,11 +77,13 @@ def test_png_ids_decode_to_the_json_segments(root, generated):
     with open(osp.join(root, 'annotations', 'panoptic_train.json')) as f:
         coco = json.load(f)
     assert [im['file_name'] for im in coco['images']] == [
-        f'{i:06d}.jpg' for i in range(1, NUM_IMAGES + 1)]
+        f'{i:06d}.jpg' for i in range(1, NUM_IMAGES + 1)
+    ]
     for ann, (_, id_map, segments) in zip(coco['annotations'], generated):
         assert ann['segments_info'] == segments
-        ids = read_ids(osp.join(root, 'annotations', 'panoptic_train',
-                                ann['file_name']))
+        ids = read_ids(
+            osp.join(root, 'annotations', 'panoptic_train', ann['file_name'])
+        )
         assert np.array_equal(ids, id_map)
         seg_ids = [s['id'] for s in segments]
         assert len(set(seg_ids)) == len(seg_ids) and 0 not in seg_ids
@@ -78,19 +91,30 @@ def test_png_ids_decode_to_the_json_segments(root, generated):
         for s in segments:
             ys, xs = np.nonzero(ids == s['id'])
             assert s['area'] == len(xs) >= 20
-            assert s['bbox'] == [xs.min(), ys.min(), xs.max() + 1 - xs.min(),
-                                 ys.max() + 1 - ys.min()]
+            assert s['bbox'] == [
+                xs.min(),
+                ys.min(),
+                xs.max() + 1 - xs.min(),
+                ys.max() + 1 - ys.min(),
+            ]
     # The ids use all three channels, so a channel mix-up shows.
-    assert max(s['id'] for a in coco['annotations']
-               for s in a['segments_info']) >= 65536
+    assert (
+        max(s['id'] for a in coco['annotations'] for s in a['segments_info'])
+        >= 65536
+    )
 
 
 def test_categories_and_segment_classes(root, generated):
     with open(osp.join(root, 'annotations', 'panoptic_train.json')) as f:
         categories = json.load(f)['categories']
     assert [(c['id'], c['name'], c['isthing']) for c in categories] == [
-        (1, 'circle', 1), (2, 'square', 1), (3, 'triangle', 1),
-        (4, 'sky', 0), (5, 'ground', 0), (6, 'water', 0)]
+        (1, 'circle', 1),
+        (2, 'square', 1),
+        (3, 'triangle', 1),
+        (4, 'sky', 0),
+        (5, 'ground', 0),
+        (6, 'water', 0),
+    ]
     assert PANOPTIC_CLASSES == THING_CLASSES + STUFF_CLASSES
     crowds = 0
     for _, _, segments in generated:
@@ -106,7 +130,8 @@ def test_categories_and_segment_classes(root, generated):
 def test_bands_meet_at_2px_void_lines_under_the_shapes(seed):
     stuff, void = stuff_bands(np.random.default_rng(seed), 256)
     image, id_map, segments = make_panoptic_image(
-        np.random.default_rng(seed))  # drew these bands first
+        np.random.default_rng(seed)
+    )  # drew these bands first
     column = stuff[:, 0]
     bands = column[np.r_[True, column[1:] != column[:-1]]]  # top to bottom
     assert len(bands) == len(set(bands)) == len(np.unique(stuff))
@@ -114,8 +139,9 @@ def test_bands_meet_at_2px_void_lines_under_the_shapes(seed):
     assert (change.sum(0) == len(bands) - 1).all()  # same bands everywhere
     assert (void.sum(0) == 2 * (len(bands) - 1)).all()  # 2 px a boundary
     assert not (change & ~void[:-1] & ~void[1:]).any()  # void between
-    things = np.isin(id_map, [s['id'] for s in segments
-                              if s['category_id'] <= NUM_THINGS])
+    things = np.isin(
+        id_map, [s['id'] for s in segments if s['category_id'] <= NUM_THINGS]
+    )
     assert (id_map[void & ~things] == 0).all()
     for s in segments:
         mask = id_map == s['id']
@@ -132,8 +158,7 @@ def test_things_cover_stuff_and_void():
     straddling = 0
     for seed in range(30):
         stuff, void = stuff_bands(np.random.default_rng(seed), 256)
-        _, id_map, segments = make_panoptic_image(
-            np.random.default_rng(seed))
+        _, id_map, segments = make_panoptic_image(np.random.default_rng(seed))
         for s in segments:
             mask = id_map == s['id']
             if s['category_id'] <= NUM_THINGS and void[mask].any():
@@ -153,62 +178,94 @@ def test_load_panoptic_annotations_is_mmsolos_in_scope_mmsolo():
     from mmsolo.registry import TRANSFORMS
 
     assert DefaultScope.get_current_instance().scope_name == 'mmsolo'
-    assert TRANSFORMS.get('LoadPanopticAnnotations') is \
-        LoadPanopticAnnotations
+    assert TRANSFORMS.get('LoadPanopticAnnotations') is LoadPanopticAnnotations
     built = ROOT.build(dict(type='LoadPanopticAnnotations'))
     assert type(built) is LoadPanopticAnnotations
     mmdet_cls = TRANSFORMS.get('mmdet.LoadPanopticAnnotations')
     assert mmdet_cls is not LoadPanopticAnnotations
     assert issubclass(LoadPanopticAnnotations, mmdet_cls)
     # A fresh process finds it through the registry's locations alone.
-    code = ('from mmsolo.registry import TRANSFORMS; '
-            "print(TRANSFORMS.get('LoadPanopticAnnotations').__module__)")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        'from mmsolo.registry import TRANSFORMS; '
+        "print(TRANSFORMS.get('LoadPanopticAnnotations').__module__)"
+    )
+    out = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.split()[-1] == 'mmsolo.datasets.transforms.loading'
 
 
 def test_coco_panoptic_dataset_loads_what_was_drawn(root, generated):
     from mmsolo.registry import DATASETS
     from mmsolo.utils import register_all_modules
+
     register_all_modules()
-    dataset = DATASETS.build(dict(
-        type='CocoPanopticDataset',
-        data_root=root,
-        ann_file='annotations/panoptic_train.json',
-        data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
-        metainfo=dict(classes=PANOPTIC_CLASSES, thing_classes=THING_CLASSES,
-                      stuff_classes=STUFF_CLASSES),
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadPanopticAnnotations', with_bbox=True,
-                 with_mask=True, with_seg=True),
-            dict(type='PackDetInputs',
-                 meta_keys=('img_id', 'img_path', 'seg_map_path',
-                            'segments_info', 'ori_shape', 'img_shape'))
-        ]))
+    dataset = DATASETS.build(
+        dict(
+            type='CocoPanopticDataset',
+            data_root=root,
+            ann_file='annotations/panoptic_train.json',
+            data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
+            metainfo=dict(
+                classes=PANOPTIC_CLASSES,
+                thing_classes=THING_CLASSES,
+                stuff_classes=STUFF_CLASSES,
+            ),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(
+                    type='LoadPanopticAnnotations',
+                    with_bbox=True,
+                    with_mask=True,
+                    with_seg=True,
+                ),
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=(
+                        'img_id',
+                        'img_path',
+                        'seg_map_path',
+                        'segments_info',
+                        'ori_shape',
+                        'img_shape',
+                    ),
+                ),
+            ],
+        )
+    )
     assert type(dataset.pipeline.transforms[1]) is LoadPanopticAnnotations
     assert len(dataset) == NUM_IMAGES
     crowd_pixels = 0
     for index, (_, id_map, segments) in enumerate(generated):
         sample = dataset[index]['data_samples']
         assert sample.seg_map_path == osp.join(
-            root, 'annotations', 'panoptic_train', f'{index + 1:06d}.png')
+            root, 'annotations', 'panoptic_train', f'{index + 1:06d}.png'
+        )
         assert len(sample.segments_info) == len(segments)
         sem = np.full(id_map.shape, 255)
         for s in segments:
             sem[id_map == s['id']] = s['category_id'] - 1
             crowd_pixels += s['iscrowd'] * s['area']
         assert np.array_equal(sample.gt_sem_seg.sem_seg[0].numpy(), sem)
-        things = [s for s in segments
-                  if s['category_id'] <= NUM_THINGS and not s['iscrowd']]
+        things = [
+            s
+            for s in segments
+            if s['category_id'] <= NUM_THINGS and not s['iscrowd']
+        ]
         inst = sample.gt_instances
         assert inst.labels.tolist() == [s['category_id'] - 1 for s in things]
-        masks = np.stack([id_map == s['id'] for s in things]) if things \
+        masks = (
+            np.stack([id_map == s['id'] for s in things])
+            if things
             else np.zeros((0, *id_map.shape), bool)
+        )
         assert np.array_equal(inst.masks.masks.astype(bool), masks)
-        boxes = [[x, y, x + w, y + h] for x, y, w, h in
-                 (s['bbox'] for s in things)]
+        boxes = [
+            [x, y, x + w, y + h] for x, y, w, h in (s['bbox'] for s in things)
+        ]
         assert inst.bboxes.tensor.tolist() == boxes
         assert len(sample.ignored_instances) == 0
     assert crowd_pixels > 0  # crowds reached the semantic map, not instances
@@ -229,11 +286,23 @@ def test_ensure_reuses_only_a_set_made_alike(tmp_path):
 
 
 def test_generate_shapes_panoptic_cli(tmp_path, repo_root):
-    subprocess.run([sys.executable, 'tools/misc/generate_shapes.py',
-                    str(tmp_path), '--train', '2', '--val', '0',
-                    '--panoptic'], cwd=repo_root, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            'tools/misc/generate_shapes.py',
+            str(tmp_path),
+            '--train',
+            '2',
+            '--val',
+            '0',
+            '--panoptic',
+        ],
+        cwd=repo_root,
+        check=True,
+    )
     with open(tmp_path / 'annotations' / 'panoptic_train.json') as f:
         assert len(json.load(f)['annotations']) == 2
-    assert (tmp_path / 'annotations' / 'panoptic_train' / '000002.png'
-            ).is_file()
+    assert (
+        tmp_path / 'annotations' / 'panoptic_train' / '000002.png'
+    ).is_file()
     assert not (tmp_path / 'annotations' / 'instances_train.json').exists()

@@ -8,6 +8,7 @@ the Matrix NMS of that class then decays its scores by slightly other IoUs,
 so there they agree within a relative 2e-3, and an instance whose score is
 within that of ``filter_thr`` or of the ``max_per_img`` cut may be on one
 side only (the rule in ``tests/support/parity.py``)."""
+
 import copy
 
 import pytest
@@ -30,14 +31,22 @@ MIN_IOU = 0.99
 def quickstart(tmp_path_factory):
     """The quick-start model (seeded, ~100 detections per image) exported
     once with a dynamic batch and input size; a runner per backend."""
-    model = seeded_model(QUICKSTART_CONFIG, class_bias_mean=-1.0,
-                         channels_last=False)
+    model = seeded_model(
+        QUICKSTART_CONFIG, class_bias_mean=-1.0, channels_last=False
+    )
     path = str(tmp_path_factory.mktemp('quick') / 'quick.onnx')
-    export_onnx(model, path, (256, 256), pad_divisor=64, dynamic_shape=True,
-                dynamic_batch=True)
+    export_onnx(
+        model,
+        path,
+        (256, 256),
+        pad_divisor=64,
+        dynamic_shape=True,
+        dynamic_batch=True,
+    )
     runners = {
-        backend: DeployedSOLOv2(path, backend,
-                                data_preprocessor_cfg(QUICKSTART_CONFIG))
+        backend: DeployedSOLOv2(
+            path, backend, data_preprocessor_cfg(QUICKSTART_CONFIG)
+        )
         for backend in BACKENDS
     }
     return model, runners
@@ -47,13 +56,15 @@ def quickstart(tmp_path_factory):
 def r50(tmp_path_factory):
     """SOLOv2-R50 (seeded, hundreds of candidates, confident masks)
     exported once, static 1 x 3 x 256 x 320."""
-    model = seeded_model(R50_CONFIG, class_bias_mean=-5.5, kernel_scale=20,
-                         channels_last=False)
+    model = seeded_model(
+        R50_CONFIG, class_bias_mean=-5.5, kernel_scale=20, channels_last=False
+    )
     path = str(tmp_path_factory.mktemp('r50') / 'r50.onnx')
     export_onnx(model, path, (256, 320), pad_divisor=32)
     runners = {
-        backend: DeployedSOLOv2(path, backend,
-                                data_preprocessor_cfg(R50_CONFIG))
+        backend: DeployedSOLOv2(
+            path, backend, data_preprocessor_cfg(R50_CONFIG)
+        )
         for backend in BACKENDS
     }
     return model, runners
@@ -64,10 +75,14 @@ def check_parity(model, runner, inputs, samples, min_instances=1):
         expected = model.predict(inputs, copy.deepcopy(samples))
     got = runner.predict(inputs, copy.deepcopy(samples))
     test_cfg = model.mask_head.test_cfg
-    stats = compare_samples(expected, got, SCORE_TOL,
-                            decay_rel_tol=DECAYED_REL_TOL,
-                            filter_thr=test_cfg.filter_thr,
-                            max_per_img=test_cfg.max_per_img)
+    stats = compare_samples(
+        expected,
+        got,
+        SCORE_TOL,
+        decay_rel_tol=DECAYED_REL_TOL,
+        filter_thr=test_cfg.filter_thr,
+        max_per_img=test_cfg.max_per_img,
+    )
     print(runner.backend_name, stats)
     assert stats['instances'] >= min_instances
     assert stats['max_score_diff'] <= SCORE_TOL
@@ -88,11 +103,12 @@ def test_quickstart_batch_of_three(quickstart, backend):
     """Three images of different content and sizes at one padded size,
     one rescaled to a larger original size."""
     model, runners = quickstart
-    inputs, samples = demo_batch([(256, 256), (200, 240), (128, 192)],
-                                 ori_shapes=[(256, 256), (200, 240),
-                                             (256, 384)],
-                                 pad_divisor=64,
-                                 seed=2)
+    inputs, samples = demo_batch(
+        [(256, 256), (200, 240), (128, 192)],
+        ori_shapes=[(256, 256), (200, 240), (256, 384)],
+        pad_divisor=64,
+        seed=2,
+    )
     assert inputs.shape[-2:] == (256, 256)
     _, got = check_parity(model, runners[backend], inputs, samples, 150)
     assert [len(s.pred_instances) for s in got] == [100, 100, 100]
@@ -139,8 +155,9 @@ def no_candidates(tmp_path_factory):
 def test_no_candidates(no_candidates, backend):
     """No rows at all, as PyTorch."""
     model, path = no_candidates
-    runner = DeployedSOLOv2(path, backend,
-                            data_preprocessor_cfg(QUICKSTART_CONFIG))
+    runner = DeployedSOLOv2(
+        path, backend, data_preprocessor_cfg(QUICKSTART_CONFIG)
+    )
     inputs, samples = demo_batch([(128, 128)], pad_divisor=64, seed=5)
     check_parity(model, runner, inputs, samples, min_instances=0)
     got = runner.predict(inputs, copy.deepcopy(samples))

@@ -1,6 +1,7 @@
 """The rule by which deployed predictions are compared with PyTorch's
 (tests/support/parity.py) accepts last-bit differences at thresholds and
 nothing else."""
+
 import pytest
 import torch
 from mmdet.structures import DetDataSample
@@ -11,17 +12,27 @@ from support.parity import compare_samples
 def sample(scores, labels, masks) -> DetDataSample:
     masks = torch.stack(masks)
     ys, xs = torch.meshgrid(torch.arange(8), torch.arange(8), indexing='ij')
-    boxes = torch.stack([
-        torch.tensor([xs[m].min(), ys[m].min(), xs[m].max() + 1,
-                      ys[m].max() + 1]).float() for m in masks])
-    return DetDataSample(pred_instances=InstanceData(
-        scores=torch.tensor(scores), labels=torch.tensor(labels),
-        masks=masks, bboxes=boxes))
+    boxes = torch.stack(
+        [
+            torch.tensor(
+                [xs[m].min(), ys[m].min(), xs[m].max() + 1, ys[m].max() + 1]
+            ).float()
+            for m in masks
+        ]
+    )
+    return DetDataSample(
+        pred_instances=InstanceData(
+            scores=torch.tensor(scores),
+            labels=torch.tensor(labels),
+            masks=masks,
+            bboxes=boxes,
+        )
+    )
 
 
 def square(y: int, x: int, size: int = 4) -> torch.Tensor:
     mask = torch.zeros(8, 8, dtype=torch.bool)
-    mask[y:y + size, x:x + size] = True
+    mask[y : y + size, x : x + size] = True
     return mask
 
 
@@ -65,10 +76,15 @@ def test_missing_only_at_a_threshold():
         compare_samples([ref], [dep_full], filter_thr=0.05, max_per_img=3)
     near_cut = sample([0.9, 0.5, 0.3], [1, 2, 2], [A, B, C])
     ref_cut = sample([0.9, 0.5, 0.3, 0.3003], [1, 2, 2, 1], [A, B, C, A])
-    stats = compare_samples([ref_cut], [near_cut], filter_thr=0.05,
-                            max_per_img=3)
+    stats = compare_samples(
+        [ref_cut], [near_cut], filter_thr=0.05, max_per_img=3
+    )
     assert stats['unpaired'] == 1
     at_filter = sample([0.9, 0.0501], [1, 2], [A, B])
-    stats = compare_samples([at_filter], [sample([0.9], [1], [A])],
-                            filter_thr=0.05, max_per_img=100)
+    stats = compare_samples(
+        [at_filter],
+        [sample([0.9], [1], [A])],
+        filter_thr=0.05,
+        max_per_img=100,
+    )
     assert stats['unpaired'] == 1

@@ -1,5 +1,6 @@
 """AdaptiveThreadsHook: probes thread counts on real steps, keeps the
 fastest, probes again when the load changes, restores the count."""
+
 import logging
 
 import pytest
@@ -7,12 +8,13 @@ import torch
 from mmengine.logging import MessageHub
 
 from mmsolo.engine import AdaptiveThreadsHook
-from mmsolo.engine.hooks import (adaptive_threads_hook,
-                                 default_thread_candidates)
+from mmsolo.engine.hooks import (
+    adaptive_threads_hook,
+    default_thread_candidates,
+)
 
 
 class FakeRunner:
-
     def __init__(self):
         self.logger = logging.getLogger('test_adaptive_threads')
         self.message_hub = MessageHub.get_instance('test_adaptive_threads')
@@ -55,8 +57,9 @@ def test_default_candidates():
     assert default_thread_candidates(1) == [1]
 
 
-def test_keeps_fastest_then_reprobes_on_slowdown(monkeypatch,
-                                                 threads_restored):
+def test_keeps_fastest_then_reprobes_on_slowdown(
+    monkeypatch, threads_restored
+):
     torch.set_num_threads(2)
     clock = FakeClock({2: 0.5, 1: 0.8})
     monkeypatch.setattr(adaptive_threads_hook.time, 'perf_counter', clock)
@@ -91,28 +94,33 @@ def test_reprobes_every_interval(monkeypatch, threads_restored):
     assert chosen[15] is None  # the interval ended: a new probe
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(candidates=[]),
-    dict(candidates=[0]),
-    dict(candidates=[1.5]),
-    dict(probe_iters=0),
-    dict(interval=0),
-    dict(slowdown=1.0)
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(candidates=[]),
+        dict(candidates=[0]),
+        dict(candidates=[1.5]),
+        dict(probe_iters=0),
+        dict(interval=0),
+        dict(slowdown=1.0),
+    ],
+)
 def test_bad_arguments_named(kwargs):
     with pytest.raises(ValueError, match='AdaptiveThreadsHook'):
         AdaptiveThreadsHook(**kwargs)
 
 
 def test_changes_nothing_under_deterministic_algorithms(
-        monkeypatch, threads_restored):
+    monkeypatch, threads_restored
+):
     """Results depend on the thread count: runs that must be bit-identical
     (a resumed run, deterministic=True) keep the count they started with."""
     torch.set_num_threads(2)
     clock = FakeClock({2: 1.8, 1: 0.5})
     monkeypatch.setattr(adaptive_threads_hook.time, 'perf_counter', clock)
-    monkeypatch.setattr(torch, 'are_deterministic_algorithms_enabled',
-                        lambda: True)
+    monkeypatch.setattr(
+        torch, 'are_deterministic_algorithms_enabled', lambda: True
+    )
     hook = AdaptiveThreadsHook(probe_iters=2)
     runner = FakeRunner()
     hook.before_train(runner)

@@ -1,29 +1,34 @@
 """BF16OptimWrapper: bfloat16 autocast in the forward, float32 weights
 (the capability query answers "native bfloat16" here; its float32 side is
 in tests/test_utils/test_cpu_precision.py)."""
+
 import pytest
 import torch
 from support import build_paired_solov2
 from torch import nn
 
 from mmsolo.registry import OPTIM_WRAPPERS
+from mmsolo.testing import demo_batch
 from mmsolo.utils import cpu_bf16_support, cpu_precision
 from mmsolo.utils.cpu_precision import Bf16Support
-from mmsolo.testing import demo_batch
 
 
 @pytest.fixture(autouse=True)
 def native_bf16(monkeypatch):
     monkeypatch.delenv(cpu_precision.PRECISION_ENV, raising=False)
-    monkeypatch.setattr(cpu_precision, 'cpu_bf16_support',
-                        lambda: Bf16Support(True, 'mocked'))
+    monkeypatch.setattr(
+        cpu_precision, 'cpu_bf16_support', lambda: Bf16Support(True, 'mocked')
+    )
 
 
 def build_wrapper(model: nn.Module, **kwargs):
     return OPTIM_WRAPPERS.build(
-        dict(type='BF16OptimWrapper',
-             optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-             **kwargs))
+        dict(
+            type='BF16OptimWrapper',
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            **kwargs,
+        )
+    )
 
 
 def test_forward_runs_in_bfloat16_and_weights_stay_float32():
@@ -44,13 +49,16 @@ def test_forward_runs_in_bfloat16_and_weights_stay_float32():
 
 @pytest.mark.skipif(
     not cpu_bf16_support().native,
-    reason='an R50 forward in emulated bfloat16 is slow on this CPU')
+    reason='an R50 forward in emulated bfloat16 is slow on this CPU',
+)
 def test_solov2_losses_are_float32_under_bf16_and_close_to_fp32():
     _, model = build_paired_solov2(seed=0)
     inputs, samples = demo_batch(
         img_shapes=[(96, 128)],
-        gt_instances=[dict(boxes=[[10, 12, 60, 70], [50, 20, 120, 90]],
-                           labels=[3, 7])])
+        gt_instances=[
+            dict(boxes=[[10, 12, 60, 70], [50, 20, 120, 90]], labels=[3, 7])
+        ],
+    )
     model.train()
     losses_fp32 = model.loss(inputs, samples)
     with build_wrapper(model).optim_context(model):
@@ -60,8 +68,9 @@ def test_solov2_losses_are_float32_under_bf16_and_close_to_fp32():
         assert value.dtype == torch.float32, key
         assert torch.isfinite(value)
         # bfloat16 keeps about 3 significant digits of the features.
-        assert value.item() == pytest.approx(losses_fp32[key].item(),
-                                             rel=0.05), key
+        assert value.item() == pytest.approx(
+            losses_fp32[key].item(), rel=0.05
+        ), key
 
 
 def test_unknown_device_type_names_the_field():

@@ -1,6 +1,7 @@
 """Interrupted training loses nothing: a run killed with SIGKILL in the middle
 of an epoch and resumed with ``tools/train.py --resume`` ends with the weights
 of a run never stopped; checkpoints are complete or absent."""
+
 import glob
 import os
 import os.path as osp
@@ -22,14 +23,16 @@ EPOCHS, ITERS_PER_EPOCH = 3, 4
 pytestmark = pytest.mark.serial
 
 
-def write_config(path, repo_root: str, data_root: str,
-                 num_workers: int) -> str:
+def write_config(
+    path, repo_root: str, data_root: str, num_workers: int
+) -> str:
     """The quick-start model, epoch-based: 3 epochs of 4 iterations with
     random flips (drawn in the main process, or in ``num_workers`` workers
     started anew each epoch), SGD with momentum, a step in the learning
     rate, checkpoints each epoch keeping only the last one."""
-    base = osp.join(repo_root,
-                    'configs/quickstart/solov2-light_r18_fpn_shapes.py')
+    base = osp.join(
+        repo_root, 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
+    )
     path.write_text(
         textwrap.dedent(f"""
         _base_ = {base!r}
@@ -57,42 +60,60 @@ def write_config(path, repo_root: str, data_root: str,
                             interval=1, by_epoch=True, max_keep_ckpts=1))
         log_processor = dict(by_epoch=True)
         randomness = dict(seed=0, deterministic=True)
-        """))
+        """)
+    )
     return str(path)
 
 
 def train_command(python: str, config: str, work_dir, *extra) -> list:
-    return [python, 'tools/train.py', config, '--work-dir', str(work_dir),
-            *extra]
+    return [
+        python,
+        'tools/train.py',
+        config,
+        '--work-dir',
+        str(work_dir),
+        *extra,
+    ]
 
 
 def final_checkpoint(work_dir) -> dict:
     # Loadable with torch's restricted unpickler (no HistoryBuffer, no NumPy
     # objects): mmdet's init_detector and tools/test.py read it too.
-    return torch.load(osp.join(work_dir, f'epoch_{EPOCHS}.pth'),
-                      map_location='cpu', weights_only=True)
+    return torch.load(
+        osp.join(work_dir, f'epoch_{EPOCHS}.pth'),
+        map_location='cpu',
+        weights_only=True,
+    )
 
 
 @pytest.fixture(scope='module')
 def shapes(tmp_path_factory) -> str:
     data = tmp_path_factory.mktemp('resume') / 'shapes'
-    write_split(str(data), 'train', num_images=2 * ITERS_PER_EPOCH, seed=3,
-                size=128)
+    write_split(
+        str(data), 'train', num_images=2 * ITERS_PER_EPOCH, seed=3, size=128
+    )
     return f'{data}/'
 
 
 @pytest.fixture(params=[0, 1], ids=['main_process', 'one_worker'])
 def config(request, shapes, tmp_path, repo_root) -> str:
-    return write_config(tmp_path / 'config.py', repo_root, shapes,
-                        num_workers=request.param)
+    return write_config(
+        tmp_path / 'config.py', repo_root, shapes, num_workers=request.param
+    )
 
 
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
-        config, tmp_path, repo_root, python):
+    config, tmp_path, repo_root, python
+):
     whole_dir, killed_dir = tmp_path / 'whole', tmp_path / 'killed'
-    done = subprocess.run(train_command(python, config, whole_dir),
-                          cwd=repo_root, capture_output=True, text=True,
-                          timeout=600, preexec_fn=lambda: os.umask(0o022))
+    done = subprocess.run(
+        train_command(python, config, whole_dir),
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=lambda: os.umask(0o022),
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     # Written atomically, yet with the mode a plain open() gives under the
     # umask (mkstemp's 0600 does not survive the rename).
@@ -104,9 +125,13 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
     # As a job scheduler does, the whole process group gets SIGKILL (a
     # dataloader worker orphaned by its killed parent may never exit).
     run = subprocess.Popen(
-        train_command(python, config, killed_dir), cwd=repo_root,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        train_command(python, config, killed_dir),
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     killed_log = []
     for line in run.stdout:
         killed_log.append(line)
@@ -122,8 +147,12 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
     ]
 
     resumed = subprocess.run(
-        train_command(python, config, killed_dir, '--resume'), cwd=repo_root,
-        capture_output=True, text=True, timeout=600)
+        train_command(python, config, killed_dir, '--resume'),
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     log = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, log[-4000:]
     assert 'Auto resumed from the latest checkpoint' in log
@@ -133,10 +162,12 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
     assert whole['state_dict'].keys() == again['state_dict'].keys()
     for key, value in whole['state_dict'].items():
         assert torch.equal(value, again['state_dict'][key]), key
-    momenta = [s['momentum_buffer'] for s in
-               whole['optimizer']['state'].values()]
-    momenta_again = [s['momentum_buffer'] for s in
-                     again['optimizer']['state'].values()]
+    momenta = [
+        s['momentum_buffer'] for s in whole['optimizer']['state'].values()
+    ]
+    momenta_again = [
+        s['momentum_buffer'] for s in again['optimizer']['state'].values()
+    ]
     assert all(map(torch.equal, momenta, momenta_again))
     assert whole['param_schedulers'] == again['param_schedulers']
 
@@ -153,12 +184,16 @@ KILLED_WRITER = textwrap.dedent("""
 
 
 def test_checkpoint_killed_while_written_keeps_the_previous_one(
-        tmp_path, repo_root, python):
+    tmp_path, repo_root, python
+):
     target = tmp_path / 'epoch_2.pth'
     target.write_bytes(b'old checkpoint')
-    writer = subprocess.Popen([python, '-c', KILLED_WRITER, str(target)],
-                              cwd=repo_root, stdout=subprocess.PIPE,
-                              text=True)
+    writer = subprocess.Popen(
+        [python, '-c', KILLED_WRITER, str(target)],
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert writer.stdout.readline().strip() == 'written'
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=60)
@@ -170,8 +205,9 @@ def test_checkpoint_killed_while_written_keeps_the_previous_one(
     assert leftovers[0].endswith('.tmp')
 
 
-def test_write_error_leaves_target_and_no_temporary_file(tmp_path,
-                                                         monkeypatch):
+def test_write_error_leaves_target_and_no_temporary_file(
+    tmp_path, monkeypatch
+):
     target = tmp_path / 'last_checkpoint'
     target.write_text('epoch_1.pth')
 
@@ -185,8 +221,9 @@ def test_write_error_leaves_target_and_no_temporary_file(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ['last_checkpoint']
 
 
-@pytest.mark.parametrize('umask,mode', [(0o022, 0o644), (0o077, 0o600),
-                                        (0o002, 0o664)])
+@pytest.mark.parametrize(
+    'umask,mode', [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)]
+)
 def test_atomic_file_gets_the_mode_of_a_plain_open(tmp_path, umask, mode):
     previous = os.umask(umask)
     try:

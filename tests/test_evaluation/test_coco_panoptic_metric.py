@@ -1,5 +1,6 @@
 """mmsolo's CocoPanopticMetric and its NumPy panoptic quality, checked
 against values computed by hand from small id maps."""
+
 import json
 import pickle
 from pathlib import Path
@@ -14,8 +15,12 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
 from mmsolo.evaluation import CocoPanopticMetric
-from mmsolo.evaluation.functional import (PQStat, merge_pq_stats, pq_average,
-                                          pq_stats_single_image)
+from mmsolo.evaluation.functional import (
+    PQStat,
+    merge_pq_stats,
+    pq_average,
+    pq_stats_single_image,
+)
 from mmsolo.registry import METRICS
 
 CLASSES = ('cat', 'dog', 'sky', 'grass')
@@ -26,8 +31,9 @@ VOID_LABEL = len(CLASSES)  # the prediction's VOID label
 
 def grid(text: str) -> np.ndarray:
     """(H, W) int64 map from rows of whitespace-separated ints."""
-    return np.array([row.split() for row in text.strip().splitlines()],
-                    dtype=np.int64)
+    return np.array(
+        [row.split() for row in text.strip().splitlines()], dtype=np.int64
+    )
 
 
 def segs(*triples: Sequence[int]) -> List[dict]:
@@ -38,11 +44,13 @@ def segs(*triples: Sequence[int]) -> List[dict]:
     ]
 
 
-def stats(gt: str, gt_segs: List[dict], pred: str,
-          pred_segs: List[dict]) -> Dict[int, tuple]:
+def stats(
+    gt: str, gt_segs: List[dict], pred: str, pred_segs: List[dict]
+) -> Dict[int, tuple]:
     """category -> (tp, fp, fn, iou_sum) of one image."""
-    return pq_stats_single_image(grid(gt), gt_segs, grid(pred),
-                                 pred_segs).as_dict()
+    return pq_stats_single_image(
+        grid(gt), gt_segs, grid(pred), pred_segs
+    ).as_dict()
 
 
 # Case A. gt 1: cat (8 px), 2: dog (4 px), 3: sky (12 px).
@@ -69,7 +77,8 @@ STATS_A = {CAT: (1, 0, 0, 0.75), SKY: (1, 0, 0, 2 / 3), DOG: (0, 1, 1, 0.0)}
 EXPECTED_A = dict(
     All=dict(pq=17 / 36, sq=17 / 36, rq=2 / 3, n=3),
     Things=dict(pq=0.375, sq=0.375, rq=0.5, n=2),
-    Stuff=dict(pq=2 / 3, sq=2 / 3, rq=1.0, n=1))
+    Stuff=dict(pq=2 / 3, sq=2 / 3, rq=1.0, n=1),
+)
 
 
 def assert_summary(actual: dict, expected: dict) -> None:
@@ -141,7 +150,7 @@ def test_void_pixels_leave_the_union_and_excuse_false_positives() -> None:
     pred_segs = segs((5, CAT), (6, SKY), (7, DOG))
     assert stats(GT_VOID, segs((1, CAT), (3, SKY)), pred, pred_segs) == {
         CAT: (1, 0, 0, 1.0),
-        SKY: (1, 0, 0, 0.75)
+        SKY: (1, 0, 0, 0.75),
     }
     # pred 7 on 4 VOID px of 8 (exactly half): an FP. pred 6 (sky, 4 px):
     # IoU 4/8, no match: an FP and an FN.
@@ -149,7 +158,7 @@ def test_void_pixels_leave_the_union_and_excuse_false_positives() -> None:
     assert stats(GT_VOID, segs((1, CAT), (3, SKY)), pred, pred_segs) == {
         CAT: (1, 0, 0, 1.0),
         DOG: (0, 1, 0, 0.0),
-        SKY: (0, 1, 1, 0.0)
+        SKY: (0, 1, 1, 0.0),
     }
 
 
@@ -170,20 +179,21 @@ def test_crowd_regions_are_never_matched_nor_false_negatives() -> None:
     7 7 7 7 7 7"""
     gt_segs = segs((1, CAT, 1), (2, CAT), (3, SKY))
     matched = {CAT: (1, 0, 0, 1.0), SKY: (1, 0, 0, 1.0)}
-    assert stats(gt, gt_segs, pred, segs((5, CAT), (6, CAT),
-                                         (7, SKY))) == matched
+    assert (
+        stats(gt, gt_segs, pred, segs((5, CAT), (6, CAT), (7, SKY))) == matched
+    )
     assert stats(gt, gt_segs, pred, segs((5, DOG), (6, CAT), (7, SKY))) == {
-        **matched, DOG: (0, 1, 0, 0.0)
+        **matched,
+        DOG: (0, 1, 0, 0.0),
     }
     empty = '\n'.join(['0 0 0 0 0 0'] * 4)
     assert stats(gt, gt_segs, empty, []) == {
         CAT: (0, 0, 1, 0.0),
-        SKY: (0, 0, 1, 0.0)
+        SKY: (0, 0, 1, 0.0),
     }
 
 
-def test_absent_split_gives_zeros_and_absent_classes_do_not_dilute(
-) -> None:
+def test_absent_split_gives_zeros_and_absent_classes_do_not_dilute() -> None:
     """cat: TP IoU .8 -> PQ .8, SQ .8, RQ 1; dog: one FP -> 0, 0, 0 (SQ 0
     without TP). All (n=2): PQ .4, SQ .4, RQ .5, sky and grass (never
     seen) not counted; stuff: n=0 and zeros."""
@@ -212,24 +222,28 @@ def test_stats_merge_by_summing_counts() -> None:
 def test_bad_inputs_raise_naming_id_image_and_shapes() -> None:
     gt, pred = grid(GT_A), grid(PRED_A)
     with pytest.raises(ValueError, match=r'img7.*ground-truth.*id 3'):
-        pq_stats_single_image(gt, GT_A_SEGS[:2], pred, PRED_A_SEGS, 0,
-                              'img7')
+        pq_stats_single_image(gt, GT_A_SEGS[:2], pred, PRED_A_SEGS, 0, 'img7')
     with pytest.raises(ValueError, match=r'img7.*predicted.*id 7'):
-        pq_stats_single_image(gt, GT_A_SEGS, pred, PRED_A_SEGS[:2], 0,
-                              'img7')
+        pq_stats_single_image(gt, GT_A_SEGS, pred, PRED_A_SEGS[:2], 0, 'img7')
     with pytest.raises(ValueError, match=r'img7.*\(4, 6\).*\(4, 5\)'):
-        pq_stats_single_image(gt, GT_A_SEGS, pred[:, :5], PRED_A_SEGS, 0,
-                              'img7')
+        pq_stats_single_image(
+            gt, GT_A_SEGS, pred[:, :5], PRED_A_SEGS, 0, 'img7'
+        )
 
 
 # The metric, fed as mmdet's CocoPanopticDataset and panoptic heads feed it.
 META = dict(
-    classes=CLASSES, thing_classes=CLASSES[:2], stuff_classes=CLASSES[2:])
+    classes=CLASSES, thing_classes=CLASSES[:2], stuff_classes=CLASSES[2:]
+)
 # Case A's gt under COCO-like ids whose RGB channels all differ (reading
 # BGR as RGB gives unknown ids), and its prediction as label + k * 1000.
 GT_IDS = {0: 0, 1: 0x030201, 2: 0x060504, 3: 0x090807}
-PAN_VALUES = {0: VOID_LABEL, 5: CAT + INSTANCE_OFFSET, 6: SKY,
-              7: DOG + INSTANCE_OFFSET}
+PAN_VALUES = {
+    0: VOID_LABEL,
+    5: CAT + INSTANCE_OFFSET,
+    6: SKY,
+    7: DOG + INSTANCE_OFFSET,
+}
 
 
 def write_png(path: str, ids: np.ndarray) -> None:
@@ -238,23 +252,35 @@ def write_png(path: str, ids: np.ndarray) -> None:
     cv2.imwrite(path, rgb[..., ::-1].astype(np.uint8))
 
 
-def sample(tmp_path: Path, img_id: int, pred_pan: np.ndarray,
-           segments_info: Optional[list] = None,
-           ignore_index: Optional[int] = None) -> dict:
+def sample(
+    tmp_path: Path,
+    img_id: int,
+    pred_pan: np.ndarray,
+    segments_info: Optional[list] = None,
+    ignore_index: Optional[int] = None,
+) -> dict:
     """Case A's gt written to ``<img_id>.png``; the data sample dict the
     Evaluator gets (``DetDataSample.to_dict()``)."""
     gt_path = str(tmp_path / f'{img_id}.png')
     write_png(gt_path, np.vectorize(GT_IDS.get)(grid(GT_A)))
     if segments_info is None:
         segments_info = [
-            dict(id=GT_IDS[s['id']], category=s['category_id'],
-                 is_thing=s['category_id'] in (CAT, DOG)) for s in GT_A_SEGS
+            dict(
+                id=GT_IDS[s['id']],
+                category=s['category_id'],
+                is_thing=s['category_id'] in (CAT, DOG),
+            )
+            for s in GT_A_SEGS
         ]
     data_sample = DetDataSample(
         metainfo=dict(
-            img_id=img_id, img_path=str(tmp_path / f'{img_id}.jpg'),
-            seg_map_path=gt_path, ori_shape=pred_pan.shape,
-            segments_info=segments_info))
+            img_id=img_id,
+            img_path=str(tmp_path / f'{img_id}.jpg'),
+            seg_map_path=gt_path,
+            ori_shape=pred_pan.shape,
+            segments_info=segments_info,
+        )
+    )
     pred = PixelData(sem_seg=torch.from_numpy(pred_pan)[None].int())
     if ignore_index is not None:
         pred.set_metainfo(dict(ignore_index=ignore_index))
@@ -289,19 +315,24 @@ def test_metric_on_dataset_samples(tmp_path: Path) -> None:
 
 
 def test_metric_merges_images_and_takes_empty_predictions(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Image 1: case A (cat .75, dog FP+FN, sky 2/3); image 2: all VOID
     under ignore_index 255, so cat, dog and sky one FN each; its gt marks
     the cat crowd (no FN). Sums: cat tp1 fn0 -> .75/.75/1; dog fp1 fn2 ->
     0/0/0; sky tp1 fn1 -> PQ (2/3)/1.5 = 4/9, SQ 2/3, RQ 2/3."""
     pred = np.vectorize(PAN_VALUES.get)(grid(PRED_A))
     crowd_cat = [
-        dict(id=GT_IDS[s['id']], category=s['category_id'],
-             is_thing=s['category_id'] == DOG) for s in GT_A_SEGS
+        dict(
+            id=GT_IDS[s['id']],
+            category=s['category_id'],
+            is_thing=s['category_id'] == DOG,
+        )
+        for s in GT_A_SEGS
     ]
     samples = [
         sample(tmp_path, 1, pred),
-        sample(tmp_path, 2, np.full_like(pred, 255), crowd_cat, 255)
+        sample(tmp_path, 2, np.full_like(pred, 255), crowd_cat, 255),
     ]
     metric = CocoPanopticMetric()
     metric.dataset_meta = META
@@ -312,33 +343,44 @@ def test_metric_merges_images_and_takes_empty_predictions(
     stuff = dict(pq=4 / 9, sq=2 / 3, rq=2 / 3, n=1)
     all_ = {k: (2 * things[k] + stuff[k]) / 3 for k in ('pq', 'sq', 'rq')}
     assert result == pytest.approx(
-        expected_keys(dict(All=all_, Things=things, Stuff=stuff)))
+        expected_keys(dict(All=all_, Things=things, Stuff=stuff))
+    )
 
 
 def test_metric_with_ann_file(tmp_path: Path) -> None:
     """mmdet's val config: segments from the panoptic JSON (COCO category
     ids), PNG under seg_prefix named after img_path; case A's values."""
     cat_ids = (1, 18, 119, 125)
-    samples = [sample(tmp_path, 1, np.vectorize(PAN_VALUES.get)(
-        grid(PRED_A)))]
+    samples = [sample(tmp_path, 1, np.vectorize(PAN_VALUES.get)(grid(PRED_A)))]
     del samples[0]['seg_map_path'], samples[0]['segments_info']
     ann = dict(
         images=[dict(id=1, file_name='1.jpg', height=4, width=6)],
         annotations=[
-            dict(image_id=1, file_name='1.png', segments_info=[
-                dict(id=GT_IDS[s['id']], category_id=cat_ids[s['category_id']],
-                     iscrowd=0) for s in GT_A_SEGS
-            ])
+            dict(
+                image_id=1,
+                file_name='1.png',
+                segments_info=[
+                    dict(
+                        id=GT_IDS[s['id']],
+                        category_id=cat_ids[s['category_id']],
+                        iscrowd=0,
+                    )
+                    for s in GT_A_SEGS
+                ],
+            )
         ],
         categories=[
             dict(id=i, name=n, isthing=int(n in META['thing_classes']))
             for i, n in zip(cat_ids, CLASSES)
-        ])
+        ],
+    )
     (tmp_path / 'panoptic.json').write_text(json.dumps(ann))
     metric = CocoPanopticMetric(
-        ann_file=str(tmp_path / 'panoptic.json'), seg_prefix=str(tmp_path))
+        ann_file=str(tmp_path / 'panoptic.json'), seg_prefix=str(tmp_path)
+    )
     assert evaluate(metric, samples) == pytest.approx(
-        expected_keys(EXPECTED_A))
+        expected_keys(EXPECTED_A)
+    )
 
 
 def test_metric_rejects_what_it_does_not_do(tmp_path: Path) -> None:

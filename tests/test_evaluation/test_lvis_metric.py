@@ -1,6 +1,7 @@
 """LVIS v0.5: the configs and mmdet's LVISMetric on a generated LVIS-format
 set (federated AP). The memory of evaluating detector-sized outputs, which
 depends on the machine, is measured by benchmarks/bench_lvis_memory.py."""
+
 import json
 
 import numpy as np
@@ -11,8 +12,11 @@ from mmengine.config import Config
 from mmengine.dataset import ClassBalancedDataset
 from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
-from support.lvis_data import (LVIS_SHAPE_CATEGORIES, segmentation_to_mask,
-                               write_lvis_split)
+from support.lvis_data import (
+    LVIS_SHAPE_CATEGORIES,
+    segmentation_to_mask,
+    write_lvis_split,
+)
 
 from mmsolo.engine.hooks import check_num_classes
 from mmsolo.models.layers import masks_to_boxes
@@ -50,16 +54,20 @@ def gt_predictions(data: dict) -> dict:
         h, w = image['height'], image['width']
         masks = [segmentation_to_mask(a['segmentation'], h, w) for a in anns]
         predictions[image['id']] = dict(
-            masks=torch.from_numpy(np.stack(masks)) if masks else torch.zeros(
-                (0, h, w), dtype=torch.bool),
-            labels=torch.tensor([a['category_id'] - 1 for a in anns],
-                                dtype=torch.long),
-            scores=torch.linspace(0.9, 0.5, len(anns)))
+            masks=torch.from_numpy(np.stack(masks))
+            if masks
+            else torch.zeros((0, h, w), dtype=torch.bool),
+            labels=torch.tensor(
+                [a['category_id'] - 1 for a in anns], dtype=torch.long
+            ),
+            scores=torch.linspace(0.9, 0.5, len(anns)),
+        )
     return predictions
 
 
-def evaluate(repo_root: str, ann_file: str, data: dict,
-             predictions: dict) -> dict:
+def evaluate(
+    repo_root: str, ann_file: str, data: dict, predictions: dict
+) -> dict:
     """Metrics of ``predictions`` (boxes from the masks), as ValLoop runs
     the evaluator."""
     evaluator = lvis_evaluator(repo_root, ann_file)
@@ -67,16 +75,19 @@ def evaluate(repo_root: str, ann_file: str, data: dict,
         pred = predictions[image['id']]
         sample = DetDataSample(
             metainfo=dict(
-                img_id=image['id'],
-                ori_shape=(image['height'], image['width'])))
+                img_id=image['id'], ori_shape=(image['height'], image['width'])
+            )
+        )
         sample.pred_instances = InstanceData(
-            bboxes=masks_to_boxes(pred['masks']), **pred)
+            bboxes=masks_to_boxes(pred['masks']), **pred
+        )
         evaluator.process([sample])
     return evaluator.evaluate(len(data['images']))
 
 
-def add_detection(pred: dict, mask: torch.Tensor, label: int,
-                  score: float) -> None:
+def add_detection(
+    pred: dict, mask: torch.Tensor, label: int, score: float
+) -> None:
     pred['masks'] = torch.cat([pred['masks'], mask[None]])
     pred['labels'] = torch.cat([pred['labels'], torch.tensor([label])])
     pred['scores'] = torch.cat([pred['scores'], torch.tensor([score])])
@@ -89,7 +100,8 @@ def categories_with_gt(data: dict) -> set:
 def present(data: dict, image_id: int) -> set:
     return {
         a['category_id']
-        for a in data['annotations'] if a['image_id'] == image_id
+        for a in data['annotations']
+        if a['image_id'] == image_id
     }
 
 
@@ -97,6 +109,7 @@ def test_lvis_package_runs_on_this_numpy():
     """lvis 0.5.3 calls np.float (gone since NumPy 1.24): mmsolo.evaluation
     gives lvis.eval alone the alias back."""
     import lvis.eval
+
     assert lvis.eval.np.float is float
     assert lvis.eval.np.cumsum is np.cumsum
     if tuple(int(v) for v in np.__version__.split('.')[:2]) >= (1, 24):
@@ -131,7 +144,9 @@ def test_lvis_datasets_build_and_match_the_head(repo_root, lvis_val):
         dict(
             data_root=f'{root}/',
             ann_file='annotations/lvis_v0.5_val.json',
-            data_prefix=dict(img='val2017/')))
+            data_prefix=dict(img='val2017/'),
+        )
+    )
     cfg.val_dataloader.dataset.data_root = f'{root}/'
     train = DATASETS.build(cfg.train_dataloader.dataset)
     val = DATASETS.build(cfg.val_dataloader.dataset)
@@ -143,7 +158,8 @@ def test_lvis_datasets_build_and_match_the_head(repo_root, lvis_val):
     assert packed['data_samples'].img_path.endswith('val2017/000000000001.png')
     assert packed['inputs'].shape[1:] == (800, 800)  # resized to 1333x800
     assert len(packed['data_samples'].gt_instances) == sum(
-        a['image_id'] == 1 for a in data['annotations'])
+        a['image_id'] == 1 for a in data['annotations']
+    )
     model = MODELS.build(cfg.model)
     assert check_num_classes(model, train, 'train_dataloader.dataset') is None
     assert check_num_classes(model, val, 'val_dataloader.dataset') is None
@@ -177,13 +193,21 @@ def test_federated_false_positives(repo_root, lvis_val):
     detection of a verified-absent category is a false positive."""
     _, ann_file, data = lvis_val
     with_gt = categories_with_gt(data)
-    unverified = [(image,
-                   sorted(with_gt - present(data, image['id']) -
-                          set(image['neg_category_ids'])))
-                  for image in data['images']]
+    unverified = [
+        (
+            image,
+            sorted(
+                with_gt
+                - present(data, image['id'])
+                - set(image['neg_category_ids'])
+            ),
+        )
+        for image in data['images']
+    ]
     image, categories = next((i, c) for i, c in unverified if c)
-    negative = next(i for i in data['images']
-                    if set(i['neg_category_ids']) & with_gt)
+    negative = next(
+        i for i in data['images'] if set(i['neg_category_ids']) & with_gt
+    )
     neg_category = sorted(set(negative['neg_category_ids']) & with_gt)[0]
 
     predictions = gt_predictions(data)
@@ -200,7 +224,8 @@ def test_federated_false_positives(repo_root, lvis_val):
 
 
 def test_not_exhaustive_category_false_positive_is_ignored(
-        repo_root, lvis_val):
+    repo_root, lvis_val
+):
     _, ann_file, data = lvis_val
     image = next(i for i in data['images'] if i['not_exhaustive_category_ids'])
     category = image['not_exhaustive_category_ids'][0]

@@ -1,5 +1,6 @@
 """dump_json_atomically writes the whole JSON document or, when the object
 cannot be serialised, leaves the previous file untouched."""
+
 import json
 
 import pytest

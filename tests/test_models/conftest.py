@@ -1,5 +1,6 @@
 """Helpers shared by the model tests: a small SOLOv2 head config and FPN
 features for it."""
+
 from typing import Callable, List, Optional
 
 import pytest
@@ -13,7 +14,8 @@ HEAD_TEST_CFG = dict(
     filter_thr=-1,
     kernel='gaussian',
     sigma=2.0,
-    max_per_img=20)
+    max_per_img=20,
+)
 
 
 def make_head_cfg(test_cfg: Optional[dict] = None, **overrides) -> dict:
@@ -28,15 +30,15 @@ def make_head_cfg(test_cfg: Optional[dict] = None, **overrides) -> dict:
         num_grids=[12, 10, 8, 6, 4],
         mask_feat_channels=16,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True),
-        test_cfg=dict(HEAD_TEST_CFG if test_cfg is None else test_cfg))
+        test_cfg=dict(HEAD_TEST_CFG if test_cfg is None else test_cfg),
+    )
     cfg.update(overrides)
     return cfg
 
 
-def make_fpn_feats(batch: int = 2,
-                   size=(64, 96),
-                   channels: int = 32,
-                   seed: int = 0) -> List[torch.Tensor]:
+def make_fpn_feats(
+    batch: int = 2, size=(64, 96), channels: int = 32, seed: int = 0
+) -> List[torch.Tensor]:
     """Five seeded FPN levels (N, channels, h / 2**i, w / 2**i) of an input
     of ``size`` (h, w = size / 4)."""
     g = torch.Generator().manual_seed(seed)

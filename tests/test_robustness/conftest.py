@@ -1,6 +1,7 @@
 """Fixtures of the robustness tests: the odd COCO-format set of
 :mod:`support.odd_coco` written to a temporary directory, the dataset
 built from it through the registry, and the quick-start model."""
+
 import copy
 import os
 from typing import Callable, Dict, Sequence, Tuple
@@ -10,8 +11,13 @@ import pytest
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import BaseDataset, pseudo_collate
-from support.odd_coco import (CLASSES, NO_RESIZE_PIPELINE, ODD_IMAGES,
-                              OddCoco, write_odd_coco)
+from support.odd_coco import (
+    CLASSES,
+    NO_RESIZE_PIPELINE,
+    ODD_IMAGES,
+    OddCoco,
+    write_odd_coco,
+)
 
 from mmsolo.registry import DATASETS, MODELS
 
@@ -37,10 +43,13 @@ def odd_dataset(odd_coco: OddCoco) -> BaseDataset:
             data_prefix=dict(img='images/'),
             metainfo=dict(classes=CLASSES),
             filter_cfg=dict(filter_empty_gt=False),
-            pipeline=NO_RESIZE_PIPELINE))
+            pipeline=NO_RESIZE_PIPELINE,
+        )
+    )
     names = [
-        os.path.splitext(os.path.basename(
-            dataset.get_data_info(index)['img_path']))[0]
+        os.path.splitext(
+            os.path.basename(dataset.get_data_info(index)['img_path'])
+        )[0]
         for index in range(len(dataset))
     ]
     assert names == list(ODD_IMAGES)
@@ -55,24 +64,23 @@ def collate(odd_dataset: BaseDataset) -> Callable[[Sequence[str]], dict]:
     def batch_of(names: Sequence[str]) -> dict:
         np.random.seed(0)  # RandomFlip draws from numpy's global state
         return pseudo_collate(
-            [odd_dataset[ODD_IMAGES.index(name)] for name in names])
+            [odd_dataset[ODD_IMAGES.index(name)] for name in names]
+        )
 
     return batch_of
 
 
 @pytest.fixture(scope='session')
 def quickstart_model_and_weights(
-        repo_root: str) -> Tuple[torch.nn.Module, Dict[str, torch.Tensor]]:
+    repo_root: str,
+) -> Tuple[torch.nn.Module, Dict[str, torch.Tensor]]:
     """The quick-start R18 SOLOv2 in float32 with seeded weights, and a copy
     of those weights."""
     cfg = Config.fromfile(os.path.join(repo_root, QUICKSTART_CONFIG))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    weights = {
-        key: value.clone()
-        for key, value in model.state_dict().items()
-    }
+    weights = {key: value.clone() for key, value in model.state_dict().items()}
     return model, weights
 
 

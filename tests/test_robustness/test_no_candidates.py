@@ -11,6 +11,7 @@ results:
   (with ``score_thr=0`` every cell is a candidate);
 - the mask NMS (each ``nms_type``) keeps nothing above ``filter_thr``.
 """
+
 from typing import List, Tuple
 
 import pytest
@@ -29,26 +30,30 @@ NO_CANDIDATE_CASES = [
     pytest.param(
         dict(score_thr=1.0, filter_thr=0.0),
         dict(score_thr=0.0),
-        id='all_under_score_thr'),
+        id='all_under_score_thr',
+    ),
     pytest.param(
         dict(score_thr=0.0, filter_thr=0.0, mask_thr=1.0),
         dict(mask_thr=0.5),
-        id='all_masks_empty_after_mask_thr'),
+        id='all_masks_empty_after_mask_thr',
+    ),
 ] + [
     pytest.param(
         dict(score_thr=0.0, filter_thr=1.0, nms_type=nms_type, iou_thr=0.5),
         dict(filter_thr=0.0),
-        id=f'all_filtered_by_{nms_type}_nms')
+        id=f'all_filtered_by_{nms_type}_nms',
+    )
     for nms_type in ('matrix', 'hard', 'soft', 'fast')
 ]
 BATCHES = [
-    pytest.param(('sides_75x100', ), id='batch_of_1'),
+    pytest.param(('sides_75x100',), id='batch_of_1'),
     pytest.param(('sides_75x100', 'grayscale'), id='batch_of_2'),
 ]
 
 
-def assert_empty_predictions(outputs: List[DetDataSample],
-                             ori_shapes: List[Tuple[int, int]]) -> None:
+def assert_empty_predictions(
+    outputs: List[DetDataSample], ori_shapes: List[Tuple[int, int]]
+) -> None:
     """Each output holds no instance: (0, H, W) bool masks at its original
     size, (0, 4) float boxes, (0,) float scores and (0,) int64 labels."""
     assert len(outputs) == len(ori_shapes)
@@ -61,17 +66,20 @@ def assert_empty_predictions(outputs: List[DetDataSample],
         assert pred.bboxes.dtype == torch.float32
         assert pred.bboxes.shape == (0, 4)
         assert pred.scores.dtype == torch.float32
-        assert pred.scores.shape == (0, )
+        assert pred.scores.shape == (0,)
         assert pred.labels.dtype == torch.int64
-        assert pred.labels.shape == (0, )
+        assert pred.labels.shape == (0,)
 
 
 @pytest.mark.parametrize('names', BATCHES)
 @pytest.mark.parametrize('test_cfg, relaxed', NO_CANDIDATE_CASES)
-def test_no_candidate_gives_empty_results(quickstart_model: torch.nn.Module,
-                                          collate, names: Tuple[str, ...],
-                                          test_cfg: dict,
-                                          relaxed: dict) -> None:
+def test_no_candidate_gives_empty_results(
+    quickstart_model: torch.nn.Module,
+    collate,
+    names: Tuple[str, ...],
+    test_cfg: dict,
+    relaxed: dict,
+) -> None:
     """``test_step`` returns empty, well-formed instances for each image of
     the batch; with the case's one setting relaxed, every image of the same
     batch has instances."""
@@ -90,9 +98,12 @@ def test_no_candidate_gives_empty_results(quickstart_model: torch.nn.Module,
         assert output.pred_instances.masks.shape[1:] == shape
 
 
-def test_coco_evaluation_of_no_candidates(quickstart_model: torch.nn.Module,
-                                          collate, odd_coco: OddCoco,
-                                          repo_root: str) -> None:
+def test_coco_evaluation_of_no_candidates(
+    quickstart_model: torch.nn.Module,
+    collate,
+    odd_coco: OddCoco,
+    repo_root: str,
+) -> None:
     """The quick-start config's val evaluator (mmsolo's CocoMetric) on the
     odd set predicted without a single instance (batches of 2, as its val
     loader would give them): box and mask AP are evaluated, 0.0 where there
@@ -101,17 +112,19 @@ def test_coco_evaluation_of_no_candidates(quickstart_model: torch.nn.Module,
     model = quickstart_model.eval()
     model.mask_head.test_cfg.update(score_thr=1.0)
     cfg = Config.fromfile(
-        f'{repo_root}/configs/quickstart/solov2-light_r18_fpn_shapes.py')
+        f'{repo_root}/configs/quickstart/solov2-light_r18_fpn_shapes.py'
+    )
     cfg.val_evaluator.ann_file = odd_coco.ann_file
     evaluator = Evaluator(cfg.val_evaluator)
     assert type(evaluator.metrics[0]) is CocoMetric
     evaluator.dataset_meta = dict(classes=CLASSES)
     for start in range(0, len(ODD_IMAGES), 2):
-        batch = collate(ODD_IMAGES[start:start + 2])
+        batch = collate(ODD_IMAGES[start : start + 2])
         with torch.no_grad():
             outputs = model.test_step(batch)
         assert_empty_predictions(
-            outputs, [sample.ori_shape for sample in batch['data_samples']])
+            outputs, [sample.ori_shape for sample in batch['data_samples']]
+        )
         evaluator.process(outputs, batch)
     metrics = evaluator.evaluate(len(ODD_IMAGES))
     assert metrics == {

@@ -3,6 +3,7 @@ and gradients: an image with no objects, objects whose mask has zero pixels
 or lies partly outside the image, 300 objects in one image, a 32x32 image,
 sides that are not multiples of 32, a grayscale image, and a batch mixing
 all of them (the set of :mod:`support.odd_coco`)."""
+
 import copy
 import math
 from typing import Dict, List, Sequence, Tuple
@@ -14,11 +15,11 @@ from mmdet.structures import DetDataSample
 from mmengine.optim import OptimWrapper
 from support.odd_coco import ODD_IMAGES, OddCoco
 
-
 # Test cfg overrides under which the random model predicts instances, so
 # that the non-empty prediction path runs too.
 PERMISSIVE_TEST_CFG = dict(
-    score_thr=0.0, filter_thr=-1, nms_pre=100, max_per_img=20)
+    score_thr=0.0, filter_thr=-1, nms_pre=100, max_per_img=20
+)
 
 
 class GradCheckingOptimWrapper(OptimWrapper):
@@ -31,13 +32,16 @@ class GradCheckingOptimWrapper(OptimWrapper):
     """
 
     def __init__(self, model: torch.nn.Module, lr: float = 0.01) -> None:
-        self.named_params = [(name, param)
-                             for name, param in model.named_parameters()
-                             if param.requires_grad]
+        self.named_params = [
+            (name, param)
+            for name, param in model.named_parameters()
+            if param.requires_grad
+        ]
         super().__init__(
-            torch.optim.SGD([param for _, param in self.named_params],
-                            lr=lr,
-                            momentum=0.9))
+            torch.optim.SGD(
+                [param for _, param in self.named_params], lr=lr, momentum=0.9
+            )
+        )
         self.steps = 0
         self.missing_grads: List[str] = []
         self.non_finite_grads: List[str] = []
@@ -49,15 +53,16 @@ class GradCheckingOptimWrapper(OptimWrapper):
             name for name, param in self.named_params if param.grad is None
         ]
         self.non_finite_grads = [
-            name for name, param in self.named_params
+            name
+            for name, param in self.named_params
             if param.grad is not None and not param.grad.isfinite().all()
         ]
         super().step(**kwargs)
 
 
-def assert_valid_predictions(outputs: Sequence[DetDataSample],
-                             ori_shapes: Sequence[Tuple[int, int]]
-                             ) -> List[int]:
+def assert_valid_predictions(
+    outputs: Sequence[DetDataSample], ori_shapes: Sequence[Tuple[int, int]]
+) -> List[int]:
     """Check each output's ``pred_instances`` (types, dtypes and shapes at
     the original image size, one n per image); return the n's."""
     assert len(outputs) == len(ori_shapes)
@@ -71,9 +76,9 @@ def assert_valid_predictions(outputs: Sequence[DetDataSample],
         assert pred.bboxes.dtype == torch.float32
         assert pred.bboxes.shape == (n, 4)
         assert pred.scores.dtype == torch.float32
-        assert pred.scores.shape == (n, )
+        assert pred.scores.shape == (n,)
         assert pred.labels.dtype == torch.int64
-        assert pred.labels.shape == (n, )
+        assert pred.labels.shape == (n,)
         assert len(pred) == n
         assert pred.scores.isfinite().all()
         assert ((pred.labels >= 0) & (pred.labels < 3)).all()
@@ -92,9 +97,11 @@ def test_odd_images_load_as_intended(odd_coco: OddCoco, collate) -> None:
     three as loaded."""
     batch = collate(ODD_IMAGES)
     samples: Dict[str, DetDataSample] = dict(
-        zip(ODD_IMAGES, batch['data_samples']))
-    for name, inputs, image in zip(ODD_IMAGES, batch['inputs'],
-                                   odd_coco.data['images']):
+        zip(ODD_IMAGES, batch['data_samples'])
+    )
+    for name, inputs, image in zip(
+        ODD_IMAGES, batch['inputs'], odd_coco.data['images']
+    ):
         shape = (image['height'], image['width'])
         assert inputs.shape == (3, *shape), name
         assert samples[name].ori_shape == samples[name].img_shape == shape
@@ -105,7 +112,8 @@ def test_odd_images_load_as_intended(odd_coco: OddCoco, collate) -> None:
     assert len(samples['no_objects'].gt_instances) == 0
     assert len(samples['objects_300'].gt_instances) == 300
     rle_annotations = [
-        ann for ann in odd_coco.data['annotations']
+        ann
+        for ann in odd_coco.data['annotations']
         if isinstance(ann['segmentation'], dict)
     ]
     assert len(rle_annotations) >= 2
@@ -134,13 +142,14 @@ def test_odd_images_load_as_intended(odd_coco: OddCoco, collate) -> None:
 # ResNet's stage 4 as 2x2 (padded to 32 it was 1x1, one value per channel,
 # which a training BatchNorm refuses).
 TRAIN_PREDICT_CASES = [
-    pytest.param((name, ), id=name) for name in ODD_IMAGES
+    pytest.param((name,), id=name) for name in ODD_IMAGES
 ] + [pytest.param(ODD_IMAGES, id='mixed_batch')]
 
 
 @pytest.mark.parametrize('names', TRAIN_PREDICT_CASES)
-def test_odd_data_trains_and_predicts(quickstart_model: torch.nn.Module,
-                                      collate, names: Tuple[str, ...]) -> None:
+def test_odd_data_trains_and_predicts(
+    quickstart_model: torch.nn.Module, collate, names: Tuple[str, ...]
+) -> None:
     """On the quick-start model:
 
     - predicting the batch with a permissive test cfg gives well-formed

@@ -1,5 +1,6 @@
 """tools/analysis_tools/benchmark.py and get_flops.py on the quick-start
 config."""
+
 import os.path as osp
 import re
 import subprocess
@@ -14,16 +15,19 @@ from mmsolo.registry import MODELS
 from mmsolo.utils import cpu_precision_choice
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
-PANOPTIC_QUICKSTART = ('configs/quickstart/'
-                       'solov2-panoptic_r18_fpn_shapes-panoptic.py')
+PANOPTIC_QUICKSTART = (
+    'configs/quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py'
+)
 
 
 def run_tool(repo_root, python, *args):
-    done = subprocess.run([python, *args],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [python, *args],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return done, done.stdout + done.stderr
 
 
@@ -36,11 +40,20 @@ def shapes_val(tmp_path_factory):
 
 def test_benchmark_on_the_test_set(shapes_val, repo_root, python):
     # 2 test images, repeated to give 1 warm-up + 3 timed ones.
-    done, log = run_tool(repo_root, python,
-                         'tools/analysis_tools/benchmark.py', QUICKSTART,
-                         '--max-iter', '3', '--num-warmup', '1',
-                         '--log-interval', '2', '--cfg-options',
-                         f'test_dataloader.dataset.data_root={shapes_val}/')
+    done, log = run_tool(
+        repo_root,
+        python,
+        'tools/analysis_tools/benchmark.py',
+        QUICKSTART,
+        '--max-iter',
+        '3',
+        '--num-warmup',
+        '1',
+        '--log-interval',
+        '2',
+        '--cfg-options',
+        f'test_dataloader.dataset.data_root={shapes_val}/',
+    )
     assert done.returncode == 0, log[-3000:]
     assert 'no checkpoint given: random weights' in log
     assert re.search(r'Done image \[2 +/3\], fps: [\d.]+ img/s', log), log
@@ -48,11 +61,14 @@ def test_benchmark_on_the_test_set(shapes_val, repo_root, python):
     assert 'Done image [1 ' not in log  # every --log-interval images
     assert re.search(
         r'Overall fps: [\d.]+ img/s, times per image: '
-        r'[\d.]+ ms/img', log), log[-2000:]
+        r'[\d.]+ ms/img',
+        log,
+    ), log[-2000:]
 
 
 def test_benchmark_synthetic_with_a_training_checkpoint(
-        tmp_path, repo_root, python):
+    tmp_path, repo_root, python
+):
     """No dataset; a checkpoint as mmengine's CheckpointHook writes it
     (with its message hub as HistoryBuffer objects) is refused by default
     and loads with --unsafe-load; conv-bn fusion runs."""
@@ -65,18 +81,33 @@ def test_benchmark_synthetic_with_a_training_checkpoint(
         dict(
             meta=dict(iter=4),
             state_dict=model.state_dict(),
-            message_hub=dict(log_scalars={'train/loss': history})), checkpoint)
-    command = ['tools/analysis_tools/benchmark.py', QUICKSTART,
-               str(checkpoint), '--synthetic', '--shape', '64', '96',
-               '--max-iter', '2', '--num-warmup', '0', '--fuse-conv-bn',
-               '--cfg-options',
-               'test_dataloader.dataset.data_root=/nonexistent/']
+            message_hub=dict(log_scalars={'train/loss': history}),
+        ),
+        checkpoint,
+    )
+    command = [
+        'tools/analysis_tools/benchmark.py',
+        QUICKSTART,
+        str(checkpoint),
+        '--synthetic',
+        '--shape',
+        '64',
+        '96',
+        '--max-iter',
+        '2',
+        '--num-warmup',
+        '0',
+        '--fuse-conv-bn',
+        '--cfg-options',
+        'test_dataloader.dataset.data_root=/nonexistent/',
+    ]
     done, log = run_tool(repo_root, python, *command)
     assert done.returncode == 1
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in log
     assert '--unsafe-load' in log
-    done, log = run_tool(repo_root, python, *command, '--unsafe-load',
-                         '--fp16')
+    done, log = run_tool(
+        repo_root, python, *command, '--unsafe-load', '--fp16'
+    )
     assert done.returncode == 0, log[-3000:]
     # --fp16 on the CPU: bfloat16 only where the CPU computes it natively.
     if cpu_precision_choice().dtype == torch.bfloat16:
@@ -89,17 +120,29 @@ def test_benchmark_synthetic_with_a_training_checkpoint(
 
 
 def test_benchmark_rejects_shape_without_synthetic(repo_root, python):
-    done, log = run_tool(repo_root, python,
-                         'tools/analysis_tools/benchmark.py', QUICKSTART,
-                         '--shape', '64', '64')
+    done, log = run_tool(
+        repo_root,
+        python,
+        'tools/analysis_tools/benchmark.py',
+        QUICKSTART,
+        '--shape',
+        '64',
+        '64',
+    )
     assert done.returncode == 2
     assert '--shape sets the size of --synthetic images' in log
 
 
 def test_get_flops(repo_root, python):
-    done, log = run_tool(repo_root, python,
-                         'tools/analysis_tools/get_flops.py', QUICKSTART,
-                         '--shape', '250', '256')
+    done, log = run_tool(
+        repo_root,
+        python,
+        'tools/analysis_tools/get_flops.py',
+        QUICKSTART,
+        '--shape',
+        '250',
+        '256',
+    )
     assert done.returncode == 0, log[-3000:]
     assert 'Input shape 250x256 padded to 256x256' in log
     assert 'Input shape: (3, 256, 256)' in log
@@ -107,7 +150,8 @@ def test_get_flops(repo_root, python):
     assert flops and float(flops.group(1)) > 0, log[-2000:]
     params = re.search(r'Params: ([\d.]+)M', log)
     model = MODELS.build(
-        Config.fromfile(osp.join(repo_root, QUICKSTART)).model)
+        Config.fromfile(osp.join(repo_root, QUICKSTART)).model
+    )
     expected = sum(p.numel() for p in model.parameters()) / 1e6
     assert params and abs(float(params.group(1)) - expected) < 1e-3, log
 
@@ -116,11 +160,19 @@ def test_get_flops_counts_the_semantic_head(repo_root, python):
     """The panoptic quick-start model is the instance one plus a semantic
     head: its FLOPs must be higher by what that head costs."""
     flops = {}
-    for name, config in (('instance', QUICKSTART),
-                         ('panoptic', PANOPTIC_QUICKSTART)):
-        done, log = run_tool(repo_root, python,
-                             'tools/analysis_tools/get_flops.py', config,
-                             '--shape', '256', '256')
+    for name, config in (
+        ('instance', QUICKSTART),
+        ('panoptic', PANOPTIC_QUICKSTART),
+    ):
+        done, log = run_tool(
+            repo_root,
+            python,
+            'tools/analysis_tools/get_flops.py',
+            config,
+            '--shape',
+            '256',
+            '256',
+        )
         assert done.returncode == 0, log[-3000:]
         found = re.search(r'Flops: ([\d.]+)G', log)
         assert found, log[-2000:]

@@ -1,5 +1,6 @@
 """mmsolo.utils.log_curves and tools/analysis_tools/analyze_logs.py on a
 hand-written mmengine scalar log."""
+
 import importlib.util
 import json
 import os.path as osp
@@ -17,12 +18,7 @@ from mmsolo.utils.log_curves import curve_points
 RECORDS = [
     dict(lr=1e-4, loss=3.0, loss_cls=1.2, time=9.0, iter=2, step=2),
     dict(lr=2e-4, loss=2.5, loss_cls=1.0, time=1.0, iter=4, step=4),
-    {
-        'coco/segm_mAP': 0.25,
-        'coco/bbox_mAP': 0.3,
-        'time': 0.5,
-        'step': 0
-    },
+    {'coco/segm_mAP': 0.25, 'coco/bbox_mAP': 0.3, 'time': 0.5, 'step': 0},
     dict(lr=3e-4, loss=2.0, loss_cls=0.7, time=2.0, iter=6, step=6),
     dict(lr=4e-4, loss=1.0, loss_cls=0.4, time=3.0, iter=8, step=8),
 ]
@@ -89,66 +85,80 @@ def test_plot_curves_errors_name_key_and_file(scalar_log, tmp_path):
 def test_analyze_logs_cli(scalar_log, tmp_path, repo_root, python):
     tool = 'tools/analysis_tools/analyze_logs.py'
     out = tmp_path / 'cli.png'
-    done = subprocess.run([
-        python, tool, 'plot_curve',
-        str(scalar_log), '--keys', 'loss', 'loss_cls', '--out',
-        str(out)
-    ],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [
+            python,
+            tool,
+            'plot_curve',
+            str(scalar_log),
+            '--keys',
+            'loss',
+            'loss_cls',
+            '--out',
+            str(out),
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert cv2.imread(str(out)).std() > 0
 
-    done = subprocess.run([
-        python, tool, 'plot_curve',
-        str(scalar_log), '--keys', 'loss_foo', '--out',
-        str(tmp_path / 'never.png')
-    ],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [
+            python,
+            tool,
+            'plot_curve',
+            str(scalar_log),
+            '--keys',
+            'loss_foo',
+            '--out',
+            str(tmp_path / 'never.png'),
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert 'loss_foo' in done.stderr and str(scalar_log) in done.stderr
     assert not (tmp_path / 'never.png').exists()
 
     # Train records' times 9, 1, 2, 3: the first (start-up) is left out.
-    done = subprocess.run([python, tool, 'cal_train_time',
-                           str(scalar_log)],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [python, tool, 'cal_train_time', str(scalar_log)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert 'average iter time: 2.0000 s/iter (3 logged iterations)' \
-        in done.stdout
+    assert (
+        'average iter time: 2.0000 s/iter (3 logged iterations)' in done.stdout
+    )
 
 
 def test_train_times_per_epoch(repo_root):
     spec = importlib.util.spec_from_file_location(
         'analyze_logs',
-        osp.join(repo_root, 'tools', 'analysis_tools', 'analyze_logs.py'))
+        osp.join(repo_root, 'tools', 'analysis_tools', 'analyze_logs.py'),
+    )
     analyze_logs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(analyze_logs)
     records = [
         dict(epoch=1, iter=1, time=5.0),
         dict(epoch=1, iter=2, time=1.0),
-        dict(epoch=1, iter=3, time=3.0), {
-            'coco/segm_mAP': 0.1,
-            'time': 7.0
-        },
+        dict(epoch=1, iter=3, time=3.0),
+        {'coco/segm_mAP': 0.1, 'time': 7.0},
         dict(epoch=2, iter=4, time=6.0),
-        dict(epoch=2, iter=5, time=2.0)
+        dict(epoch=2, iter=5, time=2.0),
     ]
-    assert analyze_logs.train_times(
-        records, include_outliers=False) == {
-            1: [1.0, 3.0],
-            2: [2.0]
-        }
-    assert analyze_logs.train_times(
-        records, include_outliers=True) == {
-            1: [5.0, 1.0, 3.0],
-            2: [6.0, 2.0]
-        }
+    assert analyze_logs.train_times(records, include_outliers=False) == {
+        1: [1.0, 3.0],
+        2: [2.0],
+    }
+    assert analyze_logs.train_times(records, include_outliers=True) == {
+        1: [5.0, 1.0, 3.0],
+        2: [6.0, 2.0],
+    }

@@ -1,6 +1,7 @@
 """tools/misc/browse_dataset.py and tools/demo/image_demo.py write real
 pictures: the image, same size, with instances (or a panoptic map) drawn
 on it."""
+
 import re
 import subprocess
 
@@ -11,8 +12,9 @@ import pytest
 from mmsolo.datasets import write_panoptic_split, write_split
 
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
-PANOPTIC_QUICKSTART = ('configs/quickstart/'
-                       'solov2-panoptic_r18_fpn_shapes-panoptic.py')
+PANOPTIC_QUICKSTART = (
+    'configs/quickstart/solov2-panoptic_r18_fpn_shapes-panoptic.py'
+)
 
 
 @pytest.fixture(scope='module')
@@ -23,8 +25,9 @@ def shapes(tmp_path_factory):
     return root
 
 
-def test_browse_dataset_draws_ground_truth(shapes, tmp_path, repo_root,
-                                           python):
+def test_browse_dataset_draws_ground_truth(
+    shapes, tmp_path, repo_root, python
+):
     # The quick start without its random flip: pictures line up with the
     # input images.
     config = tmp_path / 'no_flip.py'
@@ -39,15 +42,20 @@ train_dataloader = dict(dataset=dict(
     ]))
 """)
     out_dir = tmp_path / 'browse'
-    done = subprocess.run([
-        python, 'tools/misc/browse_dataset.py',
-        str(config), '--output-dir',
-        str(out_dir), '--not-show'
-    ],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            python,
+            'tools/misc/browse_dataset.py',
+            str(config),
+            '--output-dir',
+            str(out_dir),
+            '--not-show',
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == ['000001.png', '000002.png', '000003.png']
@@ -65,7 +73,8 @@ def test_browse_dataset_needs_a_way_out(repo_root, python):
         cwd=repo_root,
         capture_output=True,
         text=True,
-        timeout=300)
+        timeout=300,
+    )
     assert done.returncode == 2
     assert '--not-show without --output-dir' in done.stderr
 
@@ -73,23 +82,33 @@ def test_browse_dataset_needs_a_way_out(repo_root, python):
 def run_demo(repo_root, python, image, out_file):
     # Random weights score about 0.01 (the focal prior): keep every
     # candidate so that some instances are drawn.
-    done = subprocess.run([
-        python, 'tools/demo/image_demo.py',
-        str(image), QUICKSTART, '--out-file',
-        str(out_file), '--score-thr', '0', '--cfg-options',
-        'model.test_cfg.score_thr=0.', 'model.test_cfg.filter_thr=0.',
-        'model.test_cfg.max_per_img=5'
-    ],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            python,
+            'tools/demo/image_demo.py',
+            str(image),
+            QUICKSTART,
+            '--out-file',
+            str(out_file),
+            '--score-thr',
+            '0',
+            '--cfg-options',
+            'model.test_cfg.score_thr=0.',
+            'model.test_cfg.filter_thr=0.',
+            'model.test_cfg.max_per_img=5',
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
 
-def test_image_demo_draws_instances_repeatably(shapes, tmp_path, repo_root,
-                                               python):
+def test_image_demo_draws_instances_repeatably(
+    shapes, tmp_path, repo_root, python
+):
     image_path = shapes / 'val' / '000001.png'
     out = tmp_path / 'demo.png'
     stdout = run_demo(repo_root, python, image_path, out)
@@ -111,17 +130,32 @@ def test_image_demo_draws_a_panoptic_map(tmp_path, repo_root, python):
     write_panoptic_split(str(tmp_path / 'data'), 'val', num_images=1, seed=7)
     image_path = tmp_path / 'data' / 'val' / '000001.jpg'
     out = tmp_path / 'panoptic.png'
-    done = subprocess.run([
-        python, 'tools/demo/image_demo.py',
-        str(image_path), PANOPTIC_QUICKSTART, '--out-file',
-        str(out), '--cfg-options', 'model.test_cfg.score_thr=0.',
-        'model.test_cfg.filter_thr=0.', 'model.test_cfg.max_per_img=3',
-        'model.test_cfg.panoptic.score_thr=0.',
-        'model.test_cfg.panoptic.stuff_area_limit=0'
-    ], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            python,
+            'tools/demo/image_demo.py',
+            str(image_path),
+            PANOPTIC_QUICKSTART,
+            '--out-file',
+            str(out),
+            '--cfg-options',
+            'model.test_cfg.score_thr=0.',
+            'model.test_cfg.filter_thr=0.',
+            'model.test_cfg.max_per_img=3',
+            'model.test_cfg.panoptic.score_thr=0.',
+            'model.test_cfg.panoptic.stuff_area_limit=0',
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    found = re.search(r'a panoptic map of (\d+) segments \((\d+) things, '
-                      r'(\d+) stuff\) predicted', done.stdout)
+    found = re.search(
+        r'a panoptic map of (\d+) segments \((\d+) things, '
+        r'(\d+) stuff\) predicted',
+        done.stdout,
+    )
     assert found, done.stdout
     segments, things, stuff = map(int, found.groups())
     assert segments == things + stuff and 1 <= things <= 3 and stuff >= 1

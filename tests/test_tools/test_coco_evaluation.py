@@ -1,4 +1,5 @@
 """COCO segm and bbox AP through mmdet's CocoMetric on generated data."""
+
 import json
 import subprocess
 
@@ -49,22 +50,34 @@ def shapes_val(tmp_path_factory):
     return root
 
 
-def test_tools_test_prints_segm_and_bbox_ap(shapes_val, tmp_path, repo_root,
-                                            python):
-    from mmsolo.registry import MODELS
+def test_tools_test_prints_segm_and_bbox_ap(
+    shapes_val, tmp_path, repo_root, python
+):
     from mmengine.config import Config
+
+    from mmsolo.registry import MODELS
+
     config = tmp_path / 'shapes_r18.py'
-    config.write_text(
-        CONFIG_TEMPLATE.format(repo=repo_root, data=shapes_val))
+    config.write_text(CONFIG_TEMPLATE.format(repo=repo_root, data=shapes_val))
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(str(config)).model)
     model.init_weights()
     checkpoint = tmp_path / 'random.pth'
     torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
     done = subprocess.run(
-        [python, 'tools/test.py', str(config), str(checkpoint),
-         '--work-dir', str(tmp_path / 'work')],
-        cwd=repo_root, capture_output=True, text=True, timeout=600)
+        [
+            python,
+            'tools/test.py',
+            str(config),
+            str(checkpoint),
+            '--work-dir',
+            str(tmp_path / 'work'),
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
     for key in ('coco/bbox_mAP', 'coco/segm_mAP', 'Average Precision'):
@@ -81,17 +94,24 @@ def test_boxes_from_masks_give_real_box_ap(shapes_val):
     for image in coco['images']:
         anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
         masks = torch.from_numpy(
-            np.stack([mask_utils.decode(a['segmentation']) for a in anns
-                      ])).bool()
+            np.stack([mask_utils.decode(a['segmentation']) for a in anns])
+        ).bool()
         pred = dict(
             masks=masks,
             bboxes=masks_to_boxes(masks),
             scores=torch.ones(len(anns)),
-            labels=torch.tensor([a['category_id'] - 1 for a in anns]))
-        metric.process({}, [
-            dict(img_id=image['id'], ori_shape=masks.shape[1:],
-                 pred_instances=pred)
-        ])
+            labels=torch.tensor([a['category_id'] - 1 for a in anns]),
+        )
+        metric.process(
+            {},
+            [
+                dict(
+                    img_id=image['id'],
+                    ori_shape=masks.shape[1:],
+                    pred_instances=pred,
+                )
+            ],
+        )
     results = metric.evaluate(len(coco['images']))
     assert results['coco/segm_mAP'] == pytest.approx(1.0)
     assert results['coco/bbox_mAP'] == pytest.approx(1.0)

@@ -1,5 +1,6 @@
 """tools/dist_train.sh on the CPU: two processes (gloo), then --resume, then
 tools/dist_test.sh."""
+
 import glob
 import os
 import os.path as osp
@@ -50,21 +51,35 @@ def shapes_options(data: str, max_iters: int) -> list:
 def dist_train(repo_root, python, work_dir, data, max_iters, *extra):
     env = dict(os.environ, PYTHON=python, PORT=str(free_port()))
     command = [
-        'bash', 'tools/dist_train.sh', QUICKSTART, '2', '--work-dir',
-        str(work_dir), *extra, '--cfg-options',
-        *shapes_options(str(data), max_iters)
+        'bash',
+        'tools/dist_train.sh',
+        QUICKSTART,
+        '2',
+        '--work-dir',
+        str(work_dir),
+        *extra,
+        '--cfg-options',
+        *shapes_options(str(data), max_iters),
     ]
-    done = subprocess.run(command, cwd=repo_root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        command,
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     return log
 
 
 @pytest.mark.skipif(
-    torch.cuda.is_available(), reason='checks the CPU (gloo) path')
-def test_dist_train_two_cpu_processes_resume_and_test(tmp_path, repo_root,
-                                                      python):
+    torch.cuda.is_available(), reason='checks the CPU (gloo) path'
+)
+def test_dist_train_two_cpu_processes_resume_and_test(
+    tmp_path, repo_root, python
+):
     data = tmp_path / 'shapes'
     write_split(str(data), 'train', num_images=8, seed=0)
     write_split(str(data), 'val', num_images=4, seed=1)
@@ -78,30 +93,46 @@ def test_dist_train_two_cpu_processes_resume_and_test(tmp_path, repo_root,
     assert 'GPU number: 2' in log  # mmengine's name for the world size
     assert "dist_cfg: {'backend': 'gloo'}" in log
     assert 'Iter(train) [4/4]' in log
-    assert [osp.basename(p)
-            for p in glob.glob(f'{work_dir}/*.pth')] == ['iter_4.pth']
+    assert [osp.basename(p) for p in glob.glob(f'{work_dir}/*.pth')] == [
+        'iter_4.pth'
+    ]
 
     log = dist_train(repo_root, python, work_dir, data, 8, '--resume')
-    assert f'Auto resumed from the latest checkpoint {work_dir}/iter_4.pth' \
-        in log
+    assert (
+        f'Auto resumed from the latest checkpoint {work_dir}/iter_4.pth' in log
+    )
     assert 'resumed epoch: 0, iter: 4' in log
     train_lines = [line for line in log.splitlines() if 'Iter(train)' in line]
     assert train_lines and 'Iter(train) [5/8]' in train_lines[0], train_lines
     assert 'Iter(train) [8/8]' in train_lines[-1]
     checkpoint = torch.load(
-        work_dir / 'iter_8.pth', map_location='cpu', weights_only=True)
+        work_dir / 'iter_8.pth', map_location='cpu', weights_only=True
+    )
     assert checkpoint['meta']['iter'] == 8
 
     # dist_test.sh evaluates the checkpoint in two processes.
     ann = data / 'annotations' / 'instances_val.json'
     env = dict(os.environ, PYTHON=python, PORT=str(free_port()))
     done = subprocess.run(
-        ['bash', 'tools/dist_test.sh', QUICKSTART,
-         str(work_dir / 'iter_8.pth'), '2', '--work-dir',
-         str(tmp_path / 'test'), '--cfg-options',
-         f'test_dataloader.dataset.data_root={data}/',
-         f'test_evaluator.ann_file={ann}', 'test_dataloader.num_workers=0'],
-        cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+        [
+            'bash',
+            'tools/dist_test.sh',
+            QUICKSTART,
+            str(work_dir / 'iter_8.pth'),
+            '2',
+            '--work-dir',
+            str(tmp_path / 'test'),
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={data}/',
+            f'test_evaluator.ann_file={ann}',
+            'test_dataloader.num_workers=0',
+        ],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     assert 'rank 1 of 2 joined the gloo process group' in log
@@ -125,9 +156,11 @@ def test_cpu_distributed_config(repo_root):
         config,
         dict(
             model_wrapper_cfg=dict(
-                type='MMDistributedDataParallel',
-                find_unused_parameters=True)),
-        launcher='pytorch')
+                type='MMDistributedDataParallel', find_unused_parameters=True
+            )
+        ),
+        launcher='pytorch',
+    )
     assert cfg.model_wrapper_cfg.type.endswith('CPUDistributedDataParallel')
     assert cfg.model_wrapper_cfg.find_unused_parameters is True
 
@@ -141,14 +174,20 @@ def test_cpu_distributed_needs_torchrun(repo_root):
 
 
 def test_dist_scripts_parse_and_check_arguments(repo_root):
-    for script in ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh',
-                   'slurm_test.sh'):
+    for script in (
+        'dist_train.sh',
+        'dist_test.sh',
+        'slurm_train.sh',
+        'slurm_test.sh',
+    ):
         path = osp.join(repo_root, 'tools', script)
         assert subprocess.run(['bash', '-n', path]).returncode == 0, script
         # Too few arguments: a usage line, no launch.
-        done = subprocess.run(['bash', path, 'only_one_arg'],
-                              capture_output=True,
-                              text=True,
-                              timeout=30)
+        done = subprocess.run(
+            ['bash', path, 'only_one_arg'],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert done.returncode == 2, script
         assert 'usage:' in done.stderr, script

@@ -1,6 +1,7 @@
 """The quick start (README's main command) and the panoptic one end to end
 on a tiny set: each generates data, trains its quick-start config for a few
 iterations, evaluates, and writes its two pictures and summary."""
+
 import json
 import os
 import os.path as osp
@@ -12,16 +13,27 @@ import pytest
 
 from mmsolo.datasets import ensure_shapes_dataset
 
-
 # mode flags, the line printed, the metrics in summary.json and their range
 MODES = {
-    'instance': ([], 'quick start: mask AP',
-                 ('coco/segm_mAP', 'coco/segm_mAP_50', 'coco/bbox_mAP'), 1.0),
+    'instance': (
+        [],
+        'quick start: mask AP',
+        ('coco/segm_mAP', 'coco/segm_mAP_50', 'coco/bbox_mAP'),
+        1.0,
+    ),
     # mmdet's panoptic metric gives percentages.
-    'panoptic': (['--panoptic'], 'panoptic quick start: PQ',
-                 ('coco_panoptic/PQ', 'coco_panoptic/PQ_th',
-                  'coco_panoptic/PQ_st', 'coco_panoptic/SQ',
-                  'coco_panoptic/RQ'), 100.0),
+    'panoptic': (
+        ['--panoptic'],
+        'panoptic quick start: PQ',
+        (
+            'coco_panoptic/PQ',
+            'coco_panoptic/PQ_th',
+            'coco_panoptic/PQ_st',
+            'coco_panoptic/SQ',
+            'coco_panoptic/RQ',
+        ),
+        100.0,
+    ),
 }
 
 
@@ -31,23 +43,45 @@ def test_quickstart_runs_end_to_end(mode, tmp_path, repo_root, python):
     data_root = tmp_path / 'shapes'
     out_dir = tmp_path / 'out'
     cmd = [
-        python, 'tools/quickstart.py', *flags, '--data-root', str(data_root),
-        '--work-dir', str(tmp_path / 'work'), '--out-dir', str(out_dir),
-        '--num-train', '16', '--num-val', '4', '--num-pictures', '3',
-        '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-        'default_hooks.logger.interval=2', 'train_dataloader.batch_size=4',
+        python,
+        'tools/quickstart.py',
+        *flags,
+        '--data-root',
+        str(data_root),
+        '--work-dir',
+        str(tmp_path / 'work'),
+        '--out-dir',
+        str(out_dir),
+        '--num-train',
+        '16',
+        '--num-val',
+        '4',
+        '--num-pictures',
+        '3',
+        '--cfg-options',
+        'train_cfg.max_iters=4',
+        'train_cfg.val_interval=4',
+        'default_hooks.logger.interval=2',
+        'train_dataloader.batch_size=4',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0',
         # After 4 iterations no score passes the usual thresholds; without
         # them every cell is a candidate, so COCO evaluation has masks.
-        'model.test_cfg.score_thr=0.0', 'model.test_cfg.filter_thr=0.0'
+        'model.test_cfg.score_thr=0.0',
+        'model.test_cfg.filter_thr=0.0',
     ]
     # The float32 path, as on a CPU without native bfloat16 (the slow kind
     # of machine): the quick start must say so and train without autocast.
     env = dict(os.environ, MMSOLO_CPU_PRECISION='float32')
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run(
+        cmd,
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     output = proc.stdout + proc.stderr
     assert 'Iter(train) [2/4]' in output  # progress while it trains
@@ -90,6 +124,7 @@ def test_step_time_summary_reads_training_windows_only(tmp_path):
     counts are tallied per window."""
     from mmsolo.runner import step_time_summary
     from mmsolo.utils import load_scalar_log
+
     log = tmp_path / 'scalars.json'
     records = [
         dict(lr=1e-3, time=0.5, threads=2, iter=20, step=20),
@@ -99,6 +134,8 @@ def test_step_time_summary_reads_training_windows_only(tmp_path):
     ]
     log.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
     assert step_time_summary(load_scalar_log(str(log))) == dict(
-        windows=3, min=0.5, median=0.6, max=0.9, threads={'1': 1, '2': 2})
+        windows=3, min=0.5, median=0.6, max=0.9, threads={'1': 1, '2': 2}
+    )
     assert step_time_summary(records[-1:]) == dict(
-        windows=0, min=None, median=None, max=None)
+        windows=0, min=None, median=None, max=None
+    )

@@ -3,6 +3,7 @@ bfloat16 autocast with AVX512-BF16 or AMX, float32 (and one log line saying
 why) elsewhere; the same choice for BF16OptimWrapper, ``tools/train.py
 --amp`` and ``channels_last='auto'``. The capability query is mocked both
 ways, so both paths run on every machine."""
+
 import pytest
 import torch
 from torch import nn
@@ -18,11 +19,17 @@ def cpu_with_bf16(monkeypatch):
     """Make the capability query answer ``native`` (True or False)."""
 
     def mock(native: bool):
-        reason = ('the CPU has AMX' if native else
-                  'the CPU has neither AVX512-BF16 nor AMX, so bfloat16 '
-                  'would be emulated')
-        monkeypatch.setattr(cpu_precision, 'cpu_bf16_support',
-                            lambda: Bf16Support(native, reason))
+        reason = (
+            'the CPU has AMX'
+            if native
+            else 'the CPU has neither AVX512-BF16 nor AMX, so bfloat16 '
+            'would be emulated'
+        )
+        monkeypatch.setattr(
+            cpu_precision,
+            'cpu_bf16_support',
+            lambda: Bf16Support(native, reason),
+        )
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
 
     monkeypatch.delenv(PRECISION_ENV, raising=False)
@@ -31,8 +38,11 @@ def cpu_with_bf16(monkeypatch):
 
 def build_wrapper(model: nn.Module):
     return OPTIM_WRAPPERS.build(
-        dict(type='mmsolo.BF16OptimWrapper',
-             optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+        dict(
+            type='mmsolo.BF16OptimWrapper',
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        )
+    )
 
 
 def tiny_model_and_input():
@@ -41,7 +51,8 @@ def tiny_model_and_input():
 
 
 def test_without_native_bf16_the_wrapper_trains_in_float32_and_says_why(
-        cpu_with_bf16, capsys):
+    cpu_with_bf16, capsys
+):
     cpu_with_bf16(False)
     model, inputs = tiny_model_and_input()
     wrapper = build_wrapper(model)
@@ -100,16 +111,28 @@ def test_bad_channels_last_names_the_field():
         resolve_channels_last('yes')
 
 
-@pytest.mark.parametrize('amx, avx512_bf16, native', [
-    (True, True, True), (False, True, True), (True, False, True),
-    (False, False, False)])
-def test_the_query_asks_torch_for_the_instructions(monkeypatch, amx,
-                                                   avx512_bf16, native):
+@pytest.mark.parametrize(
+    'amx, avx512_bf16, native',
+    [
+        (True, True, True),
+        (False, True, True),
+        (True, False, True),
+        (False, False, False),
+    ],
+)
+def test_the_query_asks_torch_for_the_instructions(
+    monkeypatch, amx, avx512_bf16, native
+):
     monkeypatch.delenv('ONEDNN_MAX_CPU_ISA', raising=False)
-    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: amx,
-                        raising=False)
-    monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported',
-                        lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(
+        torch.cpu, '_is_amx_tile_supported', lambda: amx, raising=False
+    )
+    monkeypatch.setattr(
+        torch.cpu,
+        '_is_avx512_bf16_supported',
+        lambda: avx512_bf16,
+        raising=False,
+    )
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         native = False  # no AVX-512 at all on this machine: oneDNN says no
     support = cpu_bf16_support()

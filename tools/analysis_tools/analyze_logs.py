@@ -14,6 +14,7 @@ logged ``time`` per iteration (per epoch in epoch-based runs), leaving out
 the first record of each epoch or run, which holds start-up costs, unless
 ``--include-outliers``.
 """
+
 import argparse
 import os.path as osp
 from collections import defaultdict
@@ -34,26 +35,31 @@ def parse_args() -> argparse.Namespace:
         '--keys',
         nargs='+',
         default=['loss'],
-        help='logged keys to plot (default: loss)')
+        help='logged keys to plot (default: loss)',
+    )
     plot.add_argument('--title', help='figure title')
     plot.add_argument(
         '--legend',
         nargs='+',
-        help='one label per curve: log 0 key 0, log 0 key 1, ...')
+        help='one label per curve: log 0 key 0, log 0 key 1, ...',
+    )
     plot.add_argument('--out', help='PNG file to write')
 
     timing = tasks.add_parser(
-        'cal_train_time', help='mean time per training iteration')
+        'cal_train_time', help='mean time per training iteration'
+    )
     timing.add_argument('json_logs', nargs='+', help='JSON scalar logs')
     timing.add_argument(
         '--include-outliers',
         action='store_true',
-        help='count the first record of each epoch (or run) too')
+        help='count the first record of each epoch (or run) too',
+    )
     return parser.parse_args()
 
 
-def train_times(records: List[dict],
-                include_outliers: bool) -> Dict[int, List[float]]:
+def train_times(
+    records: List[dict], include_outliers: bool
+) -> Dict[int, List[float]]:
     """Logged ``time`` of the train records (those with ``iter``), by
     ``epoch`` (one group, 0, in iteration-based runs)."""
     times = defaultdict(list)
@@ -73,19 +79,26 @@ def cal_train_time(args: argparse.Namespace) -> None:
             raise SystemExit(
                 f'{path}: no train records with "time" (beyond the first, '
                 'left out unless --include-outliers); lower the logger '
-                'interval (default_hooks.logger.interval) or train longer')
+                'interval (default_hooks.logger.interval) or train longer'
+            ) from None
         epochs = sorted(times)
         means = np.array([np.mean(times[epoch]) for epoch in epochs])
         if len(epochs) > 1:
             slowest, fastest = means.argmax(), means.argmin()
-            print(f'slowest epoch {epochs[slowest]}, average time is '
-                  f'{means[slowest]:.4f} s/iter')
-            print(f'fastest epoch {epochs[fastest]}, average time is '
-                  f'{means[fastest]:.4f} s/iter')
+            print(
+                f'slowest epoch {epochs[slowest]}, average time is '
+                f'{means[slowest]:.4f} s/iter'
+            )
+            print(
+                f'fastest epoch {epochs[fastest]}, average time is '
+                f'{means[fastest]:.4f} s/iter'
+            )
             print(f'time std over epochs is {means.std():.4f}')
         count = sum(len(values) for values in times.values())
-        print(f'average iter time: {means.mean():.4f} s/iter '
-              f'({count} logged iterations)\n')
+        print(
+            f'average iter time: {means.mean():.4f} s/iter '
+            f'({count} logged iterations)\n'
+        )
 
 
 def plot_curve(args: argparse.Namespace) -> None:
@@ -102,7 +115,7 @@ def main() -> None:
         task(args)
     except (FileNotFoundError, KeyError, ValueError) as error:
         # Bad input (a missing file or key, a malformed line): its message.
-        raise SystemExit(f'{args.task}: {error.args[0]}')
+        raise SystemExit(f'{args.task}: {error.args[0]}') from None
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ upsampling), whose cost depends on how many cells pass ``score_thr``; and
 operators mmengine cannot count (it warns about them: norms, upsampling,
 pooling, additions).
 """
+
 import argparse
 import math
 from typing import Tuple
@@ -28,7 +29,8 @@ from mmsolo.utils import config_input_shape
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='FLOPs and parameters of a model')
+        description='FLOPs and parameters of a model'
+    )
     parser.add_argument('config', help='config file')
     parser.add_argument(
         '--shape',
@@ -36,16 +38,19 @@ def parse_args() -> argparse.Namespace:
         nargs=2,
         metavar=('H', 'W'),
         help='input image size (default: the scale of the test pipeline '
-        'Resize)')
+        'Resize)',
+    )
     parser.add_argument(
         '--show-table',
         action='store_true',
-        help='also print the per-module table')
+        help='also print the per-module table',
+    )
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings, e.g. model.backbone.depth=18')
+        help='override config settings, e.g. model.backbone.depth=18',
+    )
     args = parser.parse_args()
     if args.shape is not None and min(args.shape) < 1:
         parser.error(f'--shape must be positive, got {args.shape}')
@@ -65,7 +70,7 @@ def main() -> None:
     try:
         shape = tuple(args.shape or config_input_shape(cfg))
     except ValueError as error:  # no Resize to take the size from
-        raise SystemExit(f'get_flops.py: {error}')
+        raise SystemExit(f'get_flops.py: {error}') from None
     input_shape = padded_shape(cfg, shape)
 
     cfg.model.backbone.init_cfg = None  # FLOPs need no pretrained weights
@@ -74,26 +79,33 @@ def main() -> None:
     with torch.no_grad():
         info = get_model_complexity_info(
             model,
-            inputs=(inputs, ),
+            inputs=(inputs,),
             show_table=args.show_table,
-            show_arch=False)
+            show_arch=False,
+        )
 
     line = '=' * 30
     print(line)
     if input_shape != shape:
-        print(f'Input shape {shape[0]}x{shape[1]} padded to '
-              f'{input_shape[0]}x{input_shape[1]} (pad_size_divisor)')
-    print(f'Input shape: (3, {input_shape[0]}, {input_shape[1]})\n'
-          f'Flops: {info["flops_str"]}\n'
-          f'Params: {info["params_str"]}')
+        print(
+            f'Input shape {shape[0]}x{shape[1]} padded to '
+            f'{input_shape[0]}x{input_shape[1]} (pad_size_divisor)'
+        )
+    print(
+        f'Input shape: (3, {input_shape[0]}, {input_shape[1]})\n'
+        f'Flops: {info["flops_str"]}\n'
+        f'Params: {info["params_str"]}'
+    )
     print(line)
     if args.show_table:
         print(info['out_table'])
-    print('Counted: the tensor forward (backbone, FPN, mask-feature neck, '
-          'head branches and, in a panoptic model, the semantic head); not '
-          'the per-candidate dynamic convolutions, Matrix NMS and panoptic '
-          'fusion of predict. Check the operators mmengine reports as '
-          'unsupported before quoting these numbers.')
+    print(
+        'Counted: the tensor forward (backbone, FPN, mask-feature neck, '
+        'head branches and, in a panoptic model, the semantic head); not '
+        'the per-candidate dynamic convolutions, Matrix NMS and panoptic '
+        'fusion of predict. Check the operators mmengine reports as '
+        'unsupported before quoting these numbers.'
+    )
 
 
 if __name__ == '__main__':

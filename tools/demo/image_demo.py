@@ -15,6 +15,7 @@ initial weights drawn with ``--seed`` and the class names of the config's
 test set. ``--seed`` also seeds the visualizer's mask colours, so runs
 repeat.
 """
+
 import argparse
 import os
 import time
@@ -38,47 +39,68 @@ PALETTES = ['coco', 'voc', 'citys', 'random', 'none']
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='SOLOv2 image demo')
     parser.add_argument(
-        'inputs', nargs='+', help='image files or folders of images')
+        'inputs', nargs='+', help='image files or folders of images'
+    )
     parser.add_argument('model', help='config file')
     parser.add_argument(
-        '--weights', help='checkpoint file; without it the weights are random')
+        '--weights', help='checkpoint file; without it the weights are random'
+    )
     parser.add_argument(
-        '--out-dir', default='outputs', help='writes vis/ and preds/ here')
+        '--out-dir', default='outputs', help='writes vis/ and preds/ here'
+    )
     parser.add_argument(
-        '--out-file', help='one input only: write its picture here, nothing '
-        'else')
+        '--out-file',
+        help='one input only: write its picture here, nothing else',
+    )
     parser.add_argument(
-        '--pred-score-thr', '--score-thr', type=float, default=0.3,
+        '--pred-score-thr',
+        '--score-thr',
+        type=float,
+        default=0.3,
         help='draw instances scoring at least this (the model keeps only '
-        'those above its test_cfg.score_thr)')
+        'those above its test_cfg.score_thr)',
+    )
     parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--show', action='store_true',
-                        help='show each picture in a window')
-    parser.add_argument('--no-save-vis', action='store_true',
-                        help='write no pictures')
-    parser.add_argument('--no-save-pred', action='store_true',
-                        help='write no prediction files')
-    parser.add_argument('--print-result', action='store_true',
-                        help='print the predictions')
-    parser.add_argument('--palette', default='none', choices=PALETTES,
-                        help='class colours (none: the dataset\'s)')
+    parser.add_argument(
+        '--show', action='store_true', help='show each picture in a window'
+    )
+    parser.add_argument(
+        '--no-save-vis', action='store_true', help='write no pictures'
+    )
+    parser.add_argument(
+        '--no-save-pred', action='store_true', help='write no prediction files'
+    )
+    parser.add_argument(
+        '--print-result', action='store_true', help='print the predictions'
+    )
+    parser.add_argument(
+        '--palette',
+        default='none',
+        choices=PALETTES,
+        help="class colours (none: the dataset's)",
+    )
     parser.add_argument(
         '--device',
         default='cuda:0' if torch.cuda.is_available() else 'cpu',
         help='device the model runs on (default: cuda:0 where CUDA is '
-        'available, else cpu)')
+        'available, else cpu)',
+    )
     parser.add_argument(
-        '--seed', type=int, default=0,
+        '--seed',
+        type=int,
+        default=0,
         help='seed of the random weights used without --weights, and of '
-        'the jitter of mask colours')
+        'the jitter of mask colours',
+    )
     add_cfg_options(parser)
     add_unsafe_load_argument(parser)
     args = parser.parse_args()
     for path in args.inputs:
         if not os.path.exists(path):
             parser.error(f'input not found: {path}')
-    if args.out_file and (len(args.inputs) > 1
-                          or os.path.isdir(args.inputs[0])):
+    if args.out_file and (
+        len(args.inputs) > 1 or os.path.isdir(args.inputs[0])
+    ):
         parser.error('--out-file takes one image; use --out-dir for more')
     return args
 
@@ -91,9 +113,12 @@ def image_list(inputs: List[str]) -> List[str]:
             images.append(path)
             continue
         images += sorted(
-            os.path.join(path, name) for name in os.listdir(path)
-            if name.lower().endswith(('.jpg', '.jpeg', '.png', '.bmp',
-                                      '.tif', '.tiff', '.webp')))
+            os.path.join(path, name)
+            for name in os.listdir(path)
+            if name.lower().endswith(
+                ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+            )
+        )
     return images
 
 
@@ -103,8 +128,10 @@ def build_inferencer(args: argparse.Namespace) -> SOLOv2Inferencer:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.weights is None:
-        print('no --weights given: the model gets random initial weights '
-              f'(--seed {args.seed}), so it finds nothing meaningful')
+        print(
+            'no --weights given: the model gets random initial weights '
+            f'(--seed {args.seed}), so it finds nothing meaningful'
+        )
     torch.manual_seed(args.seed)  # random weights are drawn at build
     with tool_checkpoint_loading(args.unsafe_load):
         return SOLOv2Inferencer(
@@ -112,7 +139,8 @@ def build_inferencer(args: argparse.Namespace) -> SOLOv2Inferencer:
             weights=args.weights,
             device=args.device,
             palette=args.palette,
-            show_progress=False)
+            show_progress=False,
+        )
 
 
 def describe(result: dict, thr: float) -> str:
@@ -121,16 +149,20 @@ def describe(result: dict, thr: float) -> str:
     panoptic map of N segments (T things, S stuff)'."""
     if 'panoptic_seg' not in result and 'panoptic_seg_path' not in result:
         scores = np.asarray(result['scores'])
-        return (f'{len(scores)} instances predicted, '
-                f'{int((scores >= thr).sum())} drawn (score >= {thr})')
+        return (
+            f'{len(scores)} instances predicted, '
+            f'{int((scores >= thr).sum())} drawn (score >= {thr})'
+        )
     rgb = result.get('panoptic_seg')
     if rgb is None:
         rgb = mmcv.imread(result['panoptic_seg_path'], channel_order='rgb')
     ids = np.unique(rgb2id(rgb))
     ids = ids[ids != VOID]
     things = int((ids >= INSTANCE_OFFSET).sum())
-    return (f'a panoptic map of {len(ids)} segments ({things} things, '
-            f'{len(ids) - things} stuff) predicted')
+    return (
+        f'a panoptic map of {len(ids)} segments ({things} things, '
+        f'{len(ids) - things} stuff) predicted'
+    )
 
 
 def main() -> None:
@@ -148,7 +180,8 @@ def main() -> None:
         no_save_pred=args.no_save_pred or args.out_file is not None,
         pred_score_thr=args.pred_score_thr,
         print_result=args.print_result,
-        out_dir='' if args.out_file else args.out_dir)
+        out_dir='' if args.out_file else args.out_dir,
+    )
     elapsed = time.perf_counter() - start
     for image, result in zip(images, outputs['predictions']):
         print(f'{image}: {describe(result, args.pred_score_thr)}')

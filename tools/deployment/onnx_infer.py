@@ -5,6 +5,7 @@
         [--backend onnxruntime|openvino] [--out-file OUT.png]
         [--score-thr 0.3] [--seed 0]
 """
+
 import argparse
 import os
 import time
@@ -13,8 +14,7 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 
-from mmsolo.deploy import (BACKENDS, build_deployed_model,
-                           inference_deployed)
+from mmsolo.deploy import BACKENDS, build_deployed_model, inference_deployed
 from mmsolo.registry import DATASETS, VISUALIZERS
 from mmsolo.utils import register_all_modules
 
@@ -23,14 +23,25 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='SOLOv2 ONNX inference')
     parser.add_argument('img', help='image file')
     parser.add_argument('model', help='.onnx file from pytorch2onnx.py')
-    parser.add_argument('--config', required=True,
-                        help='the config the model was exported from')
+    parser.add_argument(
+        '--config',
+        required=True,
+        help='the config the model was exported from',
+    )
     parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime')
     parser.add_argument('--out-file', default='outputs/onnx_demo.png')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='draw instances scoring at least this')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the jitter of mask colours')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='draw instances scoring at least this',
+    )
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seed of the jitter of mask colours',
+    )
     args = parser.parse_args()
     for path in (args.img, args.model):
         if not os.path.isfile(path):
@@ -58,12 +69,15 @@ def main() -> None:
         draw_gt=False,
         show=False,
         pred_score_thr=args.score_thr,
-        out_file=args.out_file)
+        out_file=args.out_file,
+    )
     instances = result.pred_instances
     kept = int((instances.scores >= args.score_thr).sum())
-    print(f'{len(instances)} instances predicted by {args.backend} in '
-          f'{elapsed:.2f} s, {kept} drawn (score >= {args.score_thr}); '
-          f'picture written to {args.out_file}')
+    print(
+        f'{len(instances)} instances predicted by {args.backend} in '
+        f'{elapsed:.2f} s, {kept} drawn (score >= {args.score_thr}); '
+        f'picture written to {args.out_file}'
+    )
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ torch's dynamo-based ``torch.onnx.export(..., dynamo=True)``. Without
 to the pad divisor; a static graph runs only at that size (smaller images
 are padded to it), ``--dynamic-shape`` any multiple of the pad divisor.
 """
+
 import argparse
 import os
 
@@ -35,20 +36,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', required=True, help='the .onnx file')
     parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'),
-        help='traced input size (multiples of the pad divisor)')
-    parser.add_argument('--batch-size', type=int, default=1,
-                        help='batch of a static graph')
-    parser.add_argument('--dynamic-shape', action='store_true',
-                        help='any input H, W (multiples of the pad divisor)')
-    parser.add_argument('--dynamic-batch', action='store_true',
-                        help='any batch size')
-    parser.add_argument('--opset', type=int, default=18)
-    parser.add_argument('--simplify', action='store_true',
-                        help='simplify the graph with onnxslim')
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='traced input size (multiples of the pad divisor)',
+    )
     parser.add_argument(
-        '--with-normalize', action='store_true',
-        help='normalise in the graph: it takes the raw BGR float image')
+        '--batch-size', type=int, default=1, help='batch of a static graph'
+    )
+    parser.add_argument(
+        '--dynamic-shape',
+        action='store_true',
+        help='any input H, W (multiples of the pad divisor)',
+    )
+    parser.add_argument(
+        '--dynamic-batch', action='store_true', help='any batch size'
+    )
+    parser.add_argument('--opset', type=int, default=18)
+    parser.add_argument(
+        '--simplify',
+        action='store_true',
+        help='simplify the graph with onnxslim',
+    )
+    parser.add_argument(
+        '--with-normalize',
+        action='store_true',
+        help='normalise in the graph: it takes the raw BGR float image',
+    )
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     add_unsafe_load_argument(parser)
     return parser.parse_args()
@@ -74,12 +89,15 @@ def main() -> None:
     try:
         shape = tuple(args.shape or config_input_shape(cfg))
     except ValueError as error:
-        raise SystemExit(f'pytorch2onnx.py: {error}')
+        raise SystemExit(f'pytorch2onnx.py: {error}') from None
     shape = round_up(shape, divisor)
     normalize = None
     if args.with_normalize:
-        normalize = (preprocessor.mean, preprocessor.std,
-                     preprocessor.get('bgr_to_rgb', False))
+        normalize = (
+            preprocessor.mean,
+            preprocessor.std,
+            preprocessor.get('bgr_to_rgb', False),
+        )
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     export_onnx(
@@ -92,15 +110,25 @@ def main() -> None:
         dynamic_batch=args.dynamic_batch,
         opset=args.opset,
         normalize=normalize,
-        simplify=args.simplify)
-    kind = ', '.join(
-        name for name, on in (('dynamic shape', args.dynamic_shape),
-                              ('dynamic batch', args.dynamic_batch),
-                              ('normalisation in graph', args.with_normalize))
-        if on) or 'static'
-    print(f'exported {args.out} (torch {torch.__version__} dynamo exporter, '
-          f'opset {args.opset}, traced {args.batch_size}x3x{shape[0]}x'
-          f'{shape[1]}, {kind})')
+        simplify=args.simplify,
+    )
+    kind = (
+        ', '.join(
+            name
+            for name, on in (
+                ('dynamic shape', args.dynamic_shape),
+                ('dynamic batch', args.dynamic_batch),
+                ('normalisation in graph', args.with_normalize),
+            )
+            if on
+        )
+        or 'static'
+    )
+    print(
+        f'exported {args.out} (torch {torch.__version__} dynamo exporter, '
+        f'opset {args.opset}, traced {args.batch_size}x3x{shape[0]}x'
+        f'{shape[1]}, {kind})'
+    )
 
 
 if __name__ == '__main__':

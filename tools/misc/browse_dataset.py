@@ -8,6 +8,7 @@ Each image is shown (unless ``--not-show``) and/or written to
 ``--output-dir`` under its file name, after the train pipeline's transforms
 (flips, resizes ...), so what the model is trained on can be checked.
 """
+
 import argparse
 import os.path as osp
 
@@ -22,29 +23,36 @@ from mmsolo.runner import load_tool_config
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Draw the ground truth of the train dataset')
+        description='Draw the ground truth of the train dataset'
+    )
     parser.add_argument('config', help='config file')
     parser.add_argument(
         '--output-dir',
         help='write the pictures here (PNG or the image '
-        'format of the input files, under their file names)')
+        'format of the input files, under their file names)',
+    )
     parser.add_argument(
-        '--not-show', action='store_true', help='do not open a window')
+        '--not-show', action='store_true', help='do not open a window'
+    )
     parser.add_argument(
         '--show-interval',
         type=float,
         default=2,
-        help='seconds each picture is shown')
+        help='seconds each picture is shown',
+    )
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. '
-        'train_dataloader.dataset.data_root=data/shapes/')
+        'train_dataloader.dataset.data_root=data/shapes/',
+    )
     args = parser.parse_args()
     if args.not_show and args.output_dir is None:
-        parser.error('--not-show without --output-dir does nothing; give '
-                     '--output-dir DIR')
+        parser.error(
+            '--not-show without --output-dir does nothing; give '
+            '--output-dir DIR'
+        )
     return args
 
 
@@ -75,7 +83,9 @@ def main() -> None:
             show=not args.not_show,
             wait_time=args.show_interval,
             out_file=osp.join(args.output_dir, name)
-            if args.output_dir is not None else None)
+            if args.output_dir is not None
+            else None,
+        )
         progress.update()
 
 

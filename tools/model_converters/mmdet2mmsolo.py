@@ -4,6 +4,7 @@
 
 The same as ``solov2_zoo2mmsolo.py SRC DST --from mmdet``.
 """
+
 import os.path as osp
 import sys
 

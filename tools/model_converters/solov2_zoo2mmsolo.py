@@ -12,17 +12,22 @@ kept, with a record of the source under ``meta['converted_from']``. A key
 that maps nowhere stops the conversion with the list of such keys, and
 nothing is written.
 """
+
 import argparse
 import sys
 from typing import List, Optional
 
-from mmsolo.checkpoint import (LAYOUT_CONVERTERS, UnsafeCheckpointError,
-                               add_unsafe_load_argument,
-                               convert_zoo_checkpoint)
+from mmsolo.checkpoint import (
+    LAYOUT_CONVERTERS,
+    UnsafeCheckpointError,
+    add_unsafe_load_argument,
+    convert_zoo_checkpoint,
+)
 
 
-def parse_args(argv: Optional[List[str]],
-               layout: Optional[str]) -> argparse.Namespace:
+def parse_args(
+    argv: Optional[List[str]], layout: Optional[str]
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='SOLOv2 checkpoint of another zoo')
     parser.add_argument('dst', help='where to write the mmsolo checkpoint')
@@ -32,7 +37,8 @@ def parse_args(argv: Optional[List[str]],
             dest='layout',
             choices=['auto', *LAYOUT_CONVERTERS],
             default='auto',
-            help='layout of SRC (default: told by its keys)')
+            help='layout of SRC (default: told by its keys)',
+        )
     add_unsafe_load_argument(parser)
     args = parser.parse_args(argv)
     if layout is not None:
@@ -40,14 +46,21 @@ def parse_args(argv: Optional[List[str]],
     return args
 
 
-def main(argv: Optional[List[str]] = None,
-         layout: Optional[str] = None) -> int:
+def main(
+    argv: Optional[List[str]] = None, layout: Optional[str] = None
+) -> int:
     args = parse_args(argv, layout)
     try:
         report = convert_zoo_checkpoint(
-            args.src, args.dst, layout=args.layout, unsafe=args.unsafe_load)
-    except (KeyError, ValueError, TypeError, FileNotFoundError,
-            UnsafeCheckpointError) as error:
+            args.src, args.dst, layout=args.layout, unsafe=args.unsafe_load
+        )
+    except (
+        KeyError,
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        UnsafeCheckpointError,
+    ) as error:
         print(f'error: {error.args[0]}', file=sys.stderr)
         return 1
     print(report)

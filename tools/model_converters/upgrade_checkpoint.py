@@ -10,14 +10,18 @@ optimizer, schedulers, random states and meta, the message hub stored as
 tensors (:mod:`mmsolo.checkpoint.plain_state`); ``--resume NEW`` goes on
 exactly as from OLD.
 """
+
 import argparse
 import sys
 
 import torch
 
-from mmsolo.checkpoint import (add_unsafe_load_argument,
-                               load_checkpoint_file, save_checkpoint_atomic,
-                               to_plain_checkpoint)
+from mmsolo.checkpoint import (
+    add_unsafe_load_argument,
+    load_checkpoint_file,
+    save_checkpoint_atomic,
+    to_plain_checkpoint,
+)
 
 
 def main() -> int:
@@ -27,22 +31,28 @@ def main() -> int:
     add_unsafe_load_argument(parser)
     args = parser.parse_args()
     if not args.unsafe_load:
-        parser.error('reading an old training checkpoint unpickles it fully '
-                     '(it can run code): pass --unsafe-load if you trust '
-                     f'{args.src}')
+        parser.error(
+            'reading an old training checkpoint unpickles it fully '
+            '(it can run code): pass --unsafe-load if you trust '
+            f'{args.src}'
+        )
     try:
         checkpoint = load_checkpoint_file(args.src, 'cpu', unsafe=True)
         if not isinstance(checkpoint, dict):
-            raise ValueError(f'{args.src} holds a '
-                             f'{type(checkpoint).__name__}, not a checkpoint')
+            raise ValueError(
+                f'{args.src} holds a '
+                f'{type(checkpoint).__name__}, not a checkpoint'
+            )
         plain = to_plain_checkpoint(checkpoint)
     except (FileNotFoundError, TypeError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     save_checkpoint_atomic(plain, args.dst)
     torch.load(args.dst, map_location='cpu', weights_only=True)  # proof
-    print(f'upgraded {args.src} -> {args.dst}: {len(plain)} entries '
-          f'({", ".join(plain)}), loadable with weights_only=True')
+    print(
+        f'upgraded {args.src} -> {args.dst}: {len(plain)} entries '
+        f'({", ".join(plain)}), loadable with weights_only=True'
+    )
     return 0
 
 

@@ -8,7 +8,7 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -16,8 +16,14 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+        meta_keys=(
+            'img_id',
+            'img_path',
+            'ori_shape',
+            'img_shape',
+            'scale_factor',
+        ),
+    ),
 ]
 # Test-time augmentation (tools/test.py --tta): the test pipeline up to its
 # last step, then each image as it is and flipped horizontally; the model's
@@ -25,15 +31,23 @@ test_pipeline = [
 tta_flip = dict(
     type='TestTimeAug',
     transforms=[
-        [dict(type='RandomFlip', prob=0.),
-         dict(type='RandomFlip', prob=1.)],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
         [
             dict(
                 type='PackDetInputs',
-                meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                           'scale_factor', 'flip', 'flip_direction'))
+                meta_keys=(
+                    'img_id',
+                    'img_path',
+                    'ori_shape',
+                    'img_shape',
+                    'scale_factor',
+                    'flip',
+                    'flip_direction',
+                ),
+            )
         ],
-    ])
+    ],
+)
 tta_pipeline = [*test_pipeline[:-1], tta_flip]
 train_dataloader = dict(
     batch_size=2,
@@ -48,7 +62,9 @@ train_dataloader = dict(
         data_prefix=dict(img='train2017/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -62,7 +78,9 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/'),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 
 # SOLOv2 boxes are derived from its masks (model.test_cfg.mask_box): both
@@ -72,5 +90,6 @@ val_evaluator = dict(
     ann_file=data_root + 'annotations/instances_val2017.json',
     metric=['bbox', 'segm'],
     format_only=False,
-    backend_args=backend_args)
+    backend_args=backend_args,
+)
 test_evaluator = val_evaluator

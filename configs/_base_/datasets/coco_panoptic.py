@@ -11,7 +11,7 @@ train_pipeline = [
     dict(type='mmsolo.LoadPanopticAnnotations', backend_args=backend_args),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -19,8 +19,16 @@ test_pipeline = [
     dict(type='mmsolo.LoadPanopticAnnotations', backend_args=backend_args),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor', 'seg_map_path', 'segments_info'))
+        meta_keys=(
+            'img_id',
+            'img_path',
+            'ori_shape',
+            'img_shape',
+            'scale_factor',
+            'seg_map_path',
+            'segments_info',
+        ),
+    ),
 ]
 train_dataloader = dict(
     batch_size=2,
@@ -33,10 +41,13 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='annotations/panoptic_train2017.json',
         data_prefix=dict(
-            img='train2017/', seg='annotations/panoptic_train2017/'),
+            img='train2017/', seg='annotations/panoptic_train2017/'
+        ),
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -50,10 +61,13 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/', seg='annotations/panoptic_val2017/'),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 
 # Ground truth from each sample's seg_map_path and segments_info.
 val_evaluator = dict(
-    type='mmsolo.CocoPanopticMetric', backend_args=backend_args)
+    type='mmsolo.CocoPanopticMetric', backend_args=backend_args
+)
 test_evaluator = val_evaluator

@@ -19,11 +19,18 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='RandomChoiceResize',
-        scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736),
-                (1333, 768), (1333, 800)],
-        keep_ratio=True),
+        scales=[
+            (1333, 640),
+            (1333, 672),
+            (1333, 704),
+            (1333, 736),
+            (1333, 768),
+            (1333, 800),
+        ],
+        keep_ratio=True,
+    ),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(
     _delete_=True,
@@ -42,7 +49,10 @@ train_dataloader = dict(
             data_prefix=dict(img='train2017/'),
             filter_cfg=dict(filter_empty_gt=True, min_size=32),
             pipeline=train_pipeline,
-            backend_args=backend_args)))
+            backend_args=backend_args,
+        ),
+    ),
+)
 val_dataloader = dict(
     _delete_=True,
     batch_size=1,
@@ -57,7 +67,9 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/'),
         test_mode=True,
         pipeline={{_base_.test_pipeline}},
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 
 # SOLOv2 boxes are derived from its masks (model.test_cfg.mask_box): both
@@ -67,5 +79,6 @@ val_evaluator = dict(
     type='mmsolo.EmptySafeLVISMetric',
     ann_file=data_root + 'annotations/lvis_v0.5_val.json',
     metric=['bbox', 'segm'],
-    backend_args=backend_args)
+    backend_args=backend_args,
+)
 test_evaluator = val_evaluator

@@ -22,15 +22,18 @@ model = dict(
             type='CrossEntropyLoss',
             use_sigmoid=False,
             avg_non_ignore=True,
-            loss_weight=0.5)),
+            loss_weight=0.5,
+        ),
+    ),
     # mmdet's Panoptic FPN fusion, used as it is.
     panoptic_fusion_head=dict(type='HeuristicFusionHead'),
     # Panoptic FPN's fusion settings: instances scoring at least 0.6 are
     # laid by score, one more than half covered by earlier ones is dropped,
     # stuff under 4096 pixels becomes void.
     test_cfg=dict(
-        panoptic=dict(score_thr=0.6, mask_overlap=0.5,
-                      stuff_area_limit=4096)))
+        panoptic=dict(score_thr=0.6, mask_overlap=0.5, stuff_area_limit=4096)
+    ),
+)
 
 # Test-time augmentation merges instance predictions only: no tools/test.py
 # --tta for the panoptic model.

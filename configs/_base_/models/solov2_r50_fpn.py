@@ -10,7 +10,8 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         pad_mask=True,
-        pad_size_divisor=32),
+        pad_size_divisor=32,
+    ),
     backbone=dict(
         type='ResNet',
         depth=50,
@@ -20,13 +21,15 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'),
+    ),
     neck=dict(
         type='FPN',
         in_channels=[256, 512, 1024, 2048],
         out_channels=256,
         start_level=0,
-        num_outs=5),
+        num_outs=5,
+    ),
     # The unified mask features (mmdet: mask_head.mask_feature_head).
     mask_feature_neck=dict(
         type='mmsolo.MaskFeatureNeck',
@@ -36,7 +39,8 @@ model = dict(
         end_level=3,
         out_channels=256,
         mask_stride=4,
-        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+    ),
     mask_head=dict(
         type='mmsolo.SOLOv2Head',
         num_classes=80,
@@ -54,7 +58,9 @@ model = dict(
             use_sigmoid=True,
             gamma=2.0,
             alpha=0.25,
-            loss_weight=1.0)),
+            loss_weight=1.0,
+        ),
+    ),
     test_cfg=dict(
         nms_pre=500,
         score_thr=0.1,
@@ -62,11 +68,14 @@ model = dict(
         filter_thr=0.05,
         kernel='gaussian',  # gaussian/linear
         sigma=2.0,
-        max_per_img=100))
+        max_per_img=100,
+    ),
+)
 
 # tools/test.py --tta: the instances of the test-time views (the dataset
 # config's tta_pipeline) merged by a class-aware mask NMS, as mmdet's
 # DetTTAModel merges boxes (IoU 0.5, 100 per image).
 tta_model = dict(
     type='mmsolo.SOLOv2TTAModel',
-    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100))
+    tta_cfg=dict(nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100),
+)

@@ -10,4 +10,6 @@ model = dict(
         filter_thr=0.05,
         nms_type='fast',
         iou_thr=0.5,
-        max_per_img=100))
+        max_per_img=100,
+    )
+)

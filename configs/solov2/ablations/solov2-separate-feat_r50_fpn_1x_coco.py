@@ -11,4 +11,6 @@ model = dict(
         out_channels=256,
         num_levels=5,
         mask_stride=4,
-        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)))
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+    )
+)

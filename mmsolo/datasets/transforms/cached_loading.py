@@ -1,5 +1,6 @@
 """Decode each sample once: the results of deterministic loading transforms,
 kept in memory and handed out as copies."""
+
 import copy
 from typing import Callable, Dict, Hashable, Optional, Sequence, Union
 
@@ -36,13 +37,16 @@ class CachedTransforms(BaseTransform):
             cannot fill the memory.
     """
 
-    def __init__(self,
-                 transforms: Sequence[Union[dict, Callable]],
-                 max_bytes: Optional[int] = 2 * 1024**3) -> None:
+    def __init__(
+        self,
+        transforms: Sequence[Union[dict, Callable]],
+        max_bytes: Optional[int] = 2 * 1024**3,
+    ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError(
                 f'CachedTransforms.max_bytes must be >= 0 or None, got '
-                f'{max_bytes}')
+                f'{max_bytes}'
+            )
         self.transforms = Compose(list(transforms))
         self.max_bytes = max_bytes
         self.stored_bytes = 0
@@ -54,7 +58,8 @@ class CachedTransforms(BaseTransform):
         if 'img_path' not in results:
             raise KeyError(
                 'CachedTransforms needs results["img_path"] to know which '
-                f'sample it caches; got keys {sorted(results)}')
+                f'sample it caches; got keys {sorted(results)}'
+            )
         return results['img_path'], results.get('sample_idx')
 
     def transform(self, results: dict) -> Optional[dict]:
@@ -65,8 +70,10 @@ class CachedTransforms(BaseTransform):
             if stored is None:  # a transform dropped the sample
                 return None
             size = results_nbytes(stored)
-            if (self.max_bytes is not None
-                    and self.stored_bytes + size > self.max_bytes):
+            if (
+                self.max_bytes is not None
+                and self.stored_bytes + size > self.max_bytes
+            ):
                 return stored
             self._store[key] = stored
             self.stored_bytes += size
@@ -77,8 +84,10 @@ class CachedTransforms(BaseTransform):
         return len(self._store)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(transforms={self.transforms!r}, '
-                f'max_bytes={self.max_bytes})')
+        return (
+            f'{self.__class__.__name__}(transforms={self.transforms!r}, '
+            f'max_bytes={self.max_bytes})'
+        )
 
 
 def results_nbytes(results: dict) -> int:

@@ -1,5 +1,6 @@
 """Pick torch's intra-op thread count from measured training steps, and pick
 again when the machine's load changes."""
+
 import statistics
 import time
 from typing import List, Optional, Sequence
@@ -19,17 +20,22 @@ def default_thread_candidates(num_threads: int) -> List[int]:
 
 @HOOKS.register_module()
 class AdaptiveThreadsHook(Hook):
-    """Train with the intra-op thread count that is fastest now.
+    """Train with the intra-op thread count that is fastest now: an opt-in
+    for CPU training on a machine that other processes share.
 
-    On a CPU whose cores other processes share, each parallel region of a
-    step waits for its slowest thread: with one busy process on 2 cores, a
-    2-thread step was measured 3.4x slower than quiet, a 1-thread step 1.6x.
-    This hook times real training iterations (no extra work) with each
-    candidate count in turn (a *probe*), keeps the fastest, and probes again
-    every ``interval`` iterations, or sooner when the median of the last
+    On a CPU whose cores other processes share, each parallel region of a step
+    waits for its slowest thread, so fewer threads than cores can run a step
+    much faster than all of them (``benchmarks/ab_cpu_training.py --busy``
+    measures it; figures in benchmarks/README.md). On a quiet machine it gains
+    nothing and its probes cost a few slower steps. It is not in the quick
+    start: which count it keeps depends on the machine's load, and with it the
+    results in their last bits, so two runs of one config would differ. This
+    hook times real training iterations (no extra work) with each candidate
+    count in turn (a *probe*), keeps the fastest, and probes again every
+    ``interval`` iterations, or sooner when the median of the last
     ``probe_iters`` iterations exceeds ``slowdown`` times the time the kept
-    count was chosen with (another process has started). The count is
-    logged as ``threads`` and restored when training ends.
+    count was chosen with (another process has started). The count is logged as
+    ``threads`` and restored when training ends.
 
     The thread count changes how convolutions split their sums, so results
     differ in the last bits between runs that chose differently. With
@@ -50,24 +56,30 @@ class AdaptiveThreadsHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def __init__(self,
-                 candidates: Optional[Sequence[int]] = None,
-                 probe_iters: int = 4,
-                 interval: int = 200,
-                 slowdown: float = 1.5) -> None:
-        if candidates is not None and (len(candidates) == 0 or any(
-                int(c) != c or c < 1 for c in candidates)):
+    def __init__(
+        self,
+        candidates: Optional[Sequence[int]] = None,
+        probe_iters: int = 4,
+        interval: int = 200,
+        slowdown: float = 1.5,
+    ) -> None:
+        if candidates is not None and (
+            len(candidates) == 0
+            or any(int(c) != c or c < 1 for c in candidates)
+        ):
             raise ValueError(
                 'AdaptiveThreadsHook.candidates must be positive integers, '
-                f'got {candidates!r}')
+                f'got {candidates!r}'
+            )
         if probe_iters < 1 or interval < 1 or slowdown <= 1:
             raise ValueError(
                 'AdaptiveThreadsHook needs probe_iters >= 1, interval >= 1 '
                 f'and slowdown > 1, got {probe_iters}, {interval}, '
-                f'{slowdown}')
-        self.candidates = None if candidates is None else [
-            int(c) for c in candidates
-        ]
+                f'{slowdown}'
+            )
+        self.candidates = (
+            None if candidates is None else [int(c) for c in candidates]
+        )
         self.probe_iters = probe_iters
         self.interval = interval
         self.slowdown = slowdown
@@ -82,7 +94,8 @@ class AdaptiveThreadsHook(Hook):
             runner.logger.info(
                 f'AdaptiveThreadsHook: deterministic algorithms are on, so '
                 f'the thread count stays {self._initial} (results would '
-                f'depend on it)')
+                f'depend on it)'
+            )
             return
         if self.candidates is None:
             self.candidates = default_thread_candidates(self._initial)
@@ -100,22 +113,20 @@ class AdaptiveThreadsHook(Hook):
         self._times: List[float] = []
         self._skip_next = True  # the first step after a switch warms up
 
-    def before_train_iter(self,
-                          runner,
-                          batch_idx: int,
-                          data_batch=None) -> None:
+    def before_train_iter(
+        self, runner, batch_idx: int, data_batch=None
+    ) -> None:
         self._start = time.perf_counter()
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
-                         data_batch=None,
-                         outputs=None) -> None:
+    def after_train_iter(
+        self, runner, batch_idx: int, data_batch=None, outputs=None
+    ) -> None:
         if not self.active:
             return
         elapsed = time.perf_counter() - self._start
-        runner.message_hub.update_scalar('train/threads',
-                                         torch.get_num_threads())
+        runner.message_hub.update_scalar(
+            'train/threads', torch.get_num_threads()
+        )
         if self._skip_next:
             self._skip_next = False
             return
@@ -137,18 +148,21 @@ class AdaptiveThreadsHook(Hook):
         self._since_probe = 0
         torch.set_num_threads(best)
         self._times = []
-        timings = ', '.join(f'{n}: {t:.3f} s'
-                            for n, t in sorted(self._results.items()))
+        timings = ', '.join(
+            f'{n}: {t:.3f} s' for n, t in sorted(self._results.items())
+        )
         runner.logger.info(
-            f'AdaptiveThreadsHook: {best} threads (step times {timings})')
+            f'AdaptiveThreadsHook: {best} threads (step times {timings})'
+        )
 
     def _run_step(self, runner) -> None:
         self._since_probe += 1
-        self._times = self._times[-self.probe_iters:]
+        self._times = self._times[-self.probe_iters :]
         recent = self._times
         slowed = (
             len(recent) == self.probe_iters
-            and statistics.median(recent) > self.slowdown * self._chosen_time)
+            and statistics.median(recent) > self.slowdown * self._chosen_time
+        )
         if self._since_probe >= self.interval or slowed:
             self.chosen = None
             self._start_probe()

@@ -1,12 +1,20 @@
 """mmengine's CheckpointHook made crash-safe and exactly resumable."""
+
 from typing import Any, List, Optional
 
-from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.dist import is_distributed, is_main_process
+from mmengine.dist import (
+    all_gather_object,
+    get_rank,
+    get_world_size,
+    is_distributed,
+    is_main_process,
+)
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
-from mmsolo.checkpoint.plain_state import (decode_message_hub,
-                                           to_plain_checkpoint)
+from mmsolo.checkpoint.plain_state import (
+    decode_message_hub,
+    to_plain_checkpoint,
+)
 from mmsolo.fileio import ATOMIC_LOCAL, write_atomically
 from mmsolo.registry import HOOKS
 from .random_states import get_random_states, set_random_states
@@ -51,14 +59,18 @@ class CheckpointHook(MMEngineCheckpointHook):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         local_out_dir = self.out_dir is None or '://' not in str(self.out_dir)
-        if (self.backend_args is None and self.file_client_args is None
-                and local_out_dir):
+        if (
+            self.backend_args is None
+            and self.file_client_args is None
+            and local_out_dir
+        ):
             self.backend_args = dict(backend=ATOMIC_LOCAL)
         self._states_to_save: Optional[List[Any]] = None
         self._states_to_restore: Optional[List[Any]] = None
 
-    def _save_checkpoint_with_step(self, runner, step: int,
-                                   meta: dict) -> None:
+    def _save_checkpoint_with_step(
+        self, runner, step: int, meta: dict
+    ) -> None:
         """Save ``filename_tmpl.format(step)``, point ``last_checkpoint`` at
         it, then remove what ``max_keep_ckpts`` no longer keeps."""
         outdated_step = self._keep_step(runner, step)
@@ -77,14 +89,15 @@ class CheckpointHook(MMEngineCheckpointHook):
                 meta=meta,
                 by_epoch=self.by_epoch,
                 backend_args=self.backend_args,
-                **self.args)
+                **self.args,
+            )
         finally:
             self._states_to_save = None
         if not is_main_process():
             return
         write_atomically(
-            str(self.last_ckpt).encode(),
-            f'{runner.work_dir}/last_checkpoint')
+            str(self.last_ckpt).encode(), f'{runner.work_dir}/last_checkpoint'
+        )
         if outdated_step is not None:
             self._remove_checkpoint(outdated_step)
 
@@ -99,13 +112,15 @@ class CheckpointHook(MMEngineCheckpointHook):
         if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
             outdated_step = self.keep_ckpt_ids.popleft()
         self.keep_ckpt_ids.append(step)
-        runner.message_hub.update_info('keep_ckpt_ids',
-                                       list(self.keep_ckpt_ids))
+        runner.message_hub.update_info(
+            'keep_ckpt_ids', list(self.keep_ckpt_ids)
+        )
         return outdated_step
 
     def _remove_checkpoint(self, step: int) -> None:
-        path = self.file_backend.join_path(self.out_dir,
-                                           self.filename_tmpl.format(step))
+        path = self.file_backend.join_path(
+            self.out_dir, self.filename_tmpl.format(step)
+        )
         if self.file_backend.isfile(path):
             self.file_backend.remove(path)
         elif self.file_backend.isdir(path):  # deepspeed saves directories
@@ -119,7 +134,8 @@ class CheckpointHook(MMEngineCheckpointHook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if isinstance(checkpoint.get('message_hub'), dict):
             checkpoint['message_hub'] = decode_message_hub(
-                checkpoint['message_hub'])
+                checkpoint['message_hub']
+            )
         # Runner.resume may re-seed after loading (when the checkpoint's
         # seed differs from the config's), so the states are restored in
         # before_train, which comes after.
@@ -136,11 +152,13 @@ class CheckpointHook(MMEngineCheckpointHook):
                 f'the checkpoint holds the random states of {len(states)} '
                 f'ranks, this run has {get_world_size()}: random generators '
                 'are left as seeded, so data augmentation will not repeat '
-                'that of an uninterrupted run')
+                'that of an uninterrupted run'
+            )
             return
         set_random_states(states[get_rank()])
-        runner.logger.info('random generator states restored from the '
-                           'checkpoint')
+        runner.logger.info(
+            'random generator states restored from the checkpoint'
+        )
 
 
 def _gather_random_states() -> List[Any]:

@@ -1,5 +1,6 @@
 """Stop training at the first non-finite gradient, before the optimizer step
 writes it into the weights."""
+
 from typing import Dict, List
 
 import torch
@@ -38,16 +39,23 @@ class FiniteGradientsHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = (
+            runner.model.module
+            if is_model_wrapper(runner.model)
+            else runner.model
+        )
         names = {id(param): name for name, param in model.named_parameters()}
-        wrappers = (runner.optim_wrapper.values() if isinstance(
-            runner.optim_wrapper, OptimWrapperDict) else
-                    [runner.optim_wrapper])
+        wrappers = (
+            runner.optim_wrapper.values()
+            if isinstance(runner.optim_wrapper, OptimWrapperDict)
+            else [runner.optim_wrapper]
+        )
         self._handles = [
             wrapper.optimizer.register_step_pre_hook(
                 lambda optimizer, args, kwargs: check_finite_gradients(
-                    optimizer, names, runner.iter))
+                    optimizer, names, runner.iter
+                )
+            )
             for wrapper in wrappers
         ]
 
@@ -57,13 +65,16 @@ class FiniteGradientsHook(Hook):
         self._handles = []
 
 
-def check_finite_gradients(optimizer: torch.optim.Optimizer,
-                           names: Dict[int, str], iteration: int) -> None:
+def check_finite_gradients(
+    optimizer: torch.optim.Optimizer, names: Dict[int, str], iteration: int
+) -> None:
     """Raise :class:`NonFiniteGradientError` if a gradient of ``optimizer``'s
     parameters is not finite; ``names`` maps ``id(param)`` to its name and
     ``iteration`` counts from 0."""
     params: List[Tensor] = [
-        param for group in optimizer.param_groups for param in group['params']
+        param
+        for group in optimizer.param_groups
+        for param in group['params']
         if param.grad is not None
     ]
     if not params:
@@ -71,11 +82,14 @@ def check_finite_gradients(optimizer: torch.optim.Optimizer,
     norms = torch._foreach_norm([param.grad for param in params])
     if bool(torch.isfinite(torch.stack(norms)).all()):
         return
-    bad = [names.get(id(param), '<unnamed>')
-           for param, norm in zip(params, norms)
-           if not torch.isfinite(norm)]
+    bad = [
+        names.get(id(param), '<unnamed>')
+        for param, norm in zip(params, norms)
+        if not torch.isfinite(norm)
+    ]
     raise NonFiniteGradientError(
         f'non-finite gradient of {abbreviated(bad, MAX_NAMES_SHOWN)} at '
         f'iteration {iteration + 1}; '
         'training stopped before the optimizer step: no weight was updated, '
-        'and the last checkpoint holds the last finite step')
+        'and the last checkpoint holds the last finite step'
+    )

@@ -1,5 +1,6 @@
 """Stop training at the first non-finite loss, before it reaches the
 weights."""
+
 import math
 from typing import Mapping
 
@@ -27,24 +28,30 @@ def check_finite_losses(log_vars: Mapping[str, torch.Tensor]) -> None:
             loop, the iteration and epoch as the training log counts them
             (from 1).
     """
-    losses = {name: value for name, value in log_vars.items()
-              if 'loss' in name}  # what mmengine sums into the total
+    losses = {
+        name: value for name, value in log_vars.items() if 'loss' in name
+    }  # what mmengine sums into the total
     if not losses:
         return
-    stacked = torch.stack([value.detach().float().reshape(())
-                           for value in losses.values()])
+    stacked = torch.stack(
+        [value.detach().float().reshape(()) for value in losses.values()]
+    )
     if bool(torch.isfinite(stacked).all()):  # one device sync per step
         return
     values = dict(zip(losses, stacked.tolist()))
-    bad = {name: value for name, value in values.items()
-           if not math.isfinite(value) and name != 'loss'}
+    bad = {
+        name: value
+        for name, value in values.items()
+        if not math.isfinite(value) and name != 'loss'
+    }
     if not bad and not math.isfinite(values.get('loss', 0.0)):
         bad = {'loss': values['loss']}
     terms = ', '.join(f'{name}={value}' for name, value in bad.items())
     raise NonFiniteLossError(
         f'non-finite loss {terms}{_where()}; training stopped before the '
         'optimizer step: no weight was updated, and the last checkpoint '
-        'holds the last finite step')
+        'holds the last finite step'
+    )
 
 
 def _where() -> str:

@@ -7,6 +7,7 @@ nonsense; a head with fewer classes than the data fails deep inside the loss.
 (and before each validation or test run) and names the config field to
 change.
 """
+
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
@@ -46,9 +47,11 @@ def modules_with_num_classes(model: nn.Module) -> List[Tuple[str, int]]:
     for name, module in model.named_modules():
         if not name or name == 'backbone' or name.startswith('backbone.'):
             continue
-        names = CLASS_COUNT_NAMES[1:] if isinstance(
-            getattr(module, 'num_stuff_classes', None),
-            int) else CLASS_COUNT_NAMES[:1]
+        names = (
+            CLASS_COUNT_NAMES[1:]
+            if isinstance(getattr(module, 'num_stuff_classes', None), int)
+            else CLASS_COUNT_NAMES[:1]
+        )
         for count_name in names:
             count = getattr(module, count_name, None)
             if isinstance(count, int):
@@ -89,15 +92,18 @@ def _spell_classes(classes: Sequence[str]) -> str:
     return f'({abbreviated(names, MAX_NAMES_SHOWN)})'
 
 
-def class_groups(metainfo: dict,
-                 classes: Sequence[str]) -> Dict[str, Sequence[str]]:
+def class_groups(
+    metainfo: dict, classes: Sequence[str]
+) -> Dict[str, Sequence[str]]:
     """The classes each kind of class count must match: ``num_classes`` of
     an instance head counts the thing classes of a panoptic dataset (one
     whose metainfo has ``thing_classes`` and ``stuff_classes``) and all
     classes otherwise; ``num_stuff_classes`` counts the stuff classes."""
     if 'thing_classes' in metainfo and 'stuff_classes' in metainfo:
-        return dict(num_classes=metainfo['thing_classes'],
-                    num_stuff_classes=metainfo['stuff_classes'])
+        return dict(
+            num_classes=metainfo['thing_classes'],
+            num_stuff_classes=metainfo['stuff_classes'],
+        )
     return dict(num_classes=classes)
 
 
@@ -106,8 +112,9 @@ def _count(classes: Sequence[str], one: str, many: str) -> str:
     return f'{len(classes)} {noun} {_spell_classes(classes)}'
 
 
-def check_num_classes(model: nn.Module, dataset: Dataset,
-                      dataset_field: str) -> Optional[str]:
+def check_num_classes(
+    model: nn.Module, dataset: Dataset, dataset_field: str
+) -> Optional[str]:
     """Raise a ValueError if a module of ``model`` has a ``num_classes``
     other than the number of ``classes`` in ``dataset.metainfo``; on a
     panoptic dataset, if an instance head's ``num_classes`` or a panoptic
@@ -128,61 +135,85 @@ def check_num_classes(model: nn.Module, dataset: Dataset,
     classes = getattr(dataset, 'metainfo', {}).get('classes', None)
     _, inner, inner_field = _unwrap(dataset, dataset_field)
     if classes is None:
-        return (f'{dataset_field} ({describe_dataset(dataset)}) has no '
-                '"classes" in its metainfo: the num_classes of the model is '
-                'not checked against it')
+        return (
+            f'{dataset_field} ({describe_dataset(dataset)}) has no '
+            '"classes" in its metainfo: the num_classes of the model is '
+            'not checked against it'
+        )
     if isinstance(classes, str):
         raise ValueError(
             f'{inner_field}.metainfo.classes is the string {classes!r}, not '
             f'a tuple of class names: write classes=({classes!r}, ) (a '
-            'one-class tuple needs its comma)')
+            'one-class tuple needs its comma)'
+        )
     groups = class_groups(dataset.metainfo, classes)
     counts = modules_with_num_classes(model)
-    panoptic_parts = [field.rsplit('.', 1)[0] for field, _ in counts
-                      if field.endswith('.num_stuff_classes')]
+    panoptic_parts = [
+        field.rsplit('.', 1)[0]
+        for field, _ in counts
+        if field.endswith('.num_stuff_classes')
+    ]
     if panoptic_parts and 'num_stuff_classes' not in groups:
         raise ValueError(
             f'{" and ".join(panoptic_parts)} segment stuff classes but '
             f'{dataset_field} ({describe_dataset(dataset)}) is not a '
             'panoptic dataset: its metainfo has no "thing_classes" and '
             '"stuff_classes"; use a panoptic dataset (e.g. '
-            'CocoPanopticDataset) or an instance model')
+            'CocoPanopticDataset) or an instance model'
+        )
     wrong = []
     for field, num in counts:
         kind = field.rsplit('.', 1)[1]
-        wanted = groups['num_stuff_classes' if kind ==
-                        'num_stuff_classes' else 'num_classes']
+        wanted = groups[
+            'num_stuff_classes'
+            if kind == 'num_stuff_classes'
+            else 'num_classes'
+        ]
         if num != len(wanted):
             wrong.append((field, num, len(wanted)))
     if not wrong:
         return None
     raise ValueError(
-        _mismatch_message(wrong, groups, classes, dataset, dataset_field,
-                          inner, inner_field))
+        _mismatch_message(
+            wrong, groups, classes, dataset, dataset_field, inner, inner_field
+        )
+    )
 
 
-def _mismatch_message(wrong: List[Tuple[str, int, int]], groups: dict,
-                      classes: Sequence[str], dataset: Dataset,
-                      dataset_field: str, inner: Dataset,
-                      inner_field: str) -> str:
+def _mismatch_message(
+    wrong: List[Tuple[str, int, int]],
+    groups: dict,
+    classes: Sequence[str],
+    dataset: Dataset,
+    dataset_field: str,
+    inner: Dataset,
+    inner_field: str,
+) -> str:
     """The message of :func:`check_num_classes` for the ``(field, num,
     wanted)`` that differ."""
     have = ' and '.join(f'{field} is {num}' for field, num, _ in wrong)
     fix = ' and '.join(f'{field}={want}' for field, _, want in wrong)
     if 'num_stuff_classes' in groups:
         things, stuff = groups['num_classes'], groups['num_stuff_classes']
-        counted = (f'{_count(things, "thing class", "thing classes")} and '
-                   f'{_count(stuff, "stuff class", "stuff classes")}')
+        counted = (
+            f'{_count(things, "thing class", "thing classes")} and '
+            f'{_count(stuff, "stuff class", "stuff classes")}'
+        )
     else:
         counted = _count(classes, 'class', 'classes')
-    message = (f'{have} but {dataset_field} ({describe_dataset(dataset)}) '
-               f'has {counted}: set {fix} in your config')
+    message = (
+        f'{have} but {dataset_field} ({describe_dataset(dataset)}) '
+        f'has {counted}: set {fix} in your config'
+    )
     default_classes = getattr(type(inner), 'METAINFO', {}).get('classes')
     if default_classes is not None and tuple(classes) == tuple(
-            default_classes):
-        message += (f'. These are {type(inner).__name__}\'s default classes: '
-                    'if your annotation file has other categories, list '
-                    f'them in {inner_field}.metainfo=dict(classes=(...))')
+        default_classes
+    ):
+        message += (
+            f". These are {type(inner).__name__}'s default classes: "
+            'if your annotation file has other categories, list '
+            f'them in {inner_field}.metainfo=dict(classes=(...))'
+        )
     return message
 
 
@@ -206,25 +237,30 @@ class NumClassesCheckHook(Hook):
     def __init__(self) -> None:
         self._warned = set()  # dataset fields already warned about
 
-    def _check(self, runner: Runner, dataset: Dataset,
-               dataset_field: str) -> None:
+    def _check(
+        self, runner: Runner, dataset: Dataset, dataset_field: str
+    ) -> None:
         warning = check_num_classes(runner.model, dataset, dataset_field)
         if warning is not None and dataset_field not in self._warned:
             self._warned.add(dataset_field)
             runner.logger.warning(warning)
 
     def before_train(self, runner: Runner) -> None:
-        self._check(runner, runner.train_dataloader.dataset,
-                    'train_dataloader.dataset')
+        self._check(
+            runner, runner.train_dataloader.dataset, 'train_dataloader.dataset'
+        )
         check_semantic_pipeline(runner.model, runner.train_dataloader.dataset)
         if runner.val_loop is not None:
-            self._check(runner, runner.val_dataloader.dataset,
-                        'val_dataloader.dataset')
+            self._check(
+                runner, runner.val_dataloader.dataset, 'val_dataloader.dataset'
+            )
 
     def before_val(self, runner: Runner) -> None:
-        self._check(runner, runner.val_dataloader.dataset,
-                    'val_dataloader.dataset')
+        self._check(
+            runner, runner.val_dataloader.dataset, 'val_dataloader.dataset'
+        )
 
     def before_test(self, runner: Runner) -> None:
-        self._check(runner, runner.test_dataloader.dataset,
-                    'test_dataloader.dataset')
+        self._check(
+            runner, runner.test_dataloader.dataset, 'test_dataloader.dataset'
+        )

@@ -1,6 +1,7 @@
 """The states of the random generators a training process draws from, in a
 form a checkpoint can hold (plain Python values and tensors, loadable with
 ``torch.load(weights_only=True)``)."""
+
 import random
 from typing import Any, Dict
 
@@ -14,9 +15,15 @@ def get_random_states() -> Dict[str, Any]:
     kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     states = dict(
         python=random.getstate(),
-        numpy=(kind, keys.tolist(), int(pos), int(has_gauss),
-               float(cached_gaussian)),
-        torch=torch.get_rng_state())
+        numpy=(
+            kind,
+            keys.tolist(),
+            int(pos),
+            int(has_gauss),
+            float(cached_gaussian),
+        ),
+        torch=torch.get_rng_state(),
+    )
     if torch.cuda.is_available():
         states['cuda'] = torch.cuda.get_rng_state_all()
     return states
@@ -27,8 +34,15 @@ def set_random_states(states: Dict[str, Any]) -> None:
     version, internal, gauss_next = states['python']
     random.setstate((version, tuple(internal), gauss_next))
     kind, keys, pos, has_gauss, cached_gaussian = states['numpy']
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos,
-                         has_gauss, cached_gaussian))
+    np.random.set_state(
+        (
+            kind,
+            np.asarray(keys, dtype=np.uint32),
+            pos,
+            has_gauss,
+            cached_gaussian,
+        )
+    )
     torch.set_rng_state(states['torch'])
     if 'cuda' in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states['cuda'])

@@ -1,5 +1,6 @@
 """bfloat16 mixed-precision training that also runs on CPU, where the CPU
 computes bfloat16 natively."""
+
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
@@ -40,22 +41,29 @@ class BF16OptimWrapper(OptimWrapper):
         if device_type not in ('cpu', 'cuda'):
             raise ValueError(
                 f"optim_wrapper.device_type must be 'cpu' or 'cuda', got "
-                f'{device_type!r}')
+                f'{device_type!r}'
+            )
         super().__init__(**kwargs)
         self.device_type = device_type
         self.dtype = torch.bfloat16
         if device_type == 'cpu':
             self.dtype, reason = cpu_precision_choice()
-            precision = ('bfloat16 autocast' if self.dtype == torch.bfloat16
-                         else 'float32, no autocast')
+            precision = (
+                'bfloat16 autocast'
+                if self.dtype == torch.bfloat16
+                else 'float32, no autocast'
+            )
             MMLogger.get_current_instance().info(
                 f'BF16OptimWrapper: training in {precision} ({reason}; '
-                f'{PRECISION_ENV}=float32 forces float32)')
+                f'{PRECISION_ENV}=float32 forces float32)'
+            )
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
         autocast = (
             torch.autocast(self.device_type, dtype=torch.bfloat16)
-            if self.dtype == torch.bfloat16 else nullcontext())
+            if self.dtype == torch.bfloat16
+            else nullcontext()
+        )
         with super().optim_context(model), autocast:
             yield

@@ -20,8 +20,17 @@ One difference: panopticapi takes a single crowd region per category
 (the last one listed); here all of them count, which is the same whenever
 an image has at most one crowd region per category, as COCO has.
 """
-from typing import (Dict, Iterable, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+
+from typing import (
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
@@ -46,8 +55,14 @@ class PQStat:
         if stats is not None:
             self += stats
 
-    def add(self, category: int, tp: int = 0, fp: int = 0, fn: int = 0,
-            iou: float = 0.0) -> None:
+    def add(
+        self,
+        category: int,
+        tp: int = 0,
+        fp: int = 0,
+        fn: int = 0,
+        iou: float = 0.0,
+    ) -> None:
         """Add counts (and an IoU sum) to ``category``."""
         counts = self.stats.setdefault(int(category), [0, 0, 0, 0.0])
         counts[0] += int(tp)
@@ -79,26 +94,30 @@ def merge_pq_stats(stats: Iterable[Union[PQStat, Mapping]]) -> PQStat:
     return merged
 
 
-def _segment_table(segments: Sequence[Mapping], kind: str, void_id: int,
-                   image: str) -> Dict[int, Mapping]:
+def _segment_table(
+    segments: Sequence[Mapping], kind: str, void_id: int, image: str
+) -> Dict[int, Mapping]:
     """id -> segment, refusing duplicated ids and the VOID id."""
     table: Dict[int, Mapping] = {}
     for segment in segments:
         seg_id = int(segment['id'])
         if seg_id == void_id or seg_id in table:
             reason = 'is VOID' if seg_id == void_id else 'is listed twice'
-            raise ValueError(f'{kind} segment id {seg_id} {reason} in image '
-                             f'{image}.')
+            raise ValueError(
+                f'{kind} segment id {seg_id} {reason} in image {image}.'
+            )
         table[seg_id] = segment
     return table
 
 
-def pq_stats_single_image(gt_ids: np.ndarray,
-                          gt_segments: Sequence[Mapping],
-                          pred_ids: np.ndarray,
-                          pred_segments: Sequence[Mapping],
-                          void_id: int = 0,
-                          image: str = '?') -> PQStat:
+def pq_stats_single_image(
+    gt_ids: np.ndarray,
+    gt_segments: Sequence[Mapping],
+    pred_ids: np.ndarray,
+    pred_segments: Sequence[Mapping],
+    void_id: int = 0,
+    image: str = '?',
+) -> PQStat:
     """PQ counts of one image.
 
     Args:
@@ -126,8 +145,7 @@ def pq_stats_single_image(gt_ids: np.ndarray,
     gts = _segment_table(gt_segments, 'ground-truth', void_id, image)
     preds = _segment_table(pred_segments, 'predicted', void_id, image)
     intersections, gt_area, pred_area = _overlap_areas(gt_ids, pred_ids)
-    _check_segments_match_maps(gts, preds, gt_area, pred_area, void_id,
-                               image)
+    _check_segments_match_maps(gts, preds, gt_area, pred_area, void_id, image)
     stat = PQStat()
     gt_matched, pred_matched = set(), set()
     for (gt_id, pred_id), inter in intersections.items():
@@ -135,31 +153,49 @@ def pq_stats_single_image(gt_ids: np.ndarray,
             continue
         gt, category = gts[gt_id], int(gts[gt_id]['category_id'])
         if gt.get('iscrowd', 0) or category != int(
-                preds[pred_id]['category_id']):
+            preds[pred_id]['category_id']
+        ):
             continue
-        union = (pred_area[pred_id] + gt_area[gt_id] - inter -
-                 intersections.get((void_id, pred_id), 0))
+        union = (
+            pred_area[pred_id]
+            + gt_area[gt_id]
+            - inter
+            - intersections.get((void_id, pred_id), 0)
+        )
         if 2 * inter > union:  # IoU > 0.5, exactly
             stat.add(category, tp=1, iou=inter / union)
             gt_matched.add(gt_id)
             pred_matched.add(pred_id)
-    _count_unmatched(stat, gts, preds, gt_matched, pred_matched,
-                     intersections, pred_area, void_id)
+    _count_unmatched(
+        stat,
+        gts,
+        preds,
+        gt_matched,
+        pred_matched,
+        intersections,
+        pred_area,
+        void_id,
+    )
     return stat
 
 
-def _check_id_maps(gt_ids: np.ndarray, pred_ids: np.ndarray,
-                   image: str) -> None:
+def _check_id_maps(
+    gt_ids: np.ndarray, pred_ids: np.ndarray, image: str
+) -> None:
     """Raise a ValueError unless both maps are (H, W) of one shape with ids
     in [0, 2**32)."""
     if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
-        raise ValueError(f'Image {image}: ground truth of shape '
-                         f'{gt_ids.shape} and prediction of shape '
-                         f'{pred_ids.shape}; both must be the same (H, W).')
+        raise ValueError(
+            f'Image {image}: ground truth of shape '
+            f'{gt_ids.shape} and prediction of shape '
+            f'{pred_ids.shape}; both must be the same (H, W).'
+        )
     for kind, ids in (('ground-truth', gt_ids), ('predicted', pred_ids)):
         if ids.size and (ids.min() < 0 or ids.max() >= _MAX_ID):
-            raise ValueError(f'Image {image}: {kind} ids must lie in '
-                             f'[0, 2**32), got [{ids.min()}, {ids.max()}].')
+            raise ValueError(
+                f'Image {image}: {kind} ids must lie in '
+                f'[0, 2**32), got [{ids.min()}, {ids.max()}].'
+            )
 
 
 def _overlap_areas(
@@ -168,7 +204,8 @@ def _overlap_areas(
     """In one pass over the pixels: the area of every (gt id, pred id)
     overlap, and of every gt and every predicted id."""
     joint = gt_ids.astype(np.uint64) * np.uint64(_MAX_ID) + pred_ids.astype(
-        np.uint64)
+        np.uint64
+    )
     pairs, counts = np.unique(joint.ravel(), return_counts=True)
     pair_gt = (pairs // np.uint64(_MAX_ID)).astype(np.int64).tolist()
     pair_pred = (pairs % np.uint64(_MAX_ID)).astype(np.int64).tolist()
@@ -182,30 +219,44 @@ def _overlap_areas(
     return intersections, gt_area, pred_area
 
 
-def _check_segments_match_maps(gts: Dict[int, Mapping],
-                               preds: Dict[int, Mapping],
-                               gt_area: Dict[int, int],
-                               pred_area: Dict[int, int], void_id: int,
-                               image: str) -> None:
+def _check_segments_match_maps(
+    gts: Dict[int, Mapping],
+    preds: Dict[int, Mapping],
+    gt_area: Dict[int, int],
+    pred_area: Dict[int, int],
+    void_id: int,
+    image: str,
+) -> None:
     """Raise a ValueError for an id in a map that no segment has, or a
     predicted segment absent from its map."""
-    for kind, areas, table in (('ground-truth', gt_area, gts),
-                               ('predicted', pred_area, preds)):
+    for kind, areas, table in (
+        ('ground-truth', gt_area, gts),
+        ('predicted', pred_area, preds),
+    ):
         unknown = sorted(set(areas) - set(table) - {void_id})
         if unknown:
-            raise ValueError(f'Image {image}: {kind} segment id {unknown[0]} '
-                             'is in the map but not in the segment list.')
+            raise ValueError(
+                f'Image {image}: {kind} segment id {unknown[0]} '
+                'is in the map but not in the segment list.'
+            )
     missing = sorted(set(preds) - set(pred_area))
     if missing:
-        raise ValueError(f'Image {image}: predicted segment id {missing[0]} '
-                         'is in the segment list but not in the map.')
+        raise ValueError(
+            f'Image {image}: predicted segment id {missing[0]} '
+            'is in the segment list but not in the map.'
+        )
 
 
-def _count_unmatched(stat: PQStat, gts: Dict[int, Mapping],
-                     preds: Dict[int, Mapping], gt_matched: set,
-                     pred_matched: set,
-                     intersections: Dict[Tuple[int, int], int],
-                     pred_area: Dict[int, int], void_id: int) -> None:
+def _count_unmatched(
+    stat: PQStat,
+    gts: Dict[int, Mapping],
+    preds: Dict[int, Mapping],
+    gt_matched: set,
+    pred_matched: set,
+    intersections: Dict[Tuple[int, int], int],
+    pred_area: Dict[int, int],
+    void_id: int,
+) -> None:
     """Add to ``stat`` a false negative per unmatched non-crowd gt segment
     and a false positive per unmatched prediction, unless more than half
     of it lies on VOID or on crowd regions of its category."""
@@ -222,7 +273,8 @@ def _count_unmatched(stat: PQStat, gts: Dict[int, Mapping],
         category = int(pred['category_id'])
         ignored = intersections.get((void_id, pred_id), 0) + sum(
             intersections.get((crowd, pred_id), 0)
-            for crowd in crowd_ids.get(category, ()))
+            for crowd in crowd_ids.get(category, ())
+        )
         if 2 * ignored <= pred_area[pred_id]:
             stat.add(category, fp=1)
 
@@ -230,7 +282,7 @@ def _count_unmatched(stat: PQStat, gts: Dict[int, Mapping],
 def pq_average(
     stats: Union[PQStat, Mapping],
     categories: Mapping[int, Mapping],
-    isthing: Optional[bool] = None
+    isthing: Optional[bool] = None,
 ) -> Tuple[Dict[str, float], Dict[int, Dict[str, float]]]:
     """PQ, SQ and RQ averaged over categories.
 
@@ -263,7 +315,8 @@ def pq_average(
         result = dict(
             pq=iou / denominator,
             sq=iou / tp if tp else 0.0,
-            rq=tp / denominator)
+            rq=tp / denominator,
+        )
         per_class[category] = result
         for key in total:
             total[key] += result[key]

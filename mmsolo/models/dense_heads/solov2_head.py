@@ -1,4 +1,5 @@
 """The SOLOv2 head: category and dynamic-kernel branches over S x S grids."""
+
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
@@ -13,19 +14,24 @@ from torch import Tensor
 from mmsolo.registry import MODELS, TASK_UTILS
 from ..layers import MaskFeatures, concat_coords
 from ..task_modules import build_test_cfg
-from .solov2_head_losses import (flat_cell_labels, flat_cell_logits,
-                                 grid_targets, maybe_unused_inputs_zero,
-                                 positive_mask_loss_sum)
+from .solov2_head_losses import (
+    flat_cell_labels,
+    flat_cell_logits,
+    grid_targets,
+    maybe_unused_inputs_zero,
+    positive_mask_loss_sum,
+)
 from .solov2_head_settings import build_assigner, check_level_settings
 
 DEFAULT_LOSS_MASK = dict(type='DiceLoss', use_sigmoid=True, loss_weight=3.0)
 DEFAULT_LOSS_CLS = dict(
-    type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
+    type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0
+)
 DEFAULT_INIT_CFG = [
     dict(type='Normal', layer='Conv2d', std=0.01),
     dict(
-        type='Normal', std=0.01, bias_prob=0.01,
-        override=dict(name='conv_cls'))
+        type='Normal', std=0.01, bias_prob=0.01, override=dict(name='conv_cls')
+    ),
 ]
 
 
@@ -94,9 +100,13 @@ class SOLOv2Head(BaseModule):
         feat_channels: int = 512,
         stacked_convs: int = 4,
         strides: Sequence[int] = (8, 8, 16, 32, 32),
-        scale_ranges: Sequence[Tuple[float, float]] = ((1, 96), (48, 192),
-                                                        (96, 384), (192, 768),
-                                                        (384, 2048)),
+        scale_ranges: Sequence[Tuple[float, float]] = (
+            (1, 96),
+            (48, 192),
+            (96, 384),
+            (192, 768),
+            (384, 2048),
+        ),
         pos_scale: float = 0.2,
         num_grids: Sequence[int] = (40, 36, 24, 16, 12),
         cls_down_index: int = 0,
@@ -111,11 +121,17 @@ class SOLOv2Head(BaseModule):
         loss_cls: dict = DEFAULT_LOSS_CLS,
         train_cfg: Optional[dict] = None,
         test_cfg: Optional[dict] = None,
-        init_cfg: Optional[List[dict]] = DEFAULT_INIT_CFG
+        init_cfg: Optional[List[dict]] = DEFAULT_INIT_CFG,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        check_level_settings(num_grids, strides, scale_ranges, cls_down_index,
-                             stacked_convs, dynamic_conv_size)
+        check_level_settings(
+            num_grids,
+            strides,
+            scale_ranges,
+            cls_down_index,
+            stacked_convs,
+            dynamic_conv_size,
+        )
         self.num_classes = num_classes
         self.cls_out_channels = num_classes
         self.in_channels = in_channels
@@ -141,8 +157,9 @@ class SOLOv2Head(BaseModule):
         self._init_task_modules(train_cfg, test_cfg)
         self._init_layers()
 
-    def _init_task_modules(self, train_cfg: Optional[dict],
-                           test_cfg: Optional[dict]) -> None:
+    def _init_task_modules(
+        self, train_cfg: Optional[dict], test_cfg: Optional[dict]
+    ) -> None:
         """The target assigner (``train_cfg.assigner``) and the
         post-processor (``test_cfg``), given the head's level settings."""
         self.assigner = build_assigner(
@@ -152,7 +169,9 @@ class SOLOv2Head(BaseModule):
                 num_grids=self.num_grids,
                 scale_ranges=self.scale_ranges,
                 pos_scale=self.pos_scale,
-                mask_stride=self.mask_stride))
+                mask_stride=self.mask_stride,
+            ),
+        )
         self.post_processor = TASK_UTILS.build(
             dict(
                 type='mmsolo.SOLOv2PostProcessor',
@@ -160,7 +179,9 @@ class SOLOv2Head(BaseModule):
                 min_mask_areas=self.min_mask_areas,
                 mask_stride=self.mask_stride,
                 kernel_size=self.dynamic_conv_size,
-                test_cfg=test_cfg))
+                test_cfg=test_cfg,
+            )
+        )
 
     @property
     def test_cfg(self) -> ConfigDict:
@@ -174,7 +195,8 @@ class SOLOv2Head(BaseModule):
 
     def _branch_conv(self, index: int, channels_in: int) -> ConvModule:
         use_dcn = self.dcn_cfg is not None and (
-            self.dcn_apply_to_all_conv or index == self.stacked_convs - 1)
+            self.dcn_apply_to_all_conv or index == self.stacked_convs - 1
+        )
         return ConvModule(
             channels_in,
             self.feat_channels,
@@ -182,24 +204,36 @@ class SOLOv2Head(BaseModule):
             padding=1,
             conv_cfg=self.dcn_cfg if use_dcn else None,
             norm_cfg=self.norm_cfg,
-            bias=self.norm_cfg is None)
+            bias=self.norm_cfg is None,
+        )
 
     def _init_layers(self) -> None:
         coord_channels = 2 if self.with_coord else 0
-        self.kernel_convs = nn.ModuleList([
-            self._branch_conv(
-                i, self.in_channels + coord_channels if i == 0 else
-                self.feat_channels) for i in range(self.stacked_convs)
-        ])
-        self.cls_convs = nn.ModuleList([
-            self._branch_conv(
-                i, self.in_channels if i == 0 else self.feat_channels)
-            for i in range(self.stacked_convs)
-        ])
+        self.kernel_convs = nn.ModuleList(
+            [
+                self._branch_conv(
+                    i,
+                    self.in_channels + coord_channels
+                    if i == 0
+                    else self.feat_channels,
+                )
+                for i in range(self.stacked_convs)
+            ]
+        )
+        self.cls_convs = nn.ModuleList(
+            [
+                self._branch_conv(
+                    i, self.in_channels if i == 0 else self.feat_channels
+                )
+                for i in range(self.stacked_convs)
+            ]
+        )
         self.conv_kernel = nn.Conv2d(
-            self.feat_channels, self.kernel_out_channels, 3, padding=1)
+            self.feat_channels, self.kernel_out_channels, 3, padding=1
+        )
         self.conv_cls = nn.Conv2d(
-            self.feat_channels, self.cls_out_channels, 3, padding=1)
+            self.feat_channels, self.cls_out_channels, 3, padding=1
+        )
 
     # ----------------------------------------------------------------- forward
     def _level_inputs(self, feats: Sequence[Tensor]) -> List[Tensor]:
@@ -209,11 +243,13 @@ class SOLOv2Head(BaseModule):
             raise ValueError(
                 f'SOLOv2Head has {self.num_levels} levels (len(num_grids)) '
                 f'but got {len(feats)} feature maps: make the FPN num_outs '
-                'equal to len(model.mask_head.num_grids)')
+                'equal to len(model.mask_head.num_grids)'
+            )
         inputs = list(feats)
         inputs[0] = F.interpolate(feats[0], scale_factor=0.5, mode='bilinear')
         inputs[-1] = F.interpolate(
-            feats[-1], size=feats[-2].shape[-2:], mode='bilinear')
+            feats[-1], size=feats[-2].shape[-2:], mode='bilinear'
+        )
         return inputs
 
     def forward(self, feats: Sequence[Tensor]) -> Tuple[List[Tensor], ...]:
@@ -230,17 +266,20 @@ class SOLOv2Head(BaseModule):
             - cls_preds: per level (N, C, S, S) category logits.
         """
         kernel_preds, cls_preds = [], []
-        for level_feat, num_grid in zip(self._level_inputs(feats),
-                                        self.num_grids):
-            kernel_feat = concat_coords(level_feat) if self.with_coord \
-                else level_feat
+        for level_feat, num_grid in zip(
+            self._level_inputs(feats), self.num_grids
+        ):
+            kernel_feat = (
+                concat_coords(level_feat) if self.with_coord else level_feat
+            )
             kernel_feat = F.interpolate(
                 kernel_feat,
                 size=num_grid,
                 mode='bilinear',
-                align_corners=False)
+                align_corners=False,
+            )
             if self.cls_down_index == 0:
-                cls_feat = kernel_feat[:, :self.in_channels].contiguous()
+                cls_feat = kernel_feat[:, : self.in_channels].contiguous()
             else:
                 cls_feat = level_feat
             for conv in self.kernel_convs:
@@ -251,19 +290,27 @@ class SOLOv2Head(BaseModule):
                         cls_feat,
                         size=num_grid,
                         mode='bilinear',
-                        align_corners=False)
+                        align_corners=False,
+                    )
                 cls_feat = conv(cls_feat)
             if self.cls_down_index == self.stacked_convs > 0:
                 cls_feat = F.interpolate(
-                    cls_feat, size=num_grid, mode='bilinear',
-                    align_corners=False)
+                    cls_feat,
+                    size=num_grid,
+                    mode='bilinear',
+                    align_corners=False,
+                )
             kernel_preds.append(self.conv_kernel(kernel_feat))
             cls_preds.append(self.conv_cls(cls_feat))
         return kernel_preds, cls_preds
 
     # -------------------------------------------------------------------- loss
-    def loss(self, feats: Sequence[Tensor], mask_feats: MaskFeatures,
-             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+    def loss(
+        self,
+        feats: Sequence[Tensor],
+        mask_feats: MaskFeatures,
+        batch_data_samples: SampleList,
+    ) -> Dict[str, Tensor]:
         """Losses of a batch.
 
         Args:
@@ -277,14 +324,21 @@ class SOLOv2Head(BaseModule):
         """
         kernel_preds, cls_preds = self(feats)
         return self.loss_by_feat(
-            kernel_preds, cls_preds, mask_feats,
+            kernel_preds,
+            cls_preds,
+            mask_feats,
             [sample.gt_instances for sample in batch_data_samples],
-            [sample.metainfo for sample in batch_data_samples])
+            [sample.metainfo for sample in batch_data_samples],
+        )
 
-    def loss_by_feat(self, kernel_preds: List[Tensor],
-                     cls_preds: List[Tensor], mask_feats: MaskFeatures,
-                     batch_gt_instances: InstanceList,
-                     batch_img_metas: List[dict]) -> Dict[str, Tensor]:
+    def loss_by_feat(
+        self,
+        kernel_preds: List[Tensor],
+        cls_preds: List[Tensor],
+        mask_feats: MaskFeatures,
+        batch_gt_instances: InstanceList,
+        batch_img_metas: List[dict],
+    ) -> Dict[str, Tensor]:
         """Losses from head outputs (shapes as returned by :meth:`forward`).
 
         ``loss_mask`` sums the Dice loss of every positive (cell, instance)
@@ -298,26 +352,34 @@ class SOLOv2Head(BaseModule):
             for gt in batch_gt_instances
         ]
         num_pos = sum(target.num_pos_cells for target in targets)
-        loss_mask = positive_mask_loss_sum(self.loss_mask, kernel_preds,
-                                           mask_feats, targets,
-                                           self.dynamic_conv_size,
-                                           self.LOSS_CHUNK)
+        loss_mask = positive_mask_loss_sum(
+            self.loss_mask,
+            kernel_preds,
+            mask_feats,
+            targets,
+            self.dynamic_conv_size,
+            self.LOSS_CHUNK,
+        )
         if num_pos > 0:
             loss_mask = loss_mask / num_pos
         loss_mask = loss_mask + maybe_unused_inputs_zero(
-            kernel_preds, mask_feats, num_pos)
+            kernel_preds, mask_feats, num_pos
+        )
         loss_cls = self.loss_cls(
             flat_cell_logits(cls_preds).float(),
             flat_cell_labels(targets, self.num_levels),
-            avg_factor=num_pos + 1)
+            avg_factor=num_pos + 1,
+        )
         return dict(loss_mask=loss_mask, loss_cls=loss_cls)
 
     # ----------------------------------------------------------------- predict
-    def predict(self,
-                feats: Sequence[Tensor],
-                mask_feats: MaskFeatures,
-                batch_data_samples: SampleList,
-                rescale: bool = True) -> InstanceList:
+    def predict(
+        self,
+        feats: Sequence[Tensor],
+        mask_feats: MaskFeatures,
+        batch_data_samples: SampleList,
+        rescale: bool = True,
+    ) -> InstanceList:
         """Instances of each image of a batch (see :meth:`predict_by_feat`)."""
         kernel_preds, cls_preds = self(feats)
         return self.predict_by_feat(
@@ -325,19 +387,23 @@ class SOLOv2Head(BaseModule):
             cls_preds,
             mask_feats,
             [sample.metainfo for sample in batch_data_samples],
-            rescale=rescale)
+            rescale=rescale,
+        )
 
-    def predict_by_feat(self,
-                        kernel_preds: List[Tensor],
-                        cls_preds: List[Tensor],
-                        mask_feats: MaskFeatures,
-                        batch_img_metas: List[dict],
-                        rescale: bool = True,
-                        cfg: Optional[dict] = None) -> InstanceList:
+    def predict_by_feat(
+        self,
+        kernel_preds: List[Tensor],
+        cls_preds: List[Tensor],
+        mask_feats: MaskFeatures,
+        batch_img_metas: List[dict],
+        rescale: bool = True,
+        cfg: Optional[dict] = None,
+    ) -> InstanceList:
         """Instances from head outputs (per level (N, D, S, S) kernels and
         (N, C, S, S) logits), by :attr:`post_processor`, whose call takes
         the same arguments: per image ``scores``, ``labels``, ``masks``
         (n, H, W) bool and ``bboxes``; ``cfg`` replaces ``self.test_cfg``."""
         mask_feats.check_levels(self.num_levels)
-        return self.post_processor(kernel_preds, cls_preds, mask_feats,
-                                   batch_img_metas, rescale, cfg)
+        return self.post_processor(
+            kernel_preds, cls_preds, mask_feats, batch_img_metas, rescale, cfg
+        )

@@ -1,4 +1,5 @@
 """The terms of SOLOv2's losses, from head outputs and grid targets."""
+
 from typing import Any, Callable, List, Tuple
 
 import torch
@@ -10,22 +11,29 @@ from ..layers import MaskFeatures
 from ..task_modules import GridTargets
 
 
-def grid_targets(assigner: Any, gt_instances: InstanceData,
-                 featmap_size: Tuple[int, int]) -> GridTargets:
+def grid_targets(
+    assigner: Any, gt_instances: InstanceData, featmap_size: Tuple[int, int]
+) -> GridTargets:
     """Grid targets of one image's ``bboxes``, ``labels`` and ``masks``
     (``BitmapMasks`` or an (n, H, W) tensor) for mask features of
     ``featmap_size`` (h, w), by ``assigner`` (the head's)."""
     masks = gt_instances.masks
     return assigner.assign(
-        get_box_tensor(gt_instances.bboxes), gt_instances.labels,
+        get_box_tensor(gt_instances.bboxes),
+        gt_instances.labels,
         masks if isinstance(masks, Tensor) else masks.to_ndarray(),
-        featmap_size)
+        featmap_size,
+    )
 
 
-def positive_mask_loss_sum(loss_mask: Callable, kernel_preds: List[Tensor],
-                           mask_feats: MaskFeatures,
-                           targets: List[GridTargets], kernel_size: int,
-                           chunk: int) -> Tensor:
+def positive_mask_loss_sum(
+    loss_mask: Callable,
+    kernel_preds: List[Tensor],
+    mask_feats: MaskFeatures,
+    targets: List[GridTargets],
+    kernel_size: int,
+    chunk: int,
+) -> Tensor:
     """The mask loss summed over the positive samples of a batch.
 
     Image by image, in float32 also when the forward ran under bf16
@@ -49,36 +57,49 @@ def positive_mask_loss_sum(loss_mask: Callable, kernel_preds: List[Tensor],
     """
     loss_sum = 0
     # Per-image views by one unbind each (see MaskFeatures.image_maps).
-    image_kernels = list(zip(*(level.flatten(2).unbind(0)
-                               for level in kernel_preds)))
+    image_kernels = list(
+        zip(*(level.flatten(2).unbind(0) for level in kernel_preds))
+    )
     image_maps = mask_feats.image_maps()
     for img_id, target in enumerate(targets):
-        kernels = torch.cat([
-            level_kernels[:, cells].t() for level_kernels, cells in zip(
-                image_kernels[img_id], target.pos_cells)
-        ])
+        kernels = torch.cat(
+            [
+                level_kernels[:, cells].t()
+                for level_kernels, cells in zip(
+                    image_kernels[img_id], target.pos_cells
+                )
+            ]
+        )
         if not len(kernels):
             continue
-        levels = torch.cat([
-            cells.new_full((len(cells), ), level)
-            for level, cells in enumerate(target.pos_cells)
-        ])
+        levels = torch.cat(
+            [
+                cells.new_full((len(cells),), level)
+                for level, cells in enumerate(target.pos_cells)
+            ]
+        )
         rows = torch.cat(target.pos_instances)
-        logits = mask_feats.logits(img_id, kernels, levels, kernel_size,
-                                   image_maps[img_id]).float()
+        logits = mask_feats.logits(
+            img_id, kernels, levels, kernel_size, image_maps[img_id]
+        ).float()
         instance_masks = target.instance_masks.float()
         for chunk_logits, chunk_rows in zip(
-                logits.split(chunk), rows.split(chunk)):
-            loss_sum = loss_sum + loss_mask(
-                chunk_logits,
-                instance_masks[chunk_rows],
-                reduction_override='none').sum()
+            logits.split(chunk), rows.split(chunk)
+        ):
+            loss_sum = (
+                loss_sum
+                + loss_mask(
+                    chunk_logits,
+                    instance_masks[chunk_rows],
+                    reduction_override='none',
+                ).sum()
+            )
     return loss_sum
 
 
-def maybe_unused_inputs_zero(kernel_preds: List[Tensor],
-                             mask_feats: MaskFeatures,
-                             num_pos: int) -> Tensor:
+def maybe_unused_inputs_zero(
+    kernel_preds: List[Tensor], mask_feats: MaskFeatures, num_pos: int
+) -> Tensor:
     """A zero that depends on the inputs that may have had no positive
     sample: per-level mask maps always, the shared map and the kernels when
     the batch has none. Added to the loss, it gives every parameter a
@@ -95,15 +116,20 @@ def maybe_unused_inputs_zero(kernel_preds: List[Tensor],
 def flat_cell_logits(cls_preds: List[Tensor]) -> Tensor:
     """Per-level (N, C, S, S) logits -> (num_cells_in_batch, C): level by
     level, image by image, cells row by row."""
-    return torch.cat([
-        level_preds.permute(0, 2, 3, 1).reshape(-1, level_preds.shape[1])
-        for level_preds in cls_preds
-    ])
+    return torch.cat(
+        [
+            level_preds.permute(0, 2, 3, 1).reshape(-1, level_preds.shape[1])
+            for level_preds in cls_preds
+        ]
+    )
 
 
 def flat_cell_labels(targets: List[GridTargets], num_levels: int) -> Tensor:
     """The cells' labels in the order of :func:`flat_cell_logits`."""
-    return torch.cat([
-        target.labels[level] for level in range(num_levels)
-        for target in targets
-    ])
+    return torch.cat(
+        [
+            target.labels[level]
+            for level in range(num_levels)
+            for target in targets
+        ]
+    )

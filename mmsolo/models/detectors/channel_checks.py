@@ -13,6 +13,7 @@ backbone or neck of another family), the same comparison runs on the maps
 of the first forward, through a hook on the neck that removes itself once
 it has passed.
 """
+
 from functools import partial
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -26,8 +27,9 @@ def _stage_out_channels(stage: nn.Module) -> Optional[int]:
     if not isinstance(stage, nn.Sequential) or len(stage) == 0:
         return None
     for name in ('conv3', 'conv2'):
-        channels = getattr(getattr(stage[-1], name, None), 'out_channels',
-                           None)
+        channels = getattr(
+            getattr(stage[-1], name, None), 'out_channels', None
+        )
         if isinstance(channels, int):
             return channels
     return None
@@ -48,7 +50,8 @@ def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
         return None
     stage_names = getattr(backbone, 'res_layers', None)
     if isinstance(stage_names, Sequence) and all(
-            isinstance(name, str) for name in stage_names):
+        isinstance(name, str) for name in stage_names
+    ):
         channels = [
             _stage_out_channels(getattr(backbone, name, None))
             for name in stage_names
@@ -58,7 +61,8 @@ def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
         if not isinstance(channels, Sequence):
             return None
     outputs = [
-        stage_channels for index, stage_channels in enumerate(channels)
+        stage_channels
+        for index, stage_channels in enumerate(channels)
         if index in out_indices
     ]
     if not outputs or not all(isinstance(c, int) for c in outputs):
@@ -76,30 +80,40 @@ def _in_channels(module: nn.Module) -> Optional[int]:
     return None
 
 
-def _check_neck_inputs(expected: List[int], backbone_name: str,
-                       channels: List[int]) -> None:
+def _check_neck_inputs(
+    expected: List[int], backbone_name: str, channels: List[int]
+) -> None:
     """Raise a ValueError naming both fields if the backbone's output
     ``channels`` differ from the neck's ``in_channels`` (``expected``)."""
     if channels != expected:
         raise ValueError(
             f'model.neck.in_channels={expected} but model.backbone '
             f'({backbone_name}) gives {len(channels)} feature maps of '
-            f'{channels} channels; set model.neck.in_channels={channels}')
+            f'{channels} channels; set model.neck.in_channels={channels}'
+        )
 
 
-def _neck_input_check(neck: nn.Module,
-                      backbone: nn.Module) -> Callable[[List[int]], None]:
+def _neck_input_check(
+    neck: nn.Module, backbone: nn.Module
+) -> Callable[[List[int]], None]:
     """:func:`_check_neck_inputs` bound to the neck's ``in_channels`` and
     the backbone's name (a partial, so that a model holding it as a hook
     pickles)."""
     out_indices = getattr(backbone, 'out_indices', None)
     given = '' if out_indices is None else f', out_indices={out_indices}'
-    return partial(_check_neck_inputs, list(neck.in_channels),
-                   f'{type(backbone).__name__}{given}')
+    return partial(
+        _check_neck_inputs,
+        list(neck.in_channels),
+        f'{type(backbone).__name__}{given}',
+    )
 
 
-def _check_consumers(expected: Dict[str, Optional[int]], neck_name: str,
-                     hint: str, channels: List[int]) -> None:
+def _check_consumers(
+    expected: Dict[str, Optional[int]],
+    neck_name: str,
+    hint: str,
+    channels: List[int],
+) -> None:
     """Raise a ValueError naming the fields if the neck's output
     ``channels`` (the distinct values, sorted) are not the ``in_channels``
     of each consumer in ``expected`` (None: not checked)."""
@@ -110,20 +124,24 @@ def _check_consumers(expected: Dict[str, Optional[int]], neck_name: str,
             f'model.{name}.in_channels={in_channels} but model.neck '
             f'({neck_name}) gives maps of '
             f'{"/".join(map(str, channels))} channels{hint}; make '
-            f'model.{name}.in_channels and model.neck.out_channels equal')
+            f'model.{name}.in_channels and model.neck.out_channels equal'
+        )
 
 
-def _consumer_check(detector: nn.Module,
-                    consumers: Sequence[str]) -> Callable[[List[int]], None]:
+def _consumer_check(
+    detector: nn.Module, consumers: Sequence[str]
+) -> Callable[[List[int]], None]:
     """:func:`_check_consumers` bound to the ``in_channels`` of the modules
     named in ``consumers`` and the neck's description."""
     neck = detector.neck
     out_channels = getattr(neck, 'out_channels', None)
-    hint = '' if out_channels is None else (
-        f' (model.neck.out_channels={out_channels})')
+    hint = (
+        ''
+        if out_channels is None
+        else (f' (model.neck.out_channels={out_channels})')
+    )
     expected = {
-        name: _in_channels(getattr(detector, name))
-        for name in consumers
+        name: _in_channels(getattr(detector, name)) for name in consumers
     }
     return partial(_check_consumers, expected, type(neck).__name__, hint)
 
@@ -133,8 +151,9 @@ class _FirstForwardCheck:
     ``check`` the channels of the neck's outputs or inputs at the first
     forward, and removes itself once the check has passed."""
 
-    def __init__(self, check: Callable[[List[int]], None],
-                 output: bool) -> None:
+    def __init__(
+        self, check: Callable[[List[int]], None], output: bool
+    ) -> None:
         self.check = check
         self.output = output
         self.handle = None
@@ -156,10 +175,11 @@ class _FirstForwardCheck:
             self.handle = neck.register_forward_pre_hook(self)
 
 
-def check_channels(detector: nn.Module,
-                   consumers: Sequence[str] = ('mask_feature_neck',
-                                               'mask_head'),
-                   with_backbone: bool = True) -> None:
+def check_channels(
+    detector: nn.Module,
+    consumers: Sequence[str] = ('mask_feature_neck', 'mask_head'),
+    with_backbone: bool = True,
+) -> None:
     """Raise a ValueError naming the config field if the channels of the
     detector's parts disagree.
 
@@ -184,8 +204,9 @@ def check_channels(detector: nn.Module,
             deferred, at the first forward.
     """
     neck = detector.neck
-    if with_backbone and isinstance(getattr(neck, 'in_channels', None),
-                                    Sequence):
+    if with_backbone and isinstance(
+        getattr(neck, 'in_channels', None), Sequence
+    ):
         check = _neck_input_check(neck, detector.backbone)
         channels = backbone_out_channels(detector.backbone)
         if channels is None:

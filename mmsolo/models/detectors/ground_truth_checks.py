@@ -1,8 +1,11 @@
 """Checks that a batch carries the ground truth a detector's loss needs."""
+
 from mmdet.structures import SampleList
 
-SEMANTIC_STEP = ("dict(type='mmsolo.LoadPanopticAnnotations', with_bbox=True, "
-                 'with_mask=True, with_seg=True)')
+SEMANTIC_STEP = (
+    "dict(type='mmsolo.LoadPanopticAnnotations', with_bbox=True, "
+    'with_mask=True, with_seg=True)'
+)
 
 
 def check_semantic_ground_truth(batch_data_samples: SampleList) -> None:
@@ -21,4 +24,5 @@ def check_semantic_ground_truth(batch_data_samples: SampleList) -> None:
                 f'which the training sample of {path} lacks: the train '
                 'pipeline (train_dataloader.dataset.pipeline) must load it '
                 f'with {SEMANTIC_STEP}; LoadAnnotations and '
-                'LoadPanopticAnnotations(with_seg=False) load none')
+                'LoadPanopticAnnotations(with_seg=False) load none'
+            )

@@ -1,4 +1,5 @@
 """The SOLOv2 detector: backbone -> FPN -> mask-feature neck + SOLOv2 head."""
+
 import copy
 from typing import Dict, Optional, Tuple, Union
 
@@ -37,45 +38,53 @@ class SOLOv2(BaseDetector):
         init_cfg (dict, optional): Initialization config.
         channels_last (bool | str): Hold the parameters of the backbone and
             the FPN in the channels-last (NHWC) memory format, and give them
-            the input batch in it: bfloat16 convolutions (oneDNN on CPU,
-            cuDNN) run faster in NHWC. ``'auto'`` turns it on where that
-            holds (:func:`~mmsolo.models.layers.resolve_channels_last`):
-            with CUDA, or on a CPU that computes bfloat16 natively. The FPN levels are handed on in the default (NCHW)
-            format, in which GroupNorm, used by the mask-feature neck and
-            the head, is fast. Deformable convolutions (DCN configs) stay
-            in NCHW (:func:`~mmsolo.models.layers.to_channels_last`).
-            Loading checkpoints, ``init_weights`` and ``.to(device)`` keep
-            the format. Defaults to False.
+            the input batch in it: bfloat16 convolutions (oneDNN on CPU, cuDNN)
+            run faster in NHWC. ``'auto'`` turns it on where that holds
+            (:func:`~mmsolo.models.layers.resolve_channels_last`): with CUDA,
+            or on a CPU that computes bfloat16 natively. The FPN levels are
+            handed on in the default (NCHW) format, in which GroupNorm, used by
+            the mask-feature neck and the head, is fast. Deformable
+            convolutions (DCN configs) stay in NCHW
+            (:func:`~mmsolo.models.layers.to_channels_last`). Loading
+            checkpoints, ``init_weights`` and ``.to(device)`` keep the format.
+            Defaults to False.
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 mask_feature_neck: dict,
-                 mask_head: dict,
-                 train_cfg: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None,
-                 channels_last: Union[bool, str] = False) -> None:
+    def __init__(
+        self,
+        backbone: dict,
+        neck: dict,
+        mask_feature_neck: dict,
+        mask_head: dict,
+        train_cfg: Optional[dict] = None,
+        test_cfg: Optional[dict] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+        channels_last: Union[bool, str] = False,
+    ) -> None:
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg
+        )
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.mask_feature_neck = MODELS.build(mask_feature_neck)
         mask_channels, mask_stride = mask_neck_out_spec(self.mask_feature_neck)
         mask_head = copy.deepcopy(mask_head)
-        for key, value in (('mask_feat_channels', mask_channels),
-                           ('mask_stride', mask_stride)):
+        for key, value in (
+            ('mask_feat_channels', mask_channels),
+            ('mask_stride', mask_stride),
+        ):
             given = mask_head.setdefault(key, value)
             if given != value:
                 raise ValueError(
                     f'model.mask_head.{key}={given} differs from the mask '
-                    f'feature neck\'s {value}; drop model.mask_head.{key} '
-                    'or make them equal')
+                    f"feature neck's {value}; drop model.mask_head.{key} "
+                    'or make them equal'
+                )
         mask_head.update(
             train_cfg=copy.deepcopy(train_cfg),
-            test_cfg=copy.deepcopy(test_cfg))
+            test_cfg=copy.deepcopy(test_cfg),
+        )
         self.mask_head = MODELS.build(mask_head)
         check_neck_levels(self.mask_feature_neck, self.mask_head.num_levels)
         check_channels(self, consumers=('mask_feature_neck', 'mask_head'))
@@ -91,28 +100,32 @@ class SOLOv2(BaseDetector):
         default memory format."""
         if not self.channels_last:
             return self.neck(self.backbone(batch_inputs))
-        feats = self.neck(self.backbone(
-            batch_inputs.contiguous(memory_format=torch.channels_last)))
+        feats = self.neck(
+            self.backbone(
+                batch_inputs.contiguous(memory_format=torch.channels_last)
+            )
+        )
         return tuple(feat.contiguous() for feat in feats)
 
-    def _features(self,
-                  batch_inputs: Tensor) -> Tuple[Tuple[Tensor, ...],
-                                                 MaskFeatures]:
+    def _features(
+        self, batch_inputs: Tensor
+    ) -> Tuple[Tuple[Tensor, ...], MaskFeatures]:
         """FPN levels and mask features of a batch (N, 3, H, W)."""
         feats = self.extract_feat(batch_inputs)
         return feats, self.mask_feature_neck(feats)
 
-    def _forward(self,
-                 batch_inputs: Tensor,
-                 batch_data_samples: OptSampleList = None) -> tuple:
+    def _forward(
+        self, batch_inputs: Tensor, batch_data_samples: OptSampleList = None
+    ) -> tuple:
         """Raw outputs: per-level kernels, per-level category logits and
         the list of mask-feature maps (one, or one per level)."""
         feats, mask_feats = self._features(batch_inputs)
         kernel_preds, cls_preds = self.mask_head(feats)
         return kernel_preds, cls_preds, mask_feats.maps
 
-    def loss(self, batch_inputs: Tensor,
-             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+    def loss(
+        self, batch_inputs: Tensor, batch_data_samples: SampleList
+    ) -> Dict[str, Tensor]:
         """Losses of a batch (see ``SOLOv2Head.loss``)."""
         feats, mask_feats = self._features(batch_inputs)
         return self.mask_head.loss(feats, mask_feats, batch_data_samples)
@@ -130,13 +143,16 @@ class SOLOv2(BaseDetector):
         check_finite_losses(log_vars)
         return loss, log_vars
 
-    def predict(self,
-                batch_inputs: Tensor,
-                batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
+    def predict(
+        self,
+        batch_inputs: Tensor,
+        batch_data_samples: SampleList,
+        rescale: bool = True,
+    ) -> SampleList:
         """Data samples with ``pred_instances`` (``masks``, ``labels``,
         ``scores``, ``bboxes``) added."""
         feats, mask_feats = self._features(batch_inputs)
         results = self.mask_head.predict(
-            feats, mask_feats, batch_data_samples, rescale=rescale)
+            feats, mask_feats, batch_data_samples, rescale=rescale
+        )
         return self.add_pred_to_datasample(batch_data_samples, results)

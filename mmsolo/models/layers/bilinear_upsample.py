@@ -11,6 +11,7 @@ zero (README.md's quick start, "What this round added for speed", gives
 the times). The forward is ``F.interpolate`` itself, so predictions and
 exported graphs are unchanged.
 """
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -39,12 +40,15 @@ def _adjoint_1d(grad: Tensor, dim: int) -> Tensor:
     out = (even + odd).mul_(0.75)
     if length > 1:
         out.narrow(dim, 1, length - 1).add_(
-            odd.narrow(dim, 0, length - 1), alpha=0.25)
+            odd.narrow(dim, 0, length - 1), alpha=0.25
+        )
         out.narrow(dim, 0, length - 1).add_(
-            even.narrow(dim, 1, length - 1), alpha=0.25)
+            even.narrow(dim, 1, length - 1), alpha=0.25
+        )
     out.narrow(dim, 0, 1).add_(even.narrow(dim, 0, 1), alpha=0.25)
     out.narrow(dim, length - 1, 1).add_(
-        odd.narrow(dim, length - 1, 1), alpha=0.25)
+        odd.narrow(dim, length - 1, 1), alpha=0.25
+    )
     return out
 
 
@@ -64,11 +68,11 @@ def bilinear_upsample_2x_adjoint(grad: Tensor) -> Tensor:
 
 
 class _BilinearUpsample2x(torch.autograd.Function):
-
     @staticmethod
     def forward(ctx, feat: Tensor) -> Tensor:
         return F.interpolate(
-            feat, scale_factor=2, mode='bilinear', align_corners=False)
+            feat, scale_factor=2, mode='bilinear', align_corners=False
+        )
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
@@ -85,4 +89,5 @@ def bilinear_upsample_2x(feat: Tensor) -> Tensor:
     if torch.is_grad_enabled() and feat.requires_grad:
         return _BilinearUpsample2x.apply(feat)
     return F.interpolate(
-        feat, scale_factor=2, mode='bilinear', align_corners=False)
+        feat, scale_factor=2, mode='bilinear', align_corners=False
+    )

@@ -10,6 +10,7 @@ rounding at the end (a fused multiply-add); :func:`coord_axis` computes
 the same in float64, where the product and the sum are exact, and rounds
 once to float32.
 """
+
 import torch
 from torch import Tensor
 
@@ -22,8 +23,9 @@ def coord_axis(size: int, like: Tensor) -> Tensor:
     last = index[-1:]  # size - 1
     step = (2.0 / last.float().clamp(min=1.0)).double()
     lower = (index < size // 2) | (index == 0)
-    values = torch.where(lower, step * index - 1.0,
-                         1.0 - step * (last - index))
+    values = torch.where(
+        lower, step * index - 1.0, 1.0 - step * (last - index)
+    )
     return values.float().to(like.dtype)
 
 

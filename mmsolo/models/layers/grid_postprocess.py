@@ -13,6 +13,7 @@ The eager path stops early where an image has no candidate left, and
 computes maskness only for the masks that pass the area filter; both give
 the values these functions give for those slots.
 """
+
 from typing import List, Sequence, Tuple
 
 import torch
@@ -40,21 +41,26 @@ def flat_cells(level_maps: Sequence[Tensor]) -> Tensor:
     """Per-level (N, X, S, S) maps as one cell axis: (N, L, X), the cells
     of level 0 first, each level's row by row (the head's cell order); L
     is the number of cells of all levels."""
-    return torch.cat([level.flatten(2) for level in level_maps],
-                     2).transpose(1, 2)
+    return torch.cat([level.flatten(2) for level in level_maps], 2).transpose(
+        1, 2
+    )
 
 
-def cell_levels(num_grids: Sequence[int],
-                device: torch.device = None) -> Tensor:
+def cell_levels(
+    num_grids: Sequence[int], device: torch.device = None
+) -> Tensor:
     """(L,) int64 head level of each cell of :func:`flat_cells`."""
-    return torch.cat([
-        torch.full((num_grid**2, ), level, dtype=torch.long, device=device)
-        for level, num_grid in enumerate(num_grids)
-    ])
+    return torch.cat(
+        [
+            torch.full((num_grid**2,), level, dtype=torch.long, device=device)
+            for level, num_grid in enumerate(num_grids)
+        ]
+    )
 
 
-def select_candidates(cell_scores: Tensor, score_thr: float,
-                      nms_pre: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def select_candidates(
+    cell_scores: Tensor, score_thr: float, nms_pre: int
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """The (cell, class) pairs scoring above ``score_thr``, at most the
     ``nms_pre`` best of each image (``nms_pre <= 0``: all), in cell order.
 
@@ -90,8 +96,12 @@ def select_candidates(cell_scores: Tensor, score_thr: float,
     order = order[:, :size]
     index = index.gather(1, order)
     cells = torch.div(index, num_classes, rounding_mode='floor')
-    return (flat.gather(1, order).float(), cells, index - cells * num_classes,
-            valid.gather(1, order))
+    return (
+        flat.gather(1, order).float(),
+        cells,
+        index - cells * num_classes,
+        valid.gather(1, order),
+    )
 
 
 def _slot_count(count: Tensor, upper: int) -> int:
@@ -103,8 +113,9 @@ def _slot_count(count: Tensor, upper: int) -> int:
     return size
 
 
-def threshold_masks(mask_probs: Tensor, mask_thr: float,
-                    min_areas: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+def threshold_masks(
+    mask_probs: Tensor, mask_thr: float, min_areas: Tensor
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Masks of candidates' probabilities, their areas, and whether each
     is larger than the minimum area of its level.
 
@@ -140,6 +151,10 @@ def maskness(mask_probs: Tensor, masks: Tensor, areas: Tensor) -> Tensor:
 
 
 __all__: List[str] = [
-    'cell_levels', 'flat_cells', 'maskness', 'point_nms', 'select_candidates',
-    'threshold_masks'
+    'cell_levels',
+    'flat_cells',
+    'maskness',
+    'point_nms',
+    'select_candidates',
+    'threshold_masks',
 ]

@@ -7,6 +7,7 @@ words are only used through operations that treat every bit alike
 (set-bit counts, AND, OR, comparison with 0) or viewed back as the same
 bytes, so which byte of a word holds which pixels never matters.
 """
+
 import numpy as np
 import torch
 from torch import Tensor

@@ -17,6 +17,7 @@ and the host side of a deployed graph. It uses only ops that
 ``torch.onnx.export`` exports (reductions, cumsum, scatter_add, gather),
 without a loop over masks and without a branch on their number.
 """
+
 from typing import Optional, Tuple
 
 import torch
@@ -30,11 +31,13 @@ MASK_BOX_MODES = ('tight', 'main_parts')
 DEFAULT_MIN_PART = 0.1
 
 
-def masks_to_boxes(masks: Tensor,
-                   mask_box: str = 'tight',
-                   min_part: float = DEFAULT_MIN_PART,
-                   probs: Optional[Tensor] = None,
-                   thr: Optional[float] = None) -> Tensor:
+def masks_to_boxes(
+    masks: Tensor,
+    mask_box: str = 'tight',
+    min_part: float = DEFAULT_MIN_PART,
+    probs: Optional[Tensor] = None,
+    thr: Optional[float] = None,
+) -> Tensor:
     """Boxes of binary masks, in pixel-edge coordinates.
 
     With ``mask_box='tight'`` a mask covering columns x0..x1 and rows
@@ -65,11 +68,14 @@ def masks_to_boxes(masks: Tensor,
     """
     if mask_box == 'main_parts':
         return main_part_bounds(
-            masks.sum(2, dtype=torch.int32), masks.sum(1, dtype=torch.int32),
-            min_part)
+            masks.sum(2, dtype=torch.int32),
+            masks.sum(1, dtype=torch.int32),
+            min_part,
+        )
     if mask_box != 'tight':
         raise ValueError(
-            f'mask_box={mask_box!r} is not one of {MASK_BOX_MODES}')
+            f'mask_box={mask_box!r} is not one of {MASK_BOX_MODES}'
+        )
     if probs is None:
         # A row (column) holds a pixel when its largest value is not 0;
         # amax is the cheap reduction of bool masks (any() reads them
@@ -82,8 +88,9 @@ def masks_to_boxes(masks: Tensor,
     return torch.stack([x0, y0, x1, y1], 1).float()
 
 
-def main_part_bounds(row_counts: Tensor, col_counts: Tensor,
-                     min_part: float) -> Tensor:
+def main_part_bounds(
+    row_counts: Tensor, col_counts: Tensor, min_part: float
+) -> Tensor:
     """Boxes of the main parts of masks from their projections.
 
     Args:

@@ -10,6 +10,7 @@ loop over a dynamic batch, and a grouped ``conv2d`` would need the batch
 size as its (constant) group count. The two agree up to float rounding
 (the summation order of the product differs).
 """
+
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -18,8 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def dynamic_mask_logits(feats: Tensor, kernels: Tensor,
-                        kernel_size: int) -> Tensor:
+def dynamic_mask_logits(
+    feats: Tensor, kernels: Tensor, kernel_size: int
+) -> Tensor:
     """Mask logits of dynamic k x k kernels on one image's features.
 
     Args:
@@ -34,8 +36,9 @@ def dynamic_mask_logits(feats: Tensor, kernels: Tensor,
     return F.conv2d(feats[None], weight, padding=kernel_size // 2)[0]
 
 
-def batched_dynamic_mask_logits(feats: Tensor, kernels: Tensor,
-                                kernel_size: int) -> Tensor:
+def batched_dynamic_mask_logits(
+    feats: Tensor, kernels: Tensor, kernel_size: int
+) -> Tensor:
     """Mask logits of each image's dynamic k x k kernels on its own
     features (see the module docstring).
 
@@ -67,6 +70,7 @@ class MaskFeatures:
         maps (list[Tensor]): Each (N, E, h, w), all of one size.
         per_level (bool): Whether ``maps[i]`` belongs to level ``i``.
     """
+
     maps: List[Tensor]
     per_level: bool = False
 
@@ -93,7 +97,8 @@ class MaskFeatures:
                 f'SOLOv2Head has {num_levels} levels but got '
                 f'{len(self.maps)} per-level mask feature maps: make '
                 'model.mask_feature_neck.num_levels equal to '
-                'len(model.mask_head.num_grids)')
+                'len(model.mask_head.num_grids)'
+            )
 
     def image_maps(self) -> List[List[Tensor]]:
         """Per image, its (E, h, w) view of each map.
@@ -103,15 +108,18 @@ class MaskFeatures:
         autograd fill a zero gradient of the whole (N, E, h, w) map for
         every image and add them up.
         """
-        return [list(views) for views in zip(*(m.unbind(0)
-                                               for m in self.maps))]
+        return [
+            list(views) for views in zip(*(m.unbind(0) for m in self.maps))
+        ]
 
-    def logits(self,
-               img_id: int,
-               kernels: Tensor,
-               levels: Tensor,
-               kernel_size: int,
-               image_maps: Optional[Sequence[Tensor]] = None) -> Tensor:
+    def logits(
+        self,
+        img_id: int,
+        kernels: Tensor,
+        levels: Tensor,
+        kernel_size: int,
+        image_maps: Optional[Sequence[Tensor]] = None,
+    ) -> Tensor:
         """Mask logits of image ``img_id``'s kernels, each on the map of its
         level (the one map when it is shared).
 
@@ -136,5 +144,6 @@ class MaskFeatures:
             in_level = levels == level
             if in_level.any():
                 logits[in_level] = dynamic_mask_logits(
-                    level_map, kernels[in_level], kernel_size)
+                    level_map, kernels[in_level], kernel_size
+                )
         return logits

@@ -10,6 +10,7 @@ from one). :func:`to_channels_last` converts a module and keeps those
 parts, with their offset convs, in the default format, giving them
 contiguous inputs.
 """
+
 from typing import Tuple, Type, Union
 
 import torch
@@ -34,7 +35,8 @@ def resolve_channels_last(setting: Union[bool, str]) -> bool:
     if setting != 'auto':
         raise ValueError(
             f"model.channels_last must be True, False or 'auto', got "
-            f'{setting!r}')
+            f'{setting!r}'
+        )
     if torch.cuda.is_available():
         return True
     return cpu_precision_choice().dtype == torch.bfloat16
@@ -43,13 +45,16 @@ def resolve_channels_last(setting: Union[bool, str]) -> bool:
 def nchw_only_types() -> Tuple[Type[nn.Module], ...]:
     """Module types whose kernels need (N, C, H, W)-contiguous inputs."""
     from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+
     return (DeformConv2d, ModulatedDeformConv2d)
 
 
 def _contiguous_inputs(module: nn.Module, args: tuple) -> tuple:
     """Forward pre-hook: the tensor arguments in the default format."""
-    return tuple(arg.contiguous() if isinstance(arg, torch.Tensor) else arg
-                 for arg in args)
+    return tuple(
+        arg.contiguous() if isinstance(arg, torch.Tensor) else arg
+        for arg in args
+    )
 
 
 def to_channels_last(module: nn.Module) -> nn.Module:

@@ -1,6 +1,7 @@
 """The per-level conv towers that bring FPN levels to the finest scale, and
 their fusion by a sum: shared by the mask-feature necks and the semantic
 head."""
+
 from typing import Optional, Sequence, Tuple
 
 import torch.nn as nn
@@ -27,27 +28,39 @@ class LevelTower(nn.ModuleList):
         norm_cfg (dict, optional): Norm layer config.
     """
 
-    def __init__(self, level: int, in_channels: int, feat_channels: int,
-                 with_coord: bool, conv_cfg: Optional[dict],
-                 norm_cfg: Optional[dict]) -> None:
+    def __init__(
+        self,
+        level: int,
+        in_channels: int,
+        feat_channels: int,
+        with_coord: bool,
+        conv_cfg: Optional[dict],
+        norm_cfg: Optional[dict],
+    ) -> None:
         first_in = in_channels + (2 if with_coord else 0)
-        super().__init__([
-            ConvModule(
-                first_in if step == 0 else feat_channels,
-                feat_channels,
-                3,
-                padding=1,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                inplace=False) for step in range(max(level, 1))
-        ])
+        super().__init__(
+            [
+                ConvModule(
+                    first_in if step == 0 else feat_channels,
+                    feat_channels,
+                    3,
+                    padding=1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    inplace=False,
+                )
+                for step in range(max(level, 1))
+            ]
+        )
         self.level = level
         self.with_coord = with_coord
 
-    def forward(self,
-                feat: Tensor,
-                finer_sizes: Optional[Sequence[Tuple[int, int]]] = None,
-                last_upsample: bool = True) -> Tensor:
+    def forward(
+        self,
+        feat: Tensor,
+        finer_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+        last_upsample: bool = True,
+    ) -> Tensor:
         """(N, in_channels, h, w) -> (N, feat_channels, h * 2**i, w * 2**i).
 
         Args:
@@ -64,8 +77,9 @@ class LevelTower(nn.ModuleList):
             feat = concat_coords(feat)
         for step, block in enumerate(self):
             feat = block(feat)
-            if self.level == 0 or (step == len(self) - 1
-                                   and not last_upsample):
+            if self.level == 0 or (
+                step == len(self) - 1 and not last_upsample
+            ):
                 continue
             if finer_sizes is None:
                 feat = bilinear_upsample_2x(feat)
@@ -74,7 +88,8 @@ class LevelTower(nn.ModuleList):
                     feat,
                     size=finer_sizes[step],
                     mode='bilinear',
-                    align_corners=False)
+                    align_corners=False,
+                )
         return feat
 
 
@@ -96,42 +111,57 @@ class PyramidFusion(BaseModule):
         init_cfg (dict or list[dict], optional): Initialization.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 feat_channels: int,
-                 out_channels: int,
-                 start_level: int,
-                 end_level: int,
-                 with_coord: bool,
-                 conv_cfg: Optional[dict],
-                 norm_cfg: Optional[dict],
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        feat_channels: int,
+        out_channels: int,
+        start_level: int,
+        end_level: int,
+        with_coord: bool,
+        conv_cfg: Optional[dict],
+        norm_cfg: Optional[dict],
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if not 0 <= start_level <= end_level:
             raise ValueError(
                 f'{type(self).__name__}: need 0 <= start_level <= end_level, '
-                f'got start_level={start_level}, end_level={end_level}')
+                f'got start_level={start_level}, end_level={end_level}'
+            )
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.out_channels = out_channels
         self.start_level = start_level
         self.end_level = end_level
         self.with_coord = with_coord
-        self.level_convs = nn.ModuleList([
-            LevelTower(level, in_channels, feat_channels,
-                       self._takes_coords(level), conv_cfg, norm_cfg)
-            for level in range(start_level, end_level + 1)
-        ])
+        self.level_convs = nn.ModuleList(
+            [
+                LevelTower(
+                    level,
+                    in_channels,
+                    feat_channels,
+                    self._takes_coords(level),
+                    conv_cfg,
+                    norm_cfg,
+                )
+                for level in range(start_level, end_level + 1)
+            ]
+        )
         self.fuse_conv = ConvModule(
             feat_channels,
             out_channels,
             1,
             conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg)
+            norm_cfg=norm_cfg,
+        )
 
     def _takes_coords(self, level: int) -> bool:
-        return self.with_coord and level == self.end_level \
+        return (
+            self.with_coord
+            and level == self.end_level
             and level != self.start_level
+        )
 
     @property
     def num_ins(self) -> int:
@@ -156,14 +186,16 @@ class PyramidFusion(BaseModule):
         if len(feats) <= self.end_level:
             raise ValueError(
                 f'{type(self).__name__}: end_level={self.end_level} needs at '
-                f'least {self.end_level + 1} input levels, got {len(feats)}')
+                f'least {self.end_level + 1} input levels, got {len(feats)}'
+            )
         fused, coarser = None, None
         for tower in self.level_convs:
             shared = self.training and tower.level > 0
             level_feat = tower(feats[tower.level], last_upsample=not shared)
             if shared:
-                coarser = level_feat if coarser is None \
-                    else coarser + level_feat
+                coarser = (
+                    level_feat if coarser is None else coarser + level_feat
+                )
             else:
                 fused = level_feat if fused is None else fused + level_feat
         if coarser is not None:

@@ -1,9 +1,15 @@
-from .base_mask_feature_neck import (BaseMaskFeatureNeck, check_neck_levels,
-                                     mask_neck_out_spec)
+from .base_mask_feature_neck import (
+    BaseMaskFeatureNeck,
+    check_neck_levels,
+    mask_neck_out_spec,
+)
 from .mask_feature_neck import MaskFeatureNeck
 from .separate_mask_feature_neck import SeparateMaskFeatureNeck
 
 __all__ = [
-    'BaseMaskFeatureNeck', 'MaskFeatureNeck', 'SeparateMaskFeatureNeck',
-    'check_neck_levels', 'mask_neck_out_spec'
+    'BaseMaskFeatureNeck',
+    'MaskFeatureNeck',
+    'SeparateMaskFeatureNeck',
+    'check_neck_levels',
+    'mask_neck_out_spec',
 ]

@@ -1,4 +1,5 @@
 """What the SOLOv2 detector needs of any mask-feature neck."""
+
 from abc import abstractmethod
 from typing import Optional, Sequence, Tuple
 
@@ -23,6 +24,7 @@ class BaseMaskFeatureNeck(BaseModule):
         num_levels (int, optional): Head levels given a map of their own,
             one each; None when one map serves every level.
     """
+
     out_channels: int
     mask_stride: int
     num_levels: Optional[int] = None
@@ -39,13 +41,15 @@ def mask_neck_out_spec(neck: nn.Module) -> Tuple[int, int]:
         AttributeError: the neck lacks one of them.
     """
     missing = [
-        name for name in ('out_channels', 'mask_stride')
+        name
+        for name in ('out_channels', 'mask_stride')
         if not hasattr(neck, name)
     ]
     if missing:
         raise AttributeError(
             f'{type(neck).__name__} used as mask_feature_neck lacks the '
-            f'attributes {missing} that the SOLOv2 head needs')
+            f'attributes {missing} that the SOLOv2 head needs'
+        )
     return neck.out_channels, neck.mask_stride
 
 
@@ -56,4 +60,5 @@ def check_neck_levels(neck: nn.Module, head_levels: int) -> None:
     if num_levels is not None and num_levels != head_levels:
         raise ValueError(
             f'model.mask_feature_neck.num_levels={num_levels} differs from '
-            f'len(model.mask_head.num_grids)={head_levels}; make them equal')
+            f'len(model.mask_head.num_grids)={head_levels}; make them equal'
+        )

@@ -1,4 +1,5 @@
 """The unified mask-feature branch of SOLOv2 (section 3.2.2), as a neck."""
+
 from typing import Optional, Sequence
 
 from torch import Tensor
@@ -38,19 +39,23 @@ class MaskFeatureNeck(PyramidFusion, BaseMaskFeatureNeck):
         init_cfg (dict or list[dict], optional): Initialization.
     """
 
-    def __init__(self,
-                 in_channels: int = 256,
-                 feat_channels: int = 128,
-                 out_channels: int = 256,
-                 start_level: int = 0,
-                 end_level: int = 3,
-                 mask_stride: int = 4,
-                 with_coord: bool = True,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: Optional[dict] = dict(
-                     type='GN', num_groups=32, requires_grad=True),
-                 init_cfg: Optional[dict] = dict(
-                     type='Normal', layer='Conv2d', std=0.01)) -> None:
+    def __init__(
+        self,
+        in_channels: int = 256,
+        feat_channels: int = 128,
+        out_channels: int = 256,
+        start_level: int = 0,
+        end_level: int = 3,
+        mask_stride: int = 4,
+        with_coord: bool = True,
+        conv_cfg: Optional[dict] = None,
+        norm_cfg: Optional[dict] = dict(
+            type='GN', num_groups=32, requires_grad=True
+        ),
+        init_cfg: Optional[dict] = dict(
+            type='Normal', layer='Conv2d', std=0.01
+        ),
+    ) -> None:
         super().__init__(
             in_channels=in_channels,
             feat_channels=feat_channels,
@@ -60,7 +65,8 @@ class MaskFeatureNeck(PyramidFusion, BaseMaskFeatureNeck):
             with_coord=with_coord,
             conv_cfg=conv_cfg,
             norm_cfg=norm_cfg,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+        )
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.out_channels = out_channels

@@ -1,5 +1,6 @@
 """Separate per-level mask features: the alternative to the unified mask
 features that the paper's Table 3 ablates."""
+
 from typing import Optional, Sequence
 
 import torch.nn as nn
@@ -57,12 +58,14 @@ class SeparateMaskFeatureNeck(BaseMaskFeatureNeck):
         with_coord: bool = True,
         conv_cfg: Optional[dict] = None,
         norm_cfg: dict = dict(type='GN', num_groups=32, requires_grad=True),
-        init_cfg: dict = dict(type='Normal', layer='Conv2d', std=0.01)
+        init_cfg: dict = dict(type='Normal', layer='Conv2d', std=0.01),
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_levels < 1:
-            raise ValueError('SeparateMaskFeatureNeck: num_levels must be '
-                             f'positive, got {num_levels}')
+            raise ValueError(
+                'SeparateMaskFeatureNeck: num_levels must be '
+                f'positive, got {num_levels}'
+            )
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.out_channels = out_channels
@@ -70,19 +73,32 @@ class SeparateMaskFeatureNeck(BaseMaskFeatureNeck):
         self.mask_stride = mask_stride
         self.with_coord = with_coord
 
-        self.level_convs = nn.ModuleList([
-            LevelTower(level, in_channels, feat_channels, with_coord,
-                       conv_cfg, norm_cfg) for level in range(num_levels)
-        ])
-        self.out_convs = nn.ModuleList([
-            ConvModule(
-                feat_channels,
-                out_channels,
-                1,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                inplace=False) for _ in range(num_levels)
-        ])
+        self.level_convs = nn.ModuleList(
+            [
+                LevelTower(
+                    level,
+                    in_channels,
+                    feat_channels,
+                    with_coord,
+                    conv_cfg,
+                    norm_cfg,
+                )
+                for level in range(num_levels)
+            ]
+        )
+        self.out_convs = nn.ModuleList(
+            [
+                ConvModule(
+                    feat_channels,
+                    out_channels,
+                    1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    inplace=False,
+                )
+                for _ in range(num_levels)
+            ]
+        )
 
     def forward(self, feats: Sequence[Tensor]) -> MaskFeatures:
         """Per-level mask features.
@@ -99,12 +115,21 @@ class SeparateMaskFeatureNeck(BaseMaskFeatureNeck):
         if len(feats) < self.num_levels:
             raise ValueError(
                 f'SeparateMaskFeatureNeck: num_levels={self.num_levels} needs '
-                f'at least {self.num_levels} input levels, got {len(feats)}')
-        return MaskFeatures.of_levels([
-            out_conv(
-                tower(feats[level],
-                      [feats[level - step - 1].shape[-2:]
-                       for step in range(len(tower))]))
-            for level, (tower, out_conv) in enumerate(
-                zip(self.level_convs, self.out_convs))
-        ])
+                f'at least {self.num_levels} input levels, got {len(feats)}'
+            )
+        return MaskFeatures.of_levels(
+            [
+                out_conv(
+                    tower(
+                        feats[level],
+                        [
+                            feats[level - step - 1].shape[-2:]
+                            for step in range(len(tower))
+                        ],
+                    )
+                )
+                for level, (tower, out_conv) in enumerate(
+                    zip(self.level_convs, self.out_convs)
+                )
+            ]
+        )

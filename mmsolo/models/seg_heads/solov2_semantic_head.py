@@ -1,4 +1,5 @@
 """SOLOv2's semantic branch for panoptic segmentation (paper, section 3.2)."""
+
 import copy
 from typing import Dict, List, Optional, Sequence
 
@@ -19,19 +20,18 @@ class SOLOv2SemanticHead(BaseModule):
 
     The paper adds a semantic branch "analogue to the mask feature branch";
     this head is exactly that: its own fusion of the FPN levels, a
-    :class:`PyramidFusion` held as ``fusion`` (:class:`MaskFeatureNeck` is
-    one, its keys being mmdet's checkpoint layout) (P2..P5, each brought to 1/4 scale by conv + 2x upsampling blocks,
-    summed, coordinates on the deepest level), then a 1x1 classifier. It
-    does not reuse the mask-feature neck's output because those features
-    are what the dynamic kernels combine into instance masks: a semantic
-    loss on them would pull on the one map every instance mask is made
-    from. Panoptic FPN, whose fusion SOLOv2 adopts, likewise gives its
-    semantic branch a fusion of its own. The price is a second fusion in
-    every step, forward and backward (README.md's panoptic quick start
-    compares the step times).
-    As in Panoptic FPN, every thing class is merged into one "thing" output
-    (the instance branch segments things), so the head has
-    ``num_stuff_classes + 1`` outputs.
+    :class:`PyramidFusion` held as ``fusion`` (:class:`MaskFeatureNeck` is one,
+    its keys being mmdet's checkpoint layout): P2..P5, each brought to 1/4
+    scale by conv + 2x upsampling blocks, summed, coordinates on the deepest
+    level, then a 1x1 classifier. It does not reuse the mask-feature neck's
+    output because those features are what the dynamic kernels combine into
+    instance masks: a semantic loss on them would pull on the one map every
+    instance mask is made from. Panoptic FPN, whose fusion SOLOv2 adopts,
+    likewise gives its semantic branch a fusion of its own. The price is a
+    second fusion in every step, forward and backward (README.md's panoptic
+    quick start compares the step times). As in Panoptic FPN, every thing class
+    is merged into one "thing" output (the instance branch segments things), so
+    the head has ``num_stuff_classes + 1`` outputs.
 
     Labels of ``gt_sem_seg`` are the dataset's: things ``0 .. T-1``, stuff
     ``T .. T+S-1``, and ``ignore_index`` for void and padding. They become
@@ -59,31 +59,37 @@ class SOLOv2SemanticHead(BaseModule):
         init_cfg (dict or list[dict], optional): Initialization.
     """
 
-    def __init__(self,
-                 num_things_classes: int,
-                 num_stuff_classes: int,
-                 in_channels: int = 256,
-                 feat_channels: int = 128,
-                 start_level: int = 0,
-                 end_level: int = 3,
-                 seg_stride: int = 4,
-                 with_coord: bool = True,
-                 norm_cfg: Optional[dict] = dict(
-                     type='GN', num_groups=32, requires_grad=True),
-                 ignore_index: int = 255,
-                 loss_seg: dict = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=False,
-                     avg_non_ignore=True,
-                     loss_weight=0.5),
-                 init_cfg: Optional[dict] = dict(
-                     type='Normal', layer='Conv2d', std=0.01)) -> None:
+    def __init__(
+        self,
+        num_things_classes: int,
+        num_stuff_classes: int,
+        in_channels: int = 256,
+        feat_channels: int = 128,
+        start_level: int = 0,
+        end_level: int = 3,
+        seg_stride: int = 4,
+        with_coord: bool = True,
+        norm_cfg: Optional[dict] = dict(
+            type='GN', num_groups=32, requires_grad=True
+        ),
+        ignore_index: int = 255,
+        loss_seg: dict = dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            avg_non_ignore=True,
+            loss_weight=0.5,
+        ),
+        init_cfg: Optional[dict] = dict(
+            type='Normal', layer='Conv2d', std=0.01
+        ),
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_things_classes < 1 or num_stuff_classes < 0:
             raise ValueError(
                 'SOLOv2SemanticHead: need num_things_classes >= 1 and '
                 f'num_stuff_classes >= 0, got {num_things_classes} and '
-                f'{num_stuff_classes}')
+                f'{num_stuff_classes}'
+            )
         self.num_things_classes = num_things_classes
         self.num_stuff_classes = num_stuff_classes
         self.ignore_index = ignore_index
@@ -96,7 +102,8 @@ class SOLOv2SemanticHead(BaseModule):
             end_level=end_level,
             with_coord=with_coord,
             conv_cfg=None,
-            norm_cfg=norm_cfg)
+            norm_cfg=norm_cfg,
+        )
         self.conv_seg = nn.Conv2d(feat_channels, self.num_outputs, 1)
         self.loss_seg = MODELS.build(copy.deepcopy(loss_seg))
 
@@ -118,42 +125,48 @@ class SOLOv2SemanticHead(BaseModule):
         targets = torch.full_like(labels, self.ignore_index)
         is_thing = (labels >= 0) & (labels < self.num_things_classes)
         is_stuff = (labels >= self.num_things_classes) & (
-            labels < self.num_things_classes + self.num_stuff_classes)
+            labels < self.num_things_classes + self.num_stuff_classes
+        )
         targets[is_thing] = self.num_stuff_classes
         targets[is_stuff] = labels[is_stuff] - self.num_things_classes
         return targets
 
-    def loss(self, feats: Sequence[Tensor],
-             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+    def loss(
+        self, feats: Sequence[Tensor], batch_data_samples: SampleList
+    ) -> Dict[str, Tensor]:
         """``loss_seg`` of a batch: the logits are bilinearly upsampled to
         the padded input size of ``gt_sem_seg`` (N x (1, H, W), padded with
         ``ignore_index`` by the data preprocessor's ``pad_seg``). A batch
         whose pixels are all ignored gives 0 with a gradient."""
-        gt_maps = [
-            sample.gt_sem_seg.sem_seg for sample in batch_data_samples
-        ]
+        gt_maps = [sample.gt_sem_seg.sem_seg for sample in batch_data_samples]
         shapes = {tuple(gt.shape[-2:]) for gt in gt_maps}
         if len(shapes) != 1:
             raise ValueError(
                 'SOLOv2SemanticHead: gt_sem_seg maps of one batch differ in '
                 f'size {sorted(shapes)}; set pad_seg=True (and '
-                'seg_pad_value=255) in model.data_preprocessor')
+                'seg_pad_value=255) in model.data_preprocessor'
+            )
         targets = self.semantic_targets(torch.stack(gt_maps)[:, 0])
         logits = F.interpolate(
             self(feats),
             size=targets.shape[-2:],
             mode='bilinear',
-            align_corners=False)
+            align_corners=False,
+        )
         if not (targets != self.ignore_index).any():
             return dict(loss_seg=logits.sum() * 0)
         return dict(
             loss_seg=self.loss_seg(
-                logits, targets, ignore_index=self.ignore_index))
+                logits, targets, ignore_index=self.ignore_index
+            )
+        )
 
-    def predict(self,
-                feats: Sequence[Tensor],
-                batch_img_metas: List[dict],
-                rescale: bool = True) -> List[Tensor]:
+    def predict(
+        self,
+        feats: Sequence[Tensor],
+        batch_img_metas: List[dict],
+        rescale: bool = True,
+    ) -> List[Tensor]:
         """Semantic logits per image, (S + 1, h, w) with (h, w) the
         ``ori_shape`` if ``rescale`` else the ``img_shape``: upsampled to
         the padded input, cropped to ``img_shape``, resized."""

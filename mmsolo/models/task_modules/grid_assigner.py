@@ -13,6 +13,7 @@ instances share a cell, the cell's class is that of the later instance, and
 the cell is asked for both masks, as in the SOLO authors' and MMDetection's
 implementations. ``num_pos`` counts distinct positive cells.
 """
+
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -39,6 +40,7 @@ class GridTargets:
             scale of each instance that some level uses.
         num_pos_cells (int): Distinct positive cells over all levels.
     """
+
     labels: List[Tensor]
     pos_cells: List[Tensor]
     pos_instances: List[Tensor]
@@ -51,8 +53,9 @@ class GridTargets:
         return [self.instance_masks[rows] for rows in self.pos_instances]
 
 
-def downsample_masks(masks: np.ndarray, stride: int,
-                     out_size: Tuple[int, int]) -> np.ndarray:
+def downsample_masks(
+    masks: np.ndarray, stride: int, out_size: Tuple[int, int]
+) -> np.ndarray:
     """Bilinearly downsample uint8 masks by ``stride`` (OpenCV, one mask at
     a time, as ``mmcv.imrescale``) into the top-left corner of zeros of
     ``out_size``.
@@ -72,15 +75,16 @@ def downsample_masks(masks: np.ndarray, stride: int,
     # One 2-D resize per mask: batching masks as channels needs a transposed
     # copy of all of them, which costs 30x more than the resizes.
     for k in range(n):
-        small = cv2.resize(masks[k], (new_w, new_h),
-                           interpolation=cv2.INTER_LINEAR)
+        small = cv2.resize(
+            masks[k], (new_w, new_h), interpolation=cv2.INTER_LINEAR
+        )
         out[k, :crop_h, :crop_w] = small[:crop_h, :crop_w]
     return out
 
 
-def mask_moments(masks: np.ndarray,
-                 boxes: Optional[np.ndarray] = None
-                 ) -> Tuple[Tensor, Tensor, Tensor]:
+def mask_moments(
+    masks: np.ndarray, boxes: Optional[np.ndarray] = None
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Area and (row, column) centre of mass of each mask.
 
     The sums are exact integers; the division is float32 in torch, as in
@@ -107,8 +111,11 @@ def mask_moments(masks: np.ndarray,
         if boxes is not None:
             x1, y1, x2, y2 = boxes[k]
             top, left = max(0, int(np.floor(y1))), max(0, int(np.floor(x1)))
-            crop = masks[k, top:max(top, int(np.ceil(y2))),
-                         left:max(left, int(np.ceil(x2)))]
+            crop = masks[
+                k,
+                top : max(top, int(np.ceil(y2))),
+                left : max(left, int(np.ceil(x2))),
+            ]
             if np.count_nonzero(crop) == area[k]:
                 mask = crop
             else:
@@ -119,8 +126,11 @@ def mask_moments(masks: np.ndarray,
         col_sums[k] = mask.sum(axis=0, dtype=np.int64) @ cols
     area = torch.from_numpy(area)
     normalizer = area.float().clamp(min=1e-6)
-    return (area, torch.from_numpy(row_sums) / normalizer,
-            torch.from_numpy(col_sums) / normalizer)
+    return (
+        area,
+        torch.from_numpy(row_sums) / normalizer,
+        torch.from_numpy(col_sums) / normalizer,
+    )
 
 
 @TASK_UTILS.register_module()
@@ -137,25 +147,32 @@ class CenterRegionGridAssigner:
         mask_stride (int): Stride of the mask features. Defaults to 4.
     """
 
-    def __init__(self,
-                 num_classes: int,
-                 num_grids: Sequence[int],
-                 scale_ranges: Sequence[Tuple[float, float]],
-                 pos_scale: float = 0.2,
-                 mask_stride: int = 4) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        num_grids: Sequence[int],
+        scale_ranges: Sequence[Tuple[float, float]],
+        pos_scale: float = 0.2,
+        mask_stride: int = 4,
+    ) -> None:
         if len(num_grids) != len(scale_ranges):
             raise ValueError(
                 f'num_grids has {len(num_grids)} levels but scale_ranges has '
-                f'{len(scale_ranges)}: give one entry per level in both')
+                f'{len(scale_ranges)}: give one entry per level in both'
+            )
         self.num_classes = num_classes
         self.num_grids = list(num_grids)
         self.scale_ranges = [tuple(r) for r in scale_ranges]
         self.pos_scale = pos_scale
         self.mask_stride = mask_stride
 
-    def assign(self, gt_bboxes: Tensor, gt_labels: Tensor,
-               gt_masks: Union[np.ndarray, Tensor],
-               featmap_size: Tuple[int, int]) -> GridTargets:
+    def assign(
+        self,
+        gt_bboxes: Tensor,
+        gt_labels: Tensor,
+        gt_masks: Union[np.ndarray, Tensor],
+        featmap_size: Tuple[int, int],
+    ) -> GridTargets:
         """Targets of one image.
 
         Args:
@@ -177,44 +194,63 @@ class CenterRegionGridAssigner:
         if isinstance(gt_masks, Tensor):
             gt_masks = gt_masks.to(torch.uint8).cpu().numpy()
         gt_masks = np.asarray(gt_masks, dtype=np.uint8)
-        scales = torch.sqrt((gt_bboxes[:, 2] - gt_bboxes[:, 0]) *
-                            (gt_bboxes[:, 3] - gt_bboxes[:, 1]))
+        scales = torch.sqrt(
+            (gt_bboxes[:, 2] - gt_bboxes[:, 0])
+            * (gt_bboxes[:, 3] - gt_bboxes[:, 1])
+        )
         area, center_h, center_w = mask_moments(
-            gt_masks, gt_bboxes.detach().cpu().numpy())
+            gt_masks, gt_bboxes.detach().cpu().numpy()
+        )
         has_pixels = (area > 0).to(device)
         center_h, center_w = center_h.to(device), center_w.to(device)
-        used = [((scales >= low) & (scales <= high) & has_pixels)
-                for low, high in self.scale_ranges]
+        used = [
+            ((scales >= low) & (scales <= high) & has_pixels)
+            for low, high in self.scale_ranges
+        ]
         used_ids = torch.stack(used).any(0).nonzero().flatten().tolist()
 
         # Mask targets only for the instances some level uses; row[gt] is
         # the row of instance gt in instance_masks.
         row = {gt: k for k, gt in enumerate(used_ids)}
         instance_masks = torch.from_numpy(
-            downsample_masks(gt_masks[used_ids], self.mask_stride,
-                             (feat_h, feat_w))).to(device)
+            downsample_masks(
+                gt_masks[used_ids], self.mask_stride, (feat_h, feat_w)
+            )
+        ).to(device)
         half_w = 0.5 * (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * self.pos_scale
         half_h = 0.5 * (gt_bboxes[:, 3] - gt_bboxes[:, 1]) * self.pos_scale
 
         labels, pos_cells, pos_instances = [], [], []
         for level_used, num_grid in zip(used, self.num_grids):
             level = self._assign_level(
-                level_used.nonzero().flatten().tolist(), num_grid, gt_labels,
-                (center_h, center_w), (half_h, half_w), (image_h, image_w),
-                row)
+                level_used.nonzero().flatten().tolist(),
+                num_grid,
+                gt_labels,
+                (center_h, center_w),
+                (half_h, half_w),
+                (image_h, image_w),
+                row,
+            )
             labels.append(level[0])
             pos_cells.append(level[1])
             pos_instances.append(level[2])
         num_pos_cells = sum(
-            len(torch.unique(cells)) for cells in pos_cells if len(cells))
-        return GridTargets(labels, pos_cells, pos_instances, instance_masks,
-                           num_pos_cells)
+            len(torch.unique(cells)) for cells in pos_cells if len(cells)
+        )
+        return GridTargets(
+            labels, pos_cells, pos_instances, instance_masks, num_pos_cells
+        )
 
-    def _assign_level(self, gt_ids: List[int], num_grid: int,
-                      gt_labels: Tensor, centers: Tuple[Tensor, Tensor],
-                      half_sizes: Tuple[Tensor, Tensor],
-                      image_size: Tuple[int, int],
-                      row: Dict[int, int]) -> Tuple[Tensor, Tensor, Tensor]:
+    def _assign_level(
+        self,
+        gt_ids: List[int],
+        num_grid: int,
+        gt_labels: Tensor,
+        centers: Tuple[Tensor, Tensor],
+        half_sizes: Tuple[Tensor, Tensor],
+        image_size: Tuple[int, int],
+        row: Dict[int, int],
+    ) -> Tuple[Tensor, Tensor, Tensor]:
         """Targets of one S x S level for the instances ``gt_ids`` it
         takes, given their (row, column) centres (n,), their centre-region
         half-sizes (n,) and ``row[gt]``, their rows in ``instance_masks``.
@@ -224,39 +260,64 @@ class CenterRegionGridAssigner:
             of their instances.
         """
         device = gt_labels.device
-        level_labels = torch.full((num_grid, num_grid),
-                                  self.num_classes,
-                                  dtype=torch.long,
-                                  device=device)
+        level_labels = torch.full(
+            (num_grid, num_grid),
+            self.num_classes,
+            dtype=torch.long,
+            device=device,
+        )
         cells: List[Tensor] = []
         instances: List[int] = []
-        cell_size = 1. / num_grid
+        cell_size = 1.0 / num_grid
         for gt in gt_ids:
-            top, down = self._cell_span(centers[0][gt], half_sizes[0][gt],
-                                        image_size[0], cell_size, num_grid)
-            left, right = self._cell_span(centers[1][gt], half_sizes[1][gt],
-                                          image_size[1], cell_size, num_grid)
-            level_labels[top:down + 1, left:right + 1] = gt_labels[gt]
+            top, down = self._cell_span(
+                centers[0][gt],
+                half_sizes[0][gt],
+                image_size[0],
+                cell_size,
+                num_grid,
+            )
+            left, right = self._cell_span(
+                centers[1][gt],
+                half_sizes[1][gt],
+                image_size[1],
+                cell_size,
+                num_grid,
+            )
+            level_labels[top : down + 1, left : right + 1] = gt_labels[gt]
             rows = torch.arange(top, down + 1, device=device)
             cols = torch.arange(left, right + 1, device=device)
             gt_cells = (rows[:, None] * num_grid + cols[None, :]).flatten()
             cells.append(gt_cells)
             instances.extend([row[gt]] * len(gt_cells))
-        level_cells = torch.cat(cells) if cells else torch.zeros(
-            0, dtype=torch.long, device=device)
-        return (level_labels.flatten(), level_cells,
-                torch.tensor(instances, dtype=torch.long, device=device))
+        level_cells = (
+            torch.cat(cells)
+            if cells
+            else torch.zeros(0, dtype=torch.long, device=device)
+        )
+        return (
+            level_labels.flatten(),
+            level_cells,
+            torch.tensor(instances, dtype=torch.long, device=device),
+        )
 
     @staticmethod
-    def _cell_span(center: Tensor, half_range: Tensor, image_len: int,
-                   cell_size: float, num_grid: int) -> Tuple[int, int]:
+    def _cell_span(
+        center: Tensor,
+        half_range: Tensor,
+        image_len: int,
+        cell_size: float,
+        num_grid: int,
+    ) -> Tuple[int, int]:
         """First and last cell (inclusive) of the centre region on one axis:
         the cells the region overlaps, within one cell of the centre's."""
 
         def cell_of(position: Tensor) -> int:
             return int(
-                torch.div(position / image_len, cell_size,
-                          rounding_mode='trunc'))
+                torch.div(
+                    position / image_len, cell_size, rounding_mode='trunc'
+                )
+            )
 
         center_cell = cell_of(center)
         first = max(0, cell_of(center - half_range), center_cell - 1)

@@ -13,28 +13,34 @@ above it rather than above ``mask_thr`` (None, the default: the mask's own
 pixels): a lower threshold reaches into corners that the 1/4-scale mask
 rounds off.
 """
+
 from numbers import Number
 from typing import Dict, NamedTuple, Optional, Tuple
 
 from mmengine.config import ConfigDict
 from torch import Tensor
 
-from ..layers.mask_boxes import (DEFAULT_MIN_PART, MASK_BOX_MODES,
-                                 masks_to_boxes)
+from ..layers.mask_boxes import (
+    DEFAULT_MIN_PART,
+    MASK_BOX_MODES,
+    masks_to_boxes,
+)
 from ..layers.nms import DECAY_KERNELS
 
 
 class NMSType(NamedTuple):
     """A mask NMS that ``test_cfg.nms_type`` can name."""
+
     function: str  # its name in mmsolo's FUNCTIONS registry
     keys: Tuple[str, ...]  # the test_cfg keys it reads besides the common
 
 
 NMS_TYPES: Dict[str, NMSType] = dict(
     matrix=NMSType('matrix_nms', ('kernel', 'sigma')),
-    hard=NMSType('hard_mask_nms', ('iou_thr', )),
-    soft=NMSType('soft_mask_nms', ('sigma', )),
-    fast=NMSType('fast_mask_nms', ('iou_thr', )))
+    hard=NMSType('hard_mask_nms', ('iou_thr',)),
+    soft=NMSType('soft_mask_nms', ('sigma',)),
+    fast=NMSType('fast_mask_nms', ('iou_thr',)),
+)
 DEFAULT_NMS_TYPE = 'matrix'
 
 # Merged into every test_cfg; the NMS's own keys must be given with it.
@@ -46,12 +52,19 @@ COMMON_TEST_CFG = dict(
     max_per_img=100,
     mask_box='tight',
     mask_box_min_part=DEFAULT_MIN_PART,
-    mask_box_thr=None)
+    mask_box_thr=None,
+)
 # The test_cfg of a head built without one.
 DEFAULT_TEST_CFG = dict(COMMON_TEST_CFG, kernel='gaussian', sigma=2.0)
 
-_NUMBER_KEYS = ('score_thr', 'mask_thr', 'filter_thr', 'sigma', 'iou_thr',
-                'mask_box_min_part')
+_NUMBER_KEYS = (
+    'score_thr',
+    'mask_thr',
+    'filter_thr',
+    'sigma',
+    'iou_thr',
+    'mask_box_min_part',
+)
 _INT_KEYS = ('nms_pre', 'max_per_img')
 
 
@@ -91,21 +104,27 @@ def check_test_cfg(cfg: dict) -> None:
     if nms_type not in NMS_TYPES:
         raise ValueError(
             f'model.test_cfg.nms_type={nms_type!r} is not a mask NMS; use one '
-            f'of {tuple(NMS_TYPES)}')
+            f'of {tuple(NMS_TYPES)}'
+        )
     missing = [key for key in NMS_TYPES[nms_type].keys if key not in cfg]
     if missing:
         raise ValueError(
             f'model.test_cfg.nms_type={nms_type!r} needs model.test_cfg keys '
-            f'{missing}')
+            f'{missing}'
+        )
     for key in _NUMBER_KEYS + _INT_KEYS:
         value = cfg.get(key, 0)
         wanted = int if key in _INT_KEYS else Number
         if not _is_a(value, wanted):
-            raise ValueError(f'model.test_cfg.{key}={value!r} must be a '
-                             f'{"whole " if wanted is int else ""}number')
+            raise ValueError(
+                f'model.test_cfg.{key}={value!r} must be a '
+                f'{"whole " if wanted is int else ""}number'
+            )
     if nms_type == 'matrix' and cfg.kernel not in DECAY_KERNELS:
-        raise ValueError(f'model.test_cfg.kernel={cfg.kernel!r} must be one '
-                         f'of {DECAY_KERNELS}')
+        raise ValueError(
+            f'model.test_cfg.kernel={cfg.kernel!r} must be one '
+            f'of {DECAY_KERNELS}'
+        )
     check_mask_box(cfg)
 
 
@@ -114,8 +133,10 @@ def mask_box_settings(cfg: Optional[dict]) -> Tuple[str, float]:
     for keys it lacks (or for None): the arguments of
     :func:`mmsolo.models.layers.masks_to_boxes`."""
     cfg = cfg or {}
-    return (cfg.get('mask_box', COMMON_TEST_CFG['mask_box']),
-            cfg.get('mask_box_min_part', DEFAULT_MIN_PART))
+    return (
+        cfg.get('mask_box', COMMON_TEST_CFG['mask_box']),
+        cfg.get('mask_box_min_part', DEFAULT_MIN_PART),
+    )
 
 
 def mask_box_threshold(cfg: Optional[dict]) -> Optional[float]:
@@ -125,10 +146,12 @@ def mask_box_threshold(cfg: Optional[dict]) -> Optional[float]:
     return (cfg or {}).get('mask_box_thr')
 
 
-def instance_boxes(masks: Tensor,
-                   probs: Optional[Tensor],
-                   cfg: Optional[dict],
-                   from_probs: bool = False) -> Tensor:
+def instance_boxes(
+    masks: Tensor,
+    probs: Optional[Tensor],
+    cfg: Optional[dict],
+    from_probs: bool = False,
+) -> Tensor:
     """Boxes (n, 4) float ``(x0, y0, x1, y1)`` of predicted instances, as
     a test config says (:func:`mask_box_settings`,
     :func:`mask_box_threshold`): of the masks' pixels, or with
@@ -150,8 +173,9 @@ def instance_boxes(masks: Tensor,
     box_thr = mask_box_threshold(cfg)
     thr = (cfg or {}).get('mask_thr') if box_thr is None else box_thr
     pixels = masks if box_thr is None else probs > box_thr
-    return masks_to_boxes(pixels, mask_box, min_part,
-                          probs if from_probs else None, thr)
+    return masks_to_boxes(
+        pixels, mask_box, min_part, probs if from_probs else None, thr
+    )
 
 
 def check_mask_box(cfg: dict) -> None:
@@ -160,14 +184,20 @@ def check_mask_box(cfg: dict) -> None:
     or ``cfg.mask_box_thr`` is neither None nor in (0, 1)."""
     mask_box, min_part = mask_box_settings(cfg)
     if mask_box not in MASK_BOX_MODES:
-        raise ValueError(f'model.test_cfg.mask_box={mask_box!r} is not a box '
-                         f'mode; use one of {MASK_BOX_MODES}')
+        raise ValueError(
+            f'model.test_cfg.mask_box={mask_box!r} is not a box '
+            f'mode; use one of {MASK_BOX_MODES}'
+        )
     if not 0 <= min_part <= 1:
-        raise ValueError(f'model.test_cfg.mask_box_min_part={min_part!r} '
-                         'must be in [0, 1]')
+        raise ValueError(
+            f'model.test_cfg.mask_box_min_part={min_part!r} must be in [0, 1]'
+        )
     box_thr = mask_box_threshold(cfg)
-    if box_thr is not None and not (_is_a(box_thr, Number)
-                                    and 0 < box_thr < 1):
-        raise ValueError(f'model.test_cfg.mask_box_thr={box_thr!r} must be '
-                         'None (boxes of the masks) or a probability in '
-                         '(0, 1)')
+    if box_thr is not None and not (
+        _is_a(box_thr, Number) and 0 < box_thr < 1
+    ):
+        raise ValueError(
+            f'model.test_cfg.mask_box_thr={box_thr!r} must be '
+            'None (boxes of the masks) or a probability in '
+            '(0, 1)'
+        )

@@ -20,6 +20,7 @@ registered mask NMS (Matrix NMS by its sparse path on the CPU) and resizes
 the kept masks by ``F.interpolate`` to the image's own size (see
 docs/architecture.md, "Post-processing").
 """
+
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -29,16 +30,26 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, TASK_UTILS
-from ..layers import (MaskFeatures, cell_levels, flat_cells, maskness,
-                      point_nms, resize_to_image, select_candidates,
-                      threshold_masks)
+from ..layers import (
+    MaskFeatures,
+    cell_levels,
+    flat_cells,
+    maskness,
+    point_nms,
+    resize_to_image,
+    select_candidates,
+    threshold_masks,
+)
 from ..layers.nms import NMSResult
-from .predict_cfg import (DEFAULT_NMS_TYPE, NMS_TYPES, build_test_cfg,
-                          instance_boxes)
+from .predict_cfg import (
+    DEFAULT_NMS_TYPE,
+    NMS_TYPES,
+    build_test_cfg,
+    instance_boxes,
+)
 
 
-def empty_instances(like: Tensor, out_shape: Tuple[int,
-                                                   int]) -> InstanceData:
+def empty_instances(like: Tensor, out_shape: Tuple[int, int]) -> InstanceData:
     """No instances, at ``out_shape``, float32 whatever the dtype of
     ``like`` (which gives the device)."""
     results = InstanceData()
@@ -75,25 +86,29 @@ class SOLOv2PostProcessor:
             and checked here.
     """
 
-    def __init__(self,
-                 num_grids: Sequence[int],
-                 min_mask_areas: Sequence[int],
-                 mask_stride: int,
-                 kernel_size: int,
-                 test_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        num_grids: Sequence[int],
+        min_mask_areas: Sequence[int],
+        mask_stride: int,
+        kernel_size: int,
+        test_cfg: Optional[dict] = None,
+    ) -> None:
         self.num_grids = list(num_grids)
         self.min_mask_areas = list(min_mask_areas)
         self.mask_stride = mask_stride
         self.kernel_size = kernel_size
         self.test_cfg = build_test_cfg(test_cfg)
 
-    def __call__(self,
-                 kernel_preds: List[Tensor],
-                 cls_preds: List[Tensor],
-                 mask_feats: MaskFeatures,
-                 batch_img_metas: List[dict],
-                 rescale: bool = True,
-                 cfg: Optional[dict] = None) -> InstanceList:
+    def __call__(
+        self,
+        kernel_preds: List[Tensor],
+        cls_preds: List[Tensor],
+        mask_feats: MaskFeatures,
+        batch_img_metas: List[dict],
+        rescale: bool = True,
+        cfg: Optional[dict] = None,
+    ) -> InstanceList:
         """Instances of each image of a batch.
 
         Args:
@@ -113,36 +128,55 @@ class SOLOv2PostProcessor:
         """
         cfg = self.test_cfg if cfg is None else build_test_cfg(cfg)
         cell_probs = flat_cells(
-            [point_nms(level.sigmoid()) for level in cls_preds])
+            [point_nms(level.sigmoid()) for level in cls_preds]
+        )
         cell_kernels = flat_cells(kernel_preds)
         return [
-            self.predict_image(cell_kernels[img_id], cell_probs[img_id],
-                               mask_feats, img_id, img_meta, cfg, rescale)
+            self.predict_image(
+                cell_kernels[img_id],
+                cell_probs[img_id],
+                mask_feats,
+                img_id,
+                img_meta,
+                cfg,
+                rescale,
+            )
             for img_id, img_meta in enumerate(batch_img_metas)
         ]
 
-    def predict_image(self, kernels: Tensor, cell_probs: Tensor,
-                      mask_feats: MaskFeatures, img_id: int, img_meta: dict,
-                      cfg: ConfigDict, rescale: bool) -> InstanceData:
+    def predict_image(
+        self,
+        kernels: Tensor,
+        cell_probs: Tensor,
+        mask_feats: MaskFeatures,
+        img_id: int,
+        img_meta: dict,
+        cfg: ConfigDict,
+        rescale: bool,
+    ) -> InstanceData:
         """Instances of one image from its (num_cells, D) kernels and
         (num_cells, C) category probabilities after point NMS."""
-        out_shape = img_meta['ori_shape'][:2] if rescale \
-            else img_meta['img_shape'][:2]
+        out_shape = (
+            img_meta['ori_shape'][:2] if rescale else img_meta['img_shape'][:2]
+        )
         cls_scores, cells, labels = self.select_candidates(cell_probs, cfg)
         if len(cls_scores) == 0:
             return empty_instances(kernels, out_shape)
         levels = cell_levels(self.num_grids, kernels.device)[cells]
-        mask_probs = self.candidate_mask_probs(mask_feats, img_id,
-                                               kernels[cells], levels)
+        mask_probs = self.candidate_mask_probs(
+            mask_feats, img_id, kernels[cells], levels
+        )
         min_areas = mask_probs.new_tensor(self.min_mask_areas)[levels]
-        masks, areas, keep = threshold_masks(mask_probs, cfg.mask_thr,
-                                             min_areas)
+        masks, areas, keep = threshold_masks(
+            mask_probs, cfg.mask_thr, min_areas
+        )
         if not keep.any():
             return empty_instances(kernels, out_shape)
         mask_probs, masks, areas = mask_probs[keep], masks[keep], areas[keep]
         mask_scores = cls_scores[keep] * maskness(mask_probs, masks, areas)
         nms_scores, nms_labels, _, kept = self.mask_nms(
-            masks, labels[keep], mask_scores, areas, cfg)
+            masks, labels[keep], mask_scores, areas, cfg
+        )
         if len(kept) == 0:
             return empty_instances(kernels, out_shape)
         results = InstanceData()
@@ -154,8 +188,9 @@ class SOLOv2PostProcessor:
         return results
 
     @staticmethod
-    def select_candidates(cell_probs: Tensor,
-                          cfg: ConfigDict) -> Tuple[Tensor, Tensor, Tensor]:
+    def select_candidates(
+        cell_probs: Tensor, cfg: ConfigDict
+    ) -> Tuple[Tensor, Tensor, Tensor]:
         """The (cell, class) pairs scoring above ``cfg.score_thr``; the
         ``cfg.nms_pre`` best of them (in cell order) when there are more
         (:func:`mmsolo.models.layers.select_candidates` on one image).
@@ -170,20 +205,34 @@ class SOLOv2PostProcessor:
             precision sum over a mask can exceed its area: maskness > 1).
         """
         scores, cells, labels, valid = select_candidates(
-            cell_probs[None], cfg.score_thr, cfg.nms_pre)
+            cell_probs[None], cfg.score_thr, cfg.nms_pre
+        )
         count = int(valid.sum())  # the valid slots come first
         return scores[0, :count], cells[0, :count], labels[0, :count]
 
-    def candidate_mask_probs(self, mask_feats: MaskFeatures, img_id: int,
-                             kernels: Tensor, levels: Tensor) -> Tensor:
+    def candidate_mask_probs(
+        self,
+        mask_feats: MaskFeatures,
+        img_id: int,
+        kernels: Tensor,
+        levels: Tensor,
+    ) -> Tensor:
         """(K, h, w) mask probabilities of image ``img_id``'s candidate
         kernels (K, D) from cells of the given levels (K,)."""
-        return mask_feats.logits(img_id, kernels, levels,
-                                 self.kernel_size).float().sigmoid()
+        return (
+            mask_feats.logits(img_id, kernels, levels, self.kernel_size)
+            .float()
+            .sigmoid()
+        )
 
     @staticmethod
-    def mask_nms(masks: Tensor, labels: Tensor, scores: Tensor, areas: Tensor,
-                 cfg: ConfigDict) -> NMSResult:
+    def mask_nms(
+        masks: Tensor,
+        labels: Tensor,
+        scores: Tensor,
+        areas: Tensor,
+        cfg: ConfigDict,
+    ) -> NMSResult:
         """The NMS that ``cfg.nms_type`` names (looked up in the FUNCTIONS
         registry) on masks (n, h, w) with their labels, scores and areas
         (n,); returns ``(scores, labels, None, keep_inds)`` of the kept
@@ -200,13 +249,13 @@ class SOLOv2PostProcessor:
             max_num=cfg.max_per_img,
             filter_thr=cfg.filter_thr,
             return_masks=False,
-            **{key: cfg[key]
-               for key in nms_type.keys})
+            **{key: cfg[key] for key in nms_type.keys},
+        )
 
-    def resize_probs(self, mask_probs: Tensor, img_meta: dict,
-                     rescale: bool) -> Tensor:
+    def resize_probs(
+        self, mask_probs: Tensor, img_meta: dict, rescale: bool
+    ) -> Tensor:
         """(n, h, w) mask probabilities at the mask stride -> (n, H, W)
         at the image (``ori_shape`` if ``rescale``); the masks are those
         ``> mask_thr``."""
-        return resize_to_image(mask_probs, self.mask_stride, img_meta,
-                               rescale)
+        return resize_to_image(mask_probs, self.mask_stride, img_meta, rescale)

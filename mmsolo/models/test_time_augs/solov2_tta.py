@@ -1,5 +1,6 @@
 """Test-time augmentation of SOLOv2: instance masks of augmented views
 merged as mmdet's ``DetTTAModel`` merges boxes."""
+
 from typing import List, Optional, Tuple
 
 import torch
@@ -15,8 +16,9 @@ from ..task_modules import instance_boxes, mask_box_threshold
 
 # mmdet's DetTTAModel default (NMS at IoU 0.5, 100 per image), on masks.
 DEFAULT_TTA_CFG = dict(
-    nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100)
-FLIP_DIMS = dict(horizontal=(-1, ), vertical=(-2, ), diagonal=(-2, -1))
+    nms=dict(type='hard_mask_nms', iou_thr=0.5), max_per_img=100
+)
+FLIP_DIMS = dict(horizontal=(-1,), vertical=(-2,), diagonal=(-2, -1))
 
 
 def view_flip(img_meta: dict) -> Optional[str]:
@@ -30,8 +32,10 @@ def view_flip(img_meta: dict) -> Optional[str]:
         return None
     direction = img_meta.get('flip_direction', 'horizontal')
     if direction not in FLIP_DIMS:
-        raise ValueError(f'SOLOv2TTAModel: flip_direction={direction!r} is '
-                         f'not one of {tuple(FLIP_DIMS)}')
+        raise ValueError(
+            f'SOLOv2TTAModel: flip_direction={direction!r} is '
+            f'not one of {tuple(FLIP_DIMS)}'
+        )
     return direction
 
 
@@ -46,13 +50,15 @@ def flip_masks_back(masks: Tensor, img_meta: dict) -> Tensor:
     return masks if direction is None else masks.flip(FLIP_DIMS[direction])
 
 
-def flip_boxes_back(boxes: Tensor, img_shape: Tuple[int, int],
-                    img_meta: dict) -> Tensor:
+def flip_boxes_back(
+    boxes: Tensor, img_shape: Tuple[int, int], img_meta: dict
+) -> Tensor:
     """Boxes (n, 4) predicted on a view that ``img_meta`` says was flipped,
     in the original orientation of an image of ``img_shape`` (h, w)."""
     direction = view_flip(img_meta)
-    return boxes if direction is None else bbox_flip(boxes, img_shape,
-                                                     direction)
+    return (
+        boxes if direction is None else bbox_flip(boxes, img_shape, direction)
+    )
 
 
 @MODELS.register_module()
@@ -80,20 +86,24 @@ class SOLOv2TTAModel(BaseTTAModel):
         data_preprocessor (dict, optional): Overrides the module's.
     """
 
-    def __init__(self,
-                 module,
-                 tta_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        module,
+        tta_cfg: Optional[dict] = None,
+        data_preprocessor: Optional[dict] = None,
+    ) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
         self.tta_cfg = ConfigDict(DEFAULT_TTA_CFG, **(tta_cfg or {}))
         nms_cfg = dict(self.tta_cfg.nms)
         nms_type = nms_cfg.pop('type')
         self._nms = FUNCTIONS.get(nms_type)
         if self._nms is None:
-            raise KeyError(f'tta_model.tta_cfg.nms.type={nms_type!r} is not '
-                           'a function in mmsolo\'s FUNCTIONS registry; use '
-                           'hard_mask_nms, soft_mask_nms, fast_mask_nms or '
-                           'matrix_nms')
+            raise KeyError(
+                f'tta_model.tta_cfg.nms.type={nms_type!r} is not '
+                "a function in mmsolo's FUNCTIONS registry; use "
+                'hard_mask_nms, soft_mask_nms, fast_mask_nms or '
+                'matrix_nms'
+            )
         self._nms_kwargs = nms_cfg
 
     def head_test_cfg(self) -> Optional[dict]:
@@ -110,7 +120,8 @@ class SOLOv2TTAModel(BaseTTAModel):
         ]
 
     def _merge_single_sample(
-            self, data_samples: List[DetDataSample]) -> DetDataSample:
+        self, data_samples: List[DetDataSample]
+    ) -> DetDataSample:
         """One image: ``data_samples`` holds one prediction per view, each
         with ``pred_instances`` (``masks`` (n, H, W) bool at ``ori_shape``,
         ``scores``, ``labels``); the first view's sample is returned with
@@ -118,15 +129,20 @@ class SOLOv2TTAModel(BaseTTAModel):
         if any('pred_panoptic_seg' in sample for sample in data_samples):
             raise NotImplementedError(
                 'SOLOv2TTAModel merges instance predictions only; a panoptic '
-                'model (pred_panoptic_seg) has no test-time augmentation')
-        masks = torch.cat([
-            flip_masks_back(sample.pred_instances.masks, sample.metainfo)
-            for sample in data_samples
-        ])
+                'model (pred_panoptic_seg) has no test-time augmentation'
+            )
+        masks = torch.cat(
+            [
+                flip_masks_back(sample.pred_instances.masks, sample.metainfo)
+                for sample in data_samples
+            ]
+        )
         scores = torch.cat(
-            [sample.pred_instances.scores for sample in data_samples])
+            [sample.pred_instances.scores for sample in data_samples]
+        )
         labels = torch.cat(
-            [sample.pred_instances.labels for sample in data_samples])
+            [sample.pred_instances.labels for sample in data_samples]
+        )
         merged = data_samples[0]
         if len(scores) == 0:
             return merged
@@ -136,7 +152,8 @@ class SOLOv2TTAModel(BaseTTAModel):
             scores,
             max_num=self.tta_cfg.max_per_img,
             mask_area=masks.sum((1, 2)),
-            **self._nms_kwargs)
+            **self._nms_kwargs,
+        )
         results = InstanceData()
         results.masks = masks
         results.labels = labels
@@ -149,10 +166,15 @@ class SOLOv2TTAModel(BaseTTAModel):
         else:
             # Boxes from each view's probabilities (mask_box_thr), which the
             # merged masks no longer hold: the kept views' boxes.
-            results.bboxes = torch.cat([
-                flip_boxes_back(sample.pred_instances.bboxes,
-                                masks.shape[-2:], sample.metainfo)
-                for sample in data_samples
-            ])[keep]
+            results.bboxes = torch.cat(
+                [
+                    flip_boxes_back(
+                        sample.pred_instances.bboxes,
+                        masks.shape[-2:],
+                        sample.metainfo,
+                    )
+                    for sample in data_samples
+                ]
+            )[keep]
         merged.pred_instances = results
         return merged

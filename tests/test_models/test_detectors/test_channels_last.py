@@ -1,5 +1,6 @@
 """``SOLOv2(channels_last=True)``: the backbone and FPN in NHWC, the same
 losses and predictions as the default layout on the same weights."""
+
 import copy
 
 import pytest
@@ -26,8 +27,9 @@ def _is_nhwc(param: torch.Tensor) -> bool:
 
 
 def _conv_weights(module: torch.nn.Module):
-    return [m.weight for m in module.modules()
-            if isinstance(m, torch.nn.Conv2d)]
+    return [
+        m.weight for m in module.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -48,8 +50,9 @@ def test_backbone_and_fpn_stay_nhwc(pair):
     for part in (nhwc.backbone, nhwc.neck):
         assert all(_is_nhwc(w) for w in _conv_weights(part))
     # the GroupNorm parts keep the default layout
-    assert not any(_is_nhwc(w) for w in _conv_weights(nhwc.mask_head)
-                   if w.shape[-1] > 1)
+    assert not any(
+        _is_nhwc(w) for w in _conv_weights(nhwc.mask_head) if w.shape[-1] > 1
+    )
 
 
 def test_fpn_levels_are_handed_on_in_nchw(pair):
@@ -61,8 +64,9 @@ def test_fpn_levels_are_handed_on_in_nchw(pair):
 
 def test_losses_and_predictions_equal_the_default_layout(pair):
     plain, nhwc = pair
-    gts = random_gt_boxes(2, 6, IMG_SHAPE, num_classes=3, min_side=8,
-                          max_side=100, seed=1)
+    gts = random_gt_boxes(
+        2, 6, IMG_SHAPE, num_classes=3, min_side=8, max_side=100, seed=1
+    )
     inputs, samples = demo_batch([IMG_SHAPE] * 2, gt_instances=gts, seed=2)
     plain.train()
     nhwc.train()
@@ -86,8 +90,10 @@ def test_dcn_config_in_channels_last_keeps_its_losses(repo_root):
     ``channels_last=True``: the deformable convs stay NCHW, and the losses
     are those of the default layout."""
     from mmcv.ops import ModulatedDeformConv2d
+
     cfg = Config.fromfile(
-        f'{repo_root}/configs/solov2/solov2-light_r50-dcn_fpn_ms-3x_coco.py')
+        f'{repo_root}/configs/solov2/solov2-light_r50-dcn_fpn_ms-3x_coco.py'
+    )
     cfg.model.backbone.init_cfg = None
     models = []
     for channels_last in (False, True):
@@ -98,14 +104,20 @@ def test_dcn_config_in_channels_last_keeps_its_losses(repo_root):
     torch.manual_seed(0)
     models[0].init_weights()
     models[1].load_state_dict(models[0].state_dict())
-    dcns = [m for m in models[1].backbone.modules()
-            if isinstance(m, ModulatedDeformConv2d)]
+    dcns = [
+        m
+        for m in models[1].backbone.modules()
+        if isinstance(m, ModulatedDeformConv2d)
+    ]
     assert len(dcns) == 13 and all(m.weight.is_contiguous() for m in dcns)
-    gts = random_gt_boxes(1, 4, IMG_SHAPE, num_classes=80, min_side=16,
-                          max_side=100, seed=3)
+    gts = random_gt_boxes(
+        1, 4, IMG_SHAPE, num_classes=80, min_side=16, max_side=100, seed=3
+    )
     inputs, samples = demo_batch([IMG_SHAPE], gt_instances=gts, seed=4)
-    losses = [model.train().loss(inputs, copy.deepcopy(samples))
-              for model in models]
+    losses = [
+        model.train().loss(inputs, copy.deepcopy(samples)) for model in models
+    ]
     for name, value in losses[0].items():
-        torch.testing.assert_close(losses[1][name], value, rtol=1e-4,
-                                   atol=1e-6, msg=name)
+        torch.testing.assert_close(
+            losses[1][name], value, rtol=1e-4, atol=1e-6, msg=name
+        )

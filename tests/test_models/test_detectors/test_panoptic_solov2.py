@@ -1,4 +1,5 @@
 """PanopticSOLOv2: SOLOv2 + semantic head, fused the Panoptic FPN way."""
+
 import numpy as np
 import pytest
 import torch
@@ -16,30 +17,66 @@ SKY, GROUND, WATER, VOID = 2, 3, 4, 5
 def tiny_model(**test_cfg_panoptic) -> torch.nn.Module:
     torch.manual_seed(0)
     gn = dict(type='GN', num_groups=4)
-    model = MODELS.build(dict(
-        type='PanopticSOLOv2',
-        data_preprocessor=dict(type='DetDataPreprocessor', pad_mask=True,
-                               pad_seg=True, seg_pad_value=255,
-                               pad_size_divisor=32),
-        backbone=dict(type='ResNet', depth=18, base_channels=8,
-                      out_indices=(0, 1, 2, 3), init_cfg=None),
-        neck=dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=16,
-                  num_outs=4),
-        mask_feature_neck=dict(type='MaskFeatureNeck', in_channels=16,
-                               feat_channels=16, out_channels=16,
-                               norm_cfg=gn),
-        mask_head=dict(type='SOLOv2Head', num_classes=THINGS, in_channels=16,
-                       feat_channels=16, stacked_convs=1,
-                       strides=[8, 8, 16, 32],
-                       scale_ranges=((1, 32), (16, 64), (32, 128),
-                                     (64, 2048)),
-                       num_grids=[8, 6, 4, 2], norm_cfg=gn),
-        semantic_head=dict(type='SOLOv2SemanticHead',
-                           num_stuff_classes=STUFF, in_channels=16,
-                           feat_channels=16, norm_cfg=gn),
-        test_cfg=dict(nms_pre=50, score_thr=0.01, mask_thr=0.5,
-                      filter_thr=0.05, kernel='gaussian', sigma=2.0,
-                      max_per_img=10, panoptic=test_cfg_panoptic)))
+    model = MODELS.build(
+        dict(
+            type='PanopticSOLOv2',
+            data_preprocessor=dict(
+                type='DetDataPreprocessor',
+                pad_mask=True,
+                pad_seg=True,
+                seg_pad_value=255,
+                pad_size_divisor=32,
+            ),
+            backbone=dict(
+                type='ResNet',
+                depth=18,
+                base_channels=8,
+                out_indices=(0, 1, 2, 3),
+                init_cfg=None,
+            ),
+            neck=dict(
+                type='FPN',
+                in_channels=[8, 16, 32, 64],
+                out_channels=16,
+                num_outs=4,
+            ),
+            mask_feature_neck=dict(
+                type='MaskFeatureNeck',
+                in_channels=16,
+                feat_channels=16,
+                out_channels=16,
+                norm_cfg=gn,
+            ),
+            mask_head=dict(
+                type='SOLOv2Head',
+                num_classes=THINGS,
+                in_channels=16,
+                feat_channels=16,
+                stacked_convs=1,
+                strides=[8, 8, 16, 32],
+                scale_ranges=((1, 32), (16, 64), (32, 128), (64, 2048)),
+                num_grids=[8, 6, 4, 2],
+                norm_cfg=gn,
+            ),
+            semantic_head=dict(
+                type='SOLOv2SemanticHead',
+                num_stuff_classes=STUFF,
+                in_channels=16,
+                feat_channels=16,
+                norm_cfg=gn,
+            ),
+            test_cfg=dict(
+                nms_pre=50,
+                score_thr=0.01,
+                mask_thr=0.5,
+                filter_thr=0.05,
+                kernel='gaussian',
+                sigma=2.0,
+                max_per_img=10,
+                panoptic=test_cfg_panoptic,
+            ),
+        )
+    )
     model.init_weights()
     return model
 
@@ -72,18 +109,23 @@ def test_fusion_on_a_hand_built_image():
         (1, 0.8, slice(4, 8), slice(4, 6)),  # b: 4 of 8 px under a
         (0, 0.9, slice(2, 6), slice(2, 6)),  # a: over sky and ground
         (1, 0.7, slice(2, 5), slice(3, 5)),  # inside a: dropped
-        (0, 0.2, slice(0, 2), slice(6, 8)))  # under score_thr: left out
+        (0, 0.2, slice(0, 2), slice(6, 8)),
+    )  # under score_thr: left out
     panoptic = model.fuse([found], [seg_logits])[0]
     S, G, V, A, B = SKY, GROUND, VOID, 0 + 1000, 1 + 2000
-    expected = torch.tensor([
-        [V, V, S, S, S, S, S, S],
-        [V, V, S, S, S, S, S, S],
-        [S, S, A, A, A, A, S, S],
-        [S, S, A, A, A, A, S, S],
-        [G, G, A, A, A, A, G, G],
-        [G, G, A, A, A, A, G, G],
-        [G, G, G, G, B, B, V, V],
-        [G, G, G, G, B, B, V, V]], dtype=torch.int32)
+    expected = torch.tensor(
+        [
+            [V, V, S, S, S, S, S, S],
+            [V, V, S, S, S, S, S, S],
+            [S, S, A, A, A, A, S, S],
+            [S, S, A, A, A, A, S, S],
+            [G, G, A, A, A, A, G, G],
+            [G, G, A, A, A, A, G, G],
+            [G, G, G, G, B, B, V, V],
+            [G, G, G, G, B, B, V, V],
+        ],
+        dtype=torch.int32,
+    )
     assert panoptic.sem_seg.dtype == torch.int32
     assert torch.equal(panoptic.sem_seg[0], expected)
 
@@ -101,22 +143,29 @@ def one_image_batch(height: int = 64, width: int = 96) -> dict:
     (top) and water (bottom), one corner void, as a data loader gives it."""
     img = np.full((3, height, width), 120, dtype=np.uint8)
     sem = np.full((height, width), THINGS + 0, dtype=np.int64)
-    sem[height // 2:] = THINGS + 2
+    sem[height // 2 :] = THINGS + 2
     sem[:4, :4] = 255
     masks = np.zeros((2, height, width), dtype=np.uint8)
     masks[0, 8:40, 8:40] = 1
     ys, xs = np.mgrid[:height, :width]
-    masks[1] = (xs - 70)**2 + (ys - 40)**2 <= 15**2
+    masks[1] = (xs - 70) ** 2 + (ys - 40) ** 2 <= 15**2
     for label, mask in enumerate(masks):
         sem[mask == 1] = label
         img[:, mask == 1] = 40 + 150 * label
-    sample = DetDataSample(metainfo=dict(
-        img_shape=(height, width), ori_shape=(height, width),
-        scale_factor=(1.0, 1.0)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(height, width),
+            ori_shape=(height, width),
+            scale_factor=(1.0, 1.0),
+        )
+    )
     sample.gt_instances = InstanceData(
-        bboxes=torch.tensor([[8., 8., 40., 40.], [55., 25., 86., 56.]]),
+        bboxes=torch.tensor(
+            [[8.0, 8.0, 40.0, 40.0], [55.0, 25.0, 86.0, 56.0]]
+        ),
         labels=torch.tensor([0, 1]),
-        masks=BitmapMasks(masks, height, width))
+        masks=BitmapMasks(masks, height, width),
+    )
     sample.gt_sem_seg = PixelData(sem_seg=torch.from_numpy(sem)[None])
     return dict(inputs=[torch.from_numpy(img)], data_samples=[sample])
 
@@ -160,21 +209,37 @@ def test_test_cfg_is_split_between_head_and_fusion():
     assert 'panoptic' not in model.mask_head.test_cfg
     assert model.mask_head.test_cfg.score_thr == 0.01
     panoptic = model.panoptic_fusion_head.test_cfg
-    assert (panoptic.score_thr, panoptic.mask_overlap,
-            panoptic.stuff_area_limit) == (0.4, 0.5, 4096)
+    assert (
+        panoptic.score_thr,
+        panoptic.mask_overlap,
+        panoptic.stuff_area_limit,
+    ) == (0.4, 0.5, 4096)
     assert model.panoptic_fusion_head.num_classes == THINGS + STUFF
 
 
 def test_thing_counts_must_agree():
     with pytest.raises(ValueError, match='semantic_head.num_things_classes'):
-        MODELS.build(dict(
-            type='PanopticSOLOv2',
-            backbone=dict(type='ResNet', depth=18, init_cfg=None),
-            neck=dict(type='FPN', in_channels=[64, 128, 256, 512],
-                      out_channels=16, num_outs=4),
-            mask_feature_neck=dict(type='MaskFeatureNeck', in_channels=16,
-                                   norm_cfg=None),
-            mask_head=dict(type='SOLOv2Head', num_classes=3, in_channels=16),
-            semantic_head=dict(type='SOLOv2SemanticHead',
-                               num_things_classes=4, num_stuff_classes=2,
-                               in_channels=16)))
+        MODELS.build(
+            dict(
+                type='PanopticSOLOv2',
+                backbone=dict(type='ResNet', depth=18, init_cfg=None),
+                neck=dict(
+                    type='FPN',
+                    in_channels=[64, 128, 256, 512],
+                    out_channels=16,
+                    num_outs=4,
+                ),
+                mask_feature_neck=dict(
+                    type='MaskFeatureNeck', in_channels=16, norm_cfg=None
+                ),
+                mask_head=dict(
+                    type='SOLOv2Head', num_classes=3, in_channels=16
+                ),
+                semantic_head=dict(
+                    type='SOLOv2SemanticHead',
+                    num_things_classes=4,
+                    num_stuff_classes=2,
+                    in_channels=16,
+                ),
+            )
+        )

@@ -1,4 +1,5 @@
 """mmsolo's SOLOv2 against MMDetection 3.3's, on the same weights."""
+
 import copy
 from unittest import mock
 
@@ -37,7 +38,6 @@ class _InterpolateSpy:
 
 
 class _NmsCounter:
-
     def __init__(self, fn):
         self.fn, self.sizes = fn, []
 
@@ -56,7 +56,8 @@ def _models(test_cfg):
     # float rounding reorders near-tied scores): the same arithmetic up to
     # the head, so predictions are compared exactly.
     reference, ours = build_paired_solov2(
-        test_cfg=test_cfg, seed=0, kernel_scale=20, channels_last=False)
+        test_cfg=test_cfg, seed=0, kernel_scale=20, channels_last=False
+    )
     # Spread the classes' scores so that a few hundred candidates pass.
     spread_class_scores([reference, ours], mean=-4.5)
     return reference, ours
@@ -70,7 +71,8 @@ def _test_cfg(kernel, nms_pre):
         max_per_img=150,
         filter_thr=0.05,
         kernel=kernel,
-        sigma=2.0)
+        sigma=2.0,
+    )
 
 
 def _mmdet_predict(reference, inputs, samples):
@@ -79,8 +81,10 @@ def _mmdet_predict(reference, inputs, samples):
     spy = _InterpolateSpy()
     with torch.no_grad(), mock.patch.object(mmdet_solov2_head, 'F', spy):
         results = reference.predict(inputs, copy.deepcopy(samples))
-    final_probs = [[out for out in spy.outputs if out.shape[-2:] == shape][-1]
-                   for shape in ORI_SHAPES]
+    final_probs = [
+        [out for out in spy.outputs if out.shape[-2:] == shape][-1]
+        for shape in ORI_SHAPES
+    ]
     return [r.pred_instances for r in results], [p[0] for p in final_probs]
 
 
@@ -92,16 +96,18 @@ def _bounded_reference(model, inputs, samples, cfg):
     masks) and the final mask probabilities."""
     head = model.mask_head
     with torch.no_grad():
-        kernel_preds, cls_preds, (mask_feats, ) = model(inputs, mode='tensor')
+        kernel_preds, cls_preds, (mask_feats,) = model(inputs, mode='tensor')
         outputs = []
         for img_id, sample in enumerate(samples):
             probs, kernels, strides = [], [], []
             for level, (level_kernels, level_logits) in enumerate(
-                    zip(kernel_preds, cls_preds)):
-                level_probs = level_logits[img_id:img_id + 1].sigmoid()
+                zip(kernel_preds, cls_preds)
+            ):
+                level_probs = level_logits[img_id : img_id + 1].sigmoid()
                 peak = F.max_pool2d(level_probs, 2, stride=1, padding=1)
                 level_probs = level_probs * (
-                    peak[:, :, :-1, :-1] == level_probs)
+                    peak[:, :, :-1, :-1] == level_probs
+                )
                 probs.append(level_probs[0].flatten(1).t())
                 kernels.append(level_kernels[img_id].flatten(1).t())
                 strides += [head.min_mask_areas[level]] * kernels[-1].shape[0]
@@ -110,8 +116,10 @@ def _bounded_reference(model, inputs, samples, cfg):
             scores = probs[cells, labels]
             top = scores.topk(cfg['nms_pre']).indices.sort().values
             cells, labels, scores = cells[top], labels[top], scores[top]
-            mask_probs = F.conv2d(mask_feats[img_id:img_id + 1],
-                                  kernels[cells][:, :, None, None])[0].sigmoid()
+            mask_probs = F.conv2d(
+                mask_feats[img_id : img_id + 1],
+                kernels[cells][:, :, None, None],
+            )[0].sigmoid()
             masks = mask_probs > cfg['mask_thr']
             areas = masks.sum((1, 2)).float()
             keep = areas > torch.tensor(strides, dtype=torch.float)[cells]
@@ -119,17 +127,25 @@ def _bounded_reference(model, inputs, samples, cfg):
             areas, scores = areas[keep], scores[keep]
             scores = scores * ((mask_probs * masks).sum((1, 2)) / areas)
             scores, labels, _, kept = mask_matrix_nms(
-                masks, labels[keep], scores, mask_area=areas,
-                nms_pre=cfg['nms_pre'], max_num=cfg['max_per_img'],
-                kernel=cfg['kernel'], sigma=cfg['sigma'],
-                filter_thr=cfg['filter_thr'])
+                masks,
+                labels[keep],
+                scores,
+                mask_area=areas,
+                nms_pre=cfg['nms_pre'],
+                max_num=cfg['max_per_img'],
+                kernel=cfg['kernel'],
+                sigma=cfg['sigma'],
+                filter_thr=cfg['filter_thr'],
+            )
             height, width = sample.metainfo['img_shape'][:2]
             final = F.interpolate(
                 mask_probs[kept][None],
                 size=tuple(4 * n for n in mask_feats.shape[-2:]),
-                mode='bilinear')[:, :, :height, :width]
-            final = F.interpolate(final, size=sample.metainfo['ori_shape'][:2],
-                                  mode='bilinear')[0]
+                mode='bilinear',
+            )[:, :, :height, :width]
+            final = F.interpolate(
+                final, size=sample.metainfo['ori_shape'][:2], mode='bilinear'
+            )[0]
             outputs.append((labels, scores, final > cfg['mask_thr'], final))
     return outputs
 
@@ -140,7 +156,8 @@ def _assert_predictions_match(reference, ours, final_probs):
     pixels differ."""
     near_threshold_mismatches = 0
     for (ref_labels, ref_scores, ref_masks), ours_, probs, ori_shape in zip(
-            reference, ours, final_probs, ORI_SHAPES):
+        reference, ours, final_probs, ORI_SHAPES
+    ):
         assert len(ref_labels) == len(ours_) > 10
         assert torch.equal(ref_labels.long(), ours_.labels)
         score_diff = (ref_scores - ours_.scores).abs().max().item()
@@ -156,8 +173,10 @@ def _assert_predictions_match(reference, ours, final_probs):
 def _our_predict(ours, inputs, samples):
     """Our predictions and the sizes of the Matrix NMS inputs."""
     counter = _NmsCounter(FUNCTIONS.get('matrix_nms'))
-    with torch.no_grad(), mock.patch.dict(FUNCTIONS.module_dict,
-                                          {'matrix_nms': counter}):
+    with (
+        torch.no_grad(),
+        mock.patch.dict(FUNCTIONS.module_dict, {'matrix_nms': counter}),
+    ):
         results = ours.predict(inputs, copy.deepcopy(samples))
     return [r.pred_instances for r in results], counter.sizes
 
@@ -173,10 +192,14 @@ def test_predict_matches_mmdet(batch, kernel):
     # Hundreds of candidates reach Matrix NMS in every image.
     assert all(size >= 200 for size in nms_sizes), nms_sizes
     mismatches = _assert_predictions_match(
-        [(r.labels, r.scores, r.masks) for r in ref_results], our_results,
-        final_probs)
-    print(f'\nkernel={kernel}: NMS inputs {nms_sizes}, mask mismatches '
-          f'within 1e-5 of mask_thr: {mismatches}')
+        [(r.labels, r.scores, r.masks) for r in ref_results],
+        our_results,
+        final_probs,
+    )
+    print(
+        f'\nkernel={kernel}: NMS inputs {nms_sizes}, mask mismatches '
+        f'within 1e-5 of mask_thr: {mismatches}'
+    )
 
 
 def test_predict_with_nms_pre_cut_matches_the_bounded_reference(batch):
@@ -192,10 +215,14 @@ def test_predict_with_nms_pre_cut_matches_the_bounded_reference(batch):
     # Hundreds of candidates reach Matrix NMS after the area filter.
     assert all(size >= 150 for size in nms_sizes), nms_sizes
     mismatches = _assert_predictions_match(
-        [ref[:3] for ref in reference], our_results,
-        [ref[3] for ref in reference])
-    print(f'\nnms_pre=200: NMS inputs {nms_sizes}, mask mismatches within '
-          f'1e-5 of mask_thr: {mismatches}')
+        [ref[:3] for ref in reference],
+        our_results,
+        [ref[3] for ref in reference],
+    )
+    print(
+        f'\nnms_pre=200: NMS inputs {nms_sizes}, mask mismatches within '
+        f'1e-5 of mask_thr: {mismatches}'
+    )
 
 
 def _loss_batch():
@@ -208,7 +235,8 @@ def _loss_batch():
                 [140, 110, 230, 200],
                 [300, 40, 340, 100],
             ],
-            labels=[3, 0, 7, 7, 79]),
+            labels=[3, 0, 7, 7, 79],
+        ),
         dict(boxes=torch.zeros(0, 4), labels=[]),  # no objects
     ]
     return demo_batch([(288, 384), (270, 400)], gt_instances=gts, seed=2)
@@ -227,7 +255,10 @@ def assert_losses_match(seed, inputs, samples):
         our_value = our_losses[name].item()
         assert ref_value > 0
         assert abs(our_value - ref_value) <= 1e-4 * abs(ref_value), (
-            name, our_value, ref_value)
+            name,
+            our_value,
+            ref_value,
+        )
 
 
 def test_loss_matches_mmdet():
@@ -239,7 +270,9 @@ def test_loss_matches_mmdet_with_50_objects_per_image():
     a smaller size: many overlapping objects of every level's scale
     range."""
     img_shape = (320, 480)
-    gts = random_gt_boxes(2, 50, img_shape, num_classes=80, min_side=4,
-                          max_side=300, seed=5)
-    assert_losses_match(4, *demo_batch([img_shape] * 2, gt_instances=gts,
-                                       seed=6))
+    gts = random_gt_boxes(
+        2, 50, img_shape, num_classes=80, min_side=4, max_side=300, seed=5
+    )
+    assert_losses_match(
+        4, *demo_batch([img_shape] * 2, gt_instances=gts, seed=6)
+    )

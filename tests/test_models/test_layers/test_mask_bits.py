@@ -1,12 +1,18 @@
 """Masks packed to bits: bounds equal to the masks' tight boxes, set bits
 equal to the pixels, for widths that are and are not whole words; what
 the mask NMS returns with and without the kept masks."""
+
 import numpy as np
 import pytest
 import torch
 
-from mmsolo.models.layers import (fast_mask_nms, hard_mask_nms,
-                                  masks_to_boxes, matrix_nms, soft_mask_nms)
+from mmsolo.models.layers import (
+    fast_mask_nms,
+    hard_mask_nms,
+    masks_to_boxes,
+    matrix_nms,
+    soft_mask_nms,
+)
 from mmsolo.models.layers.mask_bits import pack_mask_rows, packed_mask_bounds
 
 
@@ -21,16 +27,18 @@ def test_packed_bounds_and_counts_equal_the_masks(width, dtype):
     masks = masks.to(dtype)
     words = pack_mask_rows(masks)
     assert words.shape == (9, 13, -(-width // 64))
-    assert torch.equal(packed_mask_bounds(words, width),
-                       masks_to_boxes(masks).long())
+    assert torch.equal(
+        packed_mask_bounds(words, width), masks_to_boxes(masks).long()
+    )
     counts = np.bitwise_count(words).reshape(9, -1).sum(1)
     assert counts.tolist() == masks.sum((1, 2)).long().tolist()
     bits = np.unpackbits(words.view(np.uint8), axis=-1)[..., :width]
     assert np.array_equal(bits, masks.bool().numpy())
 
 
-@pytest.mark.parametrize('nms', [matrix_nms, hard_mask_nms, soft_mask_nms,
-                                 fast_mask_nms])
+@pytest.mark.parametrize(
+    'nms', [matrix_nms, hard_mask_nms, soft_mask_nms, fast_mask_nms]
+)
 @pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.bfloat16])
 def test_nms_returns_the_kept_masks_or_only_their_indices(nms, dtype):
     """The kept masks are those of ``keep_inds``, of the input's dtype;
@@ -48,5 +56,7 @@ def test_nms_returns_the_kept_masks_or_only_their_indices(nms, dtype):
         assert torch.equal(got, want)
     none_kept = nms(masks, labels, scores, filter_thr=2.0)
     assert none_kept[2].shape == (0, 6, 9)
-    assert nms(masks, labels, scores, filter_thr=2.0,
-               return_masks=False)[2] is None
+    assert (
+        nms(masks, labels, scores, filter_thr=2.0, return_masks=False)[2]
+        is None
+    )

@@ -22,8 +22,9 @@ def test_equals_mmdet_mask2bbox_and_handles_empty(height, width):
 def test_uint8_masks_give_the_bool_boxes():
     g = torch.Generator().manual_seed(1)
     masks = torch.rand(10, 24, 48, generator=g) > 0.9
-    assert torch.equal(masks_to_boxes(masks.to(torch.uint8)),
-                       masks_to_boxes(masks))
+    assert torch.equal(
+        masks_to_boxes(masks.to(torch.uint8)), masks_to_boxes(masks)
+    )
 
 
 # ------------------------------------------------------------- main parts
@@ -101,13 +102,13 @@ def test_masks_without_strays_get_exactly_their_tight_box():
     """A disc, a ring, an L and a diagonal line: no empty row or column
     inside any of them."""
     ys, xs = torch.meshgrid(torch.arange(40), torch.arange(50), indexing='ij')
-    radius = ((ys - 20)**2 + (xs - 24)**2).float().sqrt()
+    radius = ((ys - 20) ** 2 + (xs - 24) ** 2).float().sqrt()
     ell = square(square(canvas(), 3, 3, 8, 35), 3, 30, 45, 35)
     line = (ys == xs) & (ys < 37)
-    masks = torch.stack([radius < 13, (radius > 8) & (radius < 14), ell,
-                         line])
-    torch.testing.assert_close(masks_to_boxes(masks, 'main_parts'),
-                               mask2bbox(masks))
+    masks = torch.stack([radius < 13, (radius > 8) & (radius < 14), ell, line])
+    torch.testing.assert_close(
+        masks_to_boxes(masks, 'main_parts'), mask2bbox(masks)
+    )
 
 
 def test_main_part_boxes_lie_in_the_tight_boxes_and_keep_the_largest_run():
@@ -118,8 +119,8 @@ def test_main_part_boxes_lie_in_the_tight_boxes_and_keep_the_largest_run():
     tight = masks_to_boxes(masks)
     assert (main[:, :2] >= tight[:, :2]).all()
     assert (main[:, 2:] <= tight[:, 2:]).all()
-    assert (main[:, :2] <= torch.tensor([12., 10.])).all()
-    assert (main[:, 2:] >= torch.tensor([30., 20.])).all()
+    assert (main[:, :2] <= torch.tensor([12.0, 10.0])).all()
+    assert (main[:, 2:] >= torch.tensor([30.0, 20.0])).all()
     assert not torch.equal(main, tight)  # some strays were cut off
 
 
@@ -142,22 +143,27 @@ def test_tight_stays_the_default_and_unknown_modes_are_refused():
 @pytest.mark.parametrize('height, width', [(30, 40), (300, 37), (4, 2100)])
 @pytest.mark.parametrize('mask_box', ['tight', 'main_parts'])
 def test_any_layout_and_dtype_of_the_masks_gives_the_same_boxes(
-        height, width, mask_box):
+    height, width, mask_box
+):
     """Bool, uint8 and float 0/1 masks, a non-contiguous view, and tight
     boxes read from probabilities (``probs``, ``thr``) all give the boxes
     of mmdet's mask2bbox for tight boxes."""
     g = torch.Generator().manual_seed(3)
     probs = torch.rand(6, height, width, generator=g)
-    probs[:, :, :width // 3] *= 0.5  # a third of the columns stay empty
+    probs[:, :, : width // 3] *= 0.5  # a third of the columns stay empty
     probs[2] = 0.9
     probs[3] = 0.1
     masks = probs > 0.6
     expected = masks_to_boxes(masks, mask_box)
     if mask_box == 'tight':
         torch.testing.assert_close(expected, mask2bbox(masks))
-    for given in (masks.to(torch.uint8), masks.float(),
-                  torch.cat([masks, masks], 2)[:, :, :width]):
+    for given in (
+        masks.to(torch.uint8),
+        masks.float(),
+        torch.cat([masks, masks], 2)[:, :, :width],
+    ):
         assert torch.equal(masks_to_boxes(given, mask_box), expected)
     assert torch.equal(
-        masks_to_boxes(masks, mask_box, probs=probs, thr=0.6), expected)
+        masks_to_boxes(masks, mask_box, probs=probs, thr=0.6), expected
+    )
     assert masks_to_boxes(masks[:0], mask_box).shape == (0, 4)

@@ -3,8 +3,12 @@ import math
 import pytest
 import torch
 
-from mmsolo.models.layers import (fast_mask_nms, hard_mask_nms, matrix_nms,
-                                  soft_mask_nms)
+from mmsolo.models.layers import (
+    fast_mask_nms,
+    hard_mask_nms,
+    matrix_nms,
+    soft_mask_nms,
+)
 from mmsolo.registry import FUNCTIONS
 
 NMS_FUNCTIONS = [hard_mask_nms, soft_mask_nms, fast_mask_nms]
@@ -22,25 +26,30 @@ def strip_masks(spans, width=20):
 def chain():
     """A (0.9), B (0.8), C (0.7), one class, 8 px each:
     IoU(A, B) = IoU(B, C) = 6/10 = 0.6 and IoU(A, C) = 4/12 = 1/3."""
-    return (strip_masks([(0, 8), (2, 10), (4, 12)]), torch.tensor([0, 0, 0]),
-            torch.tensor([0.9, 0.8, 0.7]))
+    return (
+        strip_masks([(0, 8), (2, 10), (4, 12)]),
+        torch.tensor([0, 0, 0]),
+        torch.tensor([0.9, 0.8, 0.7]),
+    )
 
 
 def random_masks(num, size=(24, 32), num_classes=3, seed=0):
     """Random rectangles around a few centres: many overlaps."""
     g = torch.Generator().manual_seed(seed)
     h, w = size
-    centres = torch.rand(
-        max(num // 5, 1), 2, generator=g) * torch.tensor([h, w])
+    centres = torch.rand(max(num // 5, 1), 2, generator=g) * torch.tensor(
+        [h, w]
+    )
     masks = torch.zeros(num, h, w, dtype=torch.bool)
     for i in range(num):
-        cy, cx = (centres[i % len(centres)] +
-                  torch.randn(2, generator=g) * 2).tolist()
+        cy, cx = (
+            centres[i % len(centres)] + torch.randn(2, generator=g) * 2
+        ).tolist()
         ry, rx = (3 + torch.rand(2, generator=g) * 6).tolist()
         y0, x0 = max(int(cy - ry), 0), max(int(cx - rx), 0)
         y1, x1 = max(int(cy + ry), y0 + 1), max(int(cx + rx), x0 + 1)
         masks[i, y0:y1, x0:x1] = True
-    labels = torch.randint(0, num_classes, (num, ), generator=g)
+    labels = torch.randint(0, num_classes, (num,), generator=g)
     scores = torch.rand(num, generator=g)
     return masks, labels, scores
 
@@ -55,8 +64,10 @@ def loop_hard_nms(masks, labels, scores, iou_thr):
     order = sorted(range(len(scores)), key=lambda i: -scores[i].item())
     kept = []
     for j in order:
-        if all(labels[i] != labels[j]
-               or loop_iou(masks[i], masks[j]) <= iou_thr for i in kept):
+        if all(
+            labels[i] != labels[j] or loop_iou(masks[i], masks[j]) <= iou_thr
+            for i in kept
+        ):
             kept.append(j)
     return kept, [scores[i].item() for i in kept]
 
@@ -64,9 +75,12 @@ def loop_hard_nms(masks, labels, scores, iou_thr):
 def loop_fast_nms(masks, labels, scores, iou_thr):
     order = sorted(range(len(scores)), key=lambda i: -scores[i].item())
     kept = [
-        j for rank, j in enumerate(order) if all(
+        j
+        for rank, j in enumerate(order)
+        if all(
             labels[i] != labels[j] or loop_iou(masks[i], masks[j]) <= iou_thr
-            for i in order[:rank])
+            for i in order[:rank]
+        )
     ]
     return kept, [scores[i].item() for i in kept]
 
@@ -79,8 +93,9 @@ def loop_soft_nms(masks, labels, scores, sigma):
         picked.append((top, current.pop(top)))
         for j in current:
             if labels[j] == labels[top]:
-                current[j] *= math.exp(-loop_iou(masks[top], masks[j])**2 /
-                                       sigma)
+                current[j] *= math.exp(
+                    -(loop_iou(masks[top], masks[j]) ** 2) / sigma
+                )
     picked.sort(key=lambda p: -p[1])
     return [i for i, _ in picked], [s for _, s in picked]
 
@@ -89,7 +104,8 @@ def test_hand_computed_chain():
     masks, labels, scores = chain()
     # Hard NMS: A removes B; B is gone, so C (IoU 1/3 with A) stays.
     out_scores, out_labels, out_masks, keep = hard_mask_nms(
-        masks, labels, scores, iou_thr=0.5)
+        masks, labels, scores, iou_thr=0.5
+    )
     assert keep.tolist() == [0, 2]
     assert out_labels.tolist() == [0, 0]
     assert torch.equal(out_masks, masks[[0, 2]])
@@ -98,10 +114,16 @@ def test_hand_computed_chain():
     _, _, _, keep = fast_mask_nms(masks, labels, scores, iou_thr=0.5)
     assert keep.tolist() == [0]
     # Both keep everything below the threshold (IoU 0.6 is not > 0.6).
-    assert hard_mask_nms(masks, labels, scores, iou_thr=0.6)[3].tolist() == \
-        [0, 1, 2]
-    assert fast_mask_nms(masks, labels, scores, iou_thr=0.6)[3].tolist() == \
-        [0, 1, 2]
+    assert hard_mask_nms(masks, labels, scores, iou_thr=0.6)[3].tolist() == [
+        0,
+        1,
+        2,
+    ]
+    assert fast_mask_nms(masks, labels, scores, iou_thr=0.6)[3].tolist() == [
+        0,
+        1,
+        2,
+    ]
 
 
 def test_soft_nms_hand_computed():
@@ -109,16 +131,17 @@ def test_soft_nms_hand_computed():
     out_scores, _, _, keep = soft_mask_nms(masks, labels, scores, sigma=0.5)
     # A picks first: B -> 0.8 e^(-0.36/0.5), C -> 0.7 e^(-(1/3)^2/0.5);
     # C is now the highest (0.5602 > 0.3894) and decays B again.
-    b = 0.8 * math.exp(-0.6**2 / 0.5)
-    c = 0.7 * math.exp(-(1 / 3)**2 / 0.5)
-    b *= math.exp(-0.6**2 / 0.5)
+    b = 0.8 * math.exp(-(0.6**2) / 0.5)
+    c = 0.7 * math.exp(-((1 / 3) ** 2) / 0.5)
+    b *= math.exp(-(0.6**2) / 0.5)
     assert keep.tolist() == [0, 2, 1]
     torch.testing.assert_close(
-        out_scores, torch.tensor([0.9, c, b]), rtol=1e-6, atol=1e-7)
+        out_scores, torch.tensor([0.9, c, b]), rtol=1e-6, atol=1e-7
+    )
     # filter_thr drops masks whose decayed score is below it.
-    assert soft_mask_nms(
-        masks, labels, scores, sigma=0.5,
-        filter_thr=0.2)[3].tolist() == [0, 2]
+    assert soft_mask_nms(masks, labels, scores, sigma=0.5, filter_thr=0.2)[
+        3
+    ].tolist() == [0, 2]
 
 
 @pytest.mark.parametrize('nms', NMS_FUNCTIONS)
@@ -136,11 +159,14 @@ def test_class_aware(nms):
 def test_match_plain_loops(num, float_masks):
     masks, labels, scores = random_masks(num, seed=num)
     given = masks.float() if float_masks else masks
-    for nms, ref in ((hard_mask_nms, loop_hard_nms), (fast_mask_nms,
-                                                      loop_fast_nms)):
+    for nms, ref in (
+        (hard_mask_nms, loop_hard_nms),
+        (fast_mask_nms, loop_fast_nms),
+    ):
         ref_keep, ref_scores = ref(masks, labels, scores, 0.4)
         out_scores, out_labels, out_masks, keep = nms(
-            given, labels, scores, iou_thr=0.4)
+            given, labels, scores, iou_thr=0.4
+        )
         assert keep.tolist() == ref_keep, nms.__name__
         torch.testing.assert_close(out_scores, torch.tensor(ref_scores))
         assert torch.equal(out_labels, labels[keep])
@@ -160,12 +186,15 @@ def test_match_plain_loops(num, float_masks):
 def test_empty_and_single(nms):
     empty = nms(
         torch.zeros(0, 5, 6, dtype=torch.bool),
-        torch.zeros(0, dtype=torch.long), torch.zeros(0))
-    assert [tuple(t.shape) for t in empty] == [(0, ), (0, ), (0, 5, 6), (0, )]
+        torch.zeros(0, dtype=torch.long),
+        torch.zeros(0),
+    )
+    assert [tuple(t.shape) for t in empty] == [(0,), (0,), (0, 5, 6), (0,)]
     mask = torch.zeros(1, 5, 6, dtype=torch.bool)
     mask[0, 1:3, 2:4] = True
-    out_scores, out_labels, out_masks, keep = nms(mask, torch.tensor([4]),
-                                                  torch.tensor([0.3]))
+    out_scores, out_labels, out_masks, keep = nms(
+        mask, torch.tensor([4]), torch.tensor([0.3])
+    )
     assert keep.tolist() == [0] and out_labels.tolist() == [4]
     torch.testing.assert_close(out_scores, torch.tensor([0.3]))
     assert torch.equal(out_masks, mask)

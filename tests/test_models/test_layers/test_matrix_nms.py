@@ -7,16 +7,15 @@ from mmsolo.models.layers.nms import matrix as matrix_module
 from mmsolo.registry import FUNCTIONS
 
 
-def overlapping_masks(num: int,
-                      size=(48, 64),
-                      num_classes=4,
-                      seed=0,
-                      tied=False):
+def overlapping_masks(
+    num: int, size=(48, 64), num_classes=4, seed=0, tied=False
+):
     """Random boxes-as-masks around a few centres: many near-duplicates."""
     g = torch.Generator().manual_seed(seed)
     h, w = size
-    centres = torch.rand(
-        max(num // 6, 1), 2, generator=g) * torch.tensor([h, w])
+    centres = torch.rand(max(num // 6, 1), 2, generator=g) * torch.tensor(
+        [h, w]
+    )
     masks = torch.zeros(num, h, w, dtype=torch.bool)
     for i in range(num):
         cy, cx = centres[i % len(centres)] + torch.randn(2, generator=g) * 3
@@ -25,9 +24,9 @@ def overlapping_masks(num: int,
         x0, x1 = int(max(cx - rx, 0)), int(min(cx + rx, w - 1)) + 1
         masks[i, y0:y1, x0:x1] = True
         masks[i, min(y0, h - 1), min(x0, w - 1)] = True  # never empty
-    labels = torch.randint(0, num_classes, (num, ), generator=g)
+    labels = torch.randint(0, num_classes, (num,), generator=g)
     if tied:
-        scores = torch.randint(1, 6, (num, ), generator=g).float() / 5
+        scores = torch.randint(1, 6, (num,), generator=g).float() / 5
     else:
         scores = torch.rand(num, generator=g)
     return masks, labels, scores
@@ -52,7 +51,8 @@ def test_matches_mmdet(kernel, filter_thr, num, tied):
         nms_pre=150,
         max_num=100,
         kernel=kernel,
-        sigma=2.0)
+        sigma=2.0,
+    )
     ref = mask_matrix_nms(masks, labels, scores, **kwargs)
     ours = matrix_nms(masks, labels, scores, **kwargs)
     assert_same(ours, ref)
@@ -66,9 +66,11 @@ def test_float_masks_and_given_area_match_mmdet(kernel):
     float_masks = masks.float()
     area = masks.sum((1, 2)).float()
     ref = mask_matrix_nms(
-        float_masks, labels, scores, kernel=kernel, mask_area=area)
+        float_masks, labels, scores, kernel=kernel, mask_area=area
+    )
     ours = matrix_nms(
-        float_masks, labels, scores, kernel=kernel, mask_area=area)
+        float_masks, labels, scores, kernel=kernel, mask_area=area
+    )
     assert_same(ours, ref)
 
 
@@ -80,13 +82,15 @@ def test_class_aware_and_exact_decay():
     labels = torch.tensor([0, 0, 1])
     scores = torch.tensor([0.9, 0.8, 0.7])
     out_scores, out_labels, _, keep = matrix_nms(
-        masks, labels, scores, kernel='linear')
+        masks, labels, scores, kernel='linear'
+    )
     # Mask 2 is not decayed by mask 0 (other class); mask 1 by 1 - 0.5.
     assert keep.tolist() == [0, 2, 1]
     assert out_labels.tolist() == [0, 1, 0]
     torch.testing.assert_close(out_scores, torch.tensor([0.9, 0.7, 0.4]))
     out_scores, *_ = matrix_nms(
-        masks, labels, scores, kernel='gaussian', sigma=2.0)
+        masks, labels, scores, kernel='gaussian', sigma=2.0
+    )
     expected = 0.8 * torch.exp(torch.tensor(-2.0 * 0.25))
     torch.testing.assert_close(out_scores[2], expected)
 
@@ -98,15 +102,17 @@ def test_duplicates_with_linear_kernel_stay_finite():
         masks,
         torch.zeros(3, dtype=torch.long),
         torch.tensor([0.9, 0.8, 0.7]),
-        kernel='linear')
+        kernel='linear',
+    )
     assert torch.isfinite(out_scores).all()
     torch.testing.assert_close(out_scores, torch.tensor([0.9, 0.0, 0.0]))
 
 
 def test_empty_masks_do_not_give_nan():
     masks = torch.zeros(2, 4, 4, dtype=torch.bool)
-    out_scores, *_ = matrix_nms(masks, torch.zeros(2, dtype=torch.long),
-                                torch.tensor([0.9, 0.8]))
+    out_scores, *_ = matrix_nms(
+        masks, torch.zeros(2, dtype=torch.long), torch.tensor([0.9, 0.8])
+    )
     torch.testing.assert_close(out_scores, torch.tensor([0.9, 0.8]))
 
 
@@ -133,8 +139,9 @@ def test_registered_as_function():
 @pytest.mark.parametrize('dtype', [torch.bool, torch.float, torch.uint8])
 @pytest.mark.parametrize('given_area', [False, True])
 @pytest.mark.parametrize('chunk', [1, 1 << 16])
-def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
-                                                chunk, monkeypatch):
+def test_sparse_decay_is_bit_identical_to_dense(
+    kernel, dtype, given_area, chunk, monkeypatch
+):
     """With blocks of 1 word the pairs' rows are cut into many blocks (each
     of a few pairs); with the default all pairs are one block."""
     module = matrix_module
@@ -144,7 +151,8 @@ def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
     order = torch.sort(scores, descending=True)[1][:100]
     area = masks.float().sum((1, 2))[order] if given_area else None
     dense = module.matrix_nms_decay(
-        module.mask_iou_matrix(masks[order], area), labels[order], kernel)
+        module.mask_iou_matrix(masks[order], area), labels[order], kernel
+    )
     sparse = module.sparse_matrix_nms_decay(masks, labels, order, area, kernel)
     assert (dense < 1).sum() > 10, 'nothing was decayed'
     assert torch.equal(sparse, dense)
@@ -153,9 +161,10 @@ def test_sparse_decay_is_bit_identical_to_dense(kernel, dtype, given_area,
 def test_bit_counts_give_exact_integer_intersections():
     """The sparse path's popcounts, and the dense float32 matmul, give the
     exact integer intersections."""
-    masks = torch.rand(
-        6, 200, 304, generator=torch.Generator().manual_seed(
-            0)) > 0.3  # about 42,000 px each, so counts well above 2**8
+    masks = (
+        torch.rand(6, 200, 304, generator=torch.Generator().manual_seed(0))
+        > 0.3
+    )  # about 42,000 px each, so counts well above 2**8
     flat = masks.reshape(6, -1)
     exact = (flat[:, None, :] & flat[None, :, :]).sum(-1)
     iou = matrix_module.mask_iou_matrix(masks)
@@ -165,7 +174,8 @@ def test_bit_counts_give_exact_integer_intersections():
     labels = torch.zeros(6, dtype=torch.long)
     dense = matrix_module.matrix_nms_decay(iou, labels)
     assert torch.equal(
-        matrix_module.sparse_matrix_nms_decay(masks, labels), dense)
+        matrix_module.sparse_matrix_nms_decay(masks, labels), dense
+    )
 
 
 def test_same_class_masks_that_do_not_touch_are_not_decayed():
@@ -209,7 +219,8 @@ def test_empty_class_masks_and_unused_labels():
 def test_soft_float_masks_take_the_dense_path(kernel, monkeypatch):
     masks, labels, scores = overlapping_masks(50, seed=2)
     soft = masks.float() * torch.rand(
-        masks.shape, generator=torch.Generator().manual_seed(1))
+        masks.shape, generator=torch.Generator().manual_seed(1)
+    )
     module = matrix_module
 
     def fail(*args, **kwargs):
@@ -225,8 +236,9 @@ def test_realistic_full_size_candidates_match_mmdet_exactly(kernel):
     """Near-duplicates of many objects on a 200x304 canvas, several
     classes, tied scores included: scores equal bit for bit."""
     masks, labels, scores = overlapping_masks(
-        300, size=(200, 304), num_classes=6, seed=11)
-    scores[::7] = scores[1::7][:len(scores[::7])]  # ties across classes
+        300, size=(200, 304), num_classes=6, seed=11
+    )
+    scores[::7] = scores[1::7][: len(scores[::7])]  # ties across classes
     ref = mask_matrix_nms(masks, labels, scores, kernel=kernel)
     ours = matrix_nms(masks, labels, scores, kernel=kernel)
     assert_same(ours, ref)
@@ -244,20 +256,22 @@ def test_boxes_across_word_boundaries_count_exactly(width):
     edges = torch.tensor([0, 1, 62, 63, 64, 65, 127, 128, 129, 192, 256])
     edges = edges[edges < width]
     for i in range(num):
-        x0 = int(edges[torch.randint(len(edges), (1, ), generator=g)])
-        x1 = min(x0 + 1 + int(torch.randint(140, (1, ), generator=g)), width)
-        y0 = int(torch.randint(12, (1, ), generator=g))
-        y1 = y0 + 1 + int(torch.randint(12, (1, ), generator=g))
+        x0 = int(edges[torch.randint(len(edges), (1,), generator=g)])
+        x1 = min(x0 + 1 + int(torch.randint(140, (1,), generator=g)), width)
+        y0 = int(torch.randint(12, (1,), generator=g))
+        y1 = y0 + 1 + int(torch.randint(12, (1,), generator=g))
         masks[i, y0:y1, x0:x1] = (
-            torch.rand(y1 - y0, x1 - x0, generator=g) > 0.2)
+            torch.rand(y1 - y0, x1 - x0, generator=g) > 0.2
+        )
         masks[i, y0, x0] = True
-    labels = torch.randint(0, 2, (num, ), generator=g)
+    labels = torch.randint(0, 2, (num,), generator=g)
     order = torch.randperm(num, generator=g)
     iou = matrix_module.mask_iou_matrix(masks[order])
     for kernel in ('gaussian', 'linear'):
         dense = matrix_module.matrix_nms_decay(iou, labels[order], kernel)
         sparse = matrix_module.sparse_matrix_nms_decay(
-            masks, labels, order, kernel=kernel)
+            masks, labels, order, kernel=kernel
+        )
         assert torch.equal(sparse, dense)
         assert (dense < 1).sum() > 30, 'nothing was decayed'
 
@@ -268,7 +282,7 @@ def test_byte_masks_at_any_memory_offset(start):
     that is not a multiple of 8: mmdet's results."""
     masks, labels, scores = overlapping_masks(60, size=(40, 64), seed=4)
     storage = torch.cat([masks.reshape(-1), masks.reshape(-1)])
-    shifted = storage[start:start + masks.numel()].view(masks.shape)
+    shifted = storage[start : start + masks.numel()].view(masks.shape)
     if start == 0:
         shifted = shifted[..., :60]  # not contiguous, width 60
     masks = shifted

@@ -21,9 +21,18 @@ score never sits on a threshold except in an explicit example.
 
 Every test is derandomized: each run checks the same examples.
 """
+
 import math
-from typing import (Any, Dict, Iterator, List, NamedTuple, Optional, Sequence,
-                    Tuple)
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy as np
 import pytest
@@ -59,7 +68,8 @@ def property_settings(max_examples: int) -> settings:
         derandomize=True,
         database=None,
         deadline=None,
-        max_examples=max_examples)
+        max_examples=max_examples,
+    )
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -79,6 +89,7 @@ def one_intra_op_thread() -> Iterator[None]:
 
 class NmsCase(NamedTuple):
     """The arguments of one :func:`matrix_nms` call."""
+
     masks: Tensor
     labels: Tensor
     scores: Tensor
@@ -87,18 +98,16 @@ class NmsCase(NamedTuple):
     def run(self) -> NmsResult:
         return matrix_nms(self.masks, self.labels, self.scores, **self.options)
 
-    def reference(self,
-                  ranking: Optional[Sequence[int]] = None,
-                  **overrides: Any) -> NmsResult:
+    def reference(
+        self, ranking: Optional[Sequence[int]] = None, **overrides: Any
+    ) -> NmsResult:
         return reference_matrix_nms(
             self.masks,
             self.labels,
             self.scores,
             ranking=ranking,
-            **{
-                **self.options,
-                **overrides
-            })
+            **{**self.options, **overrides},
+        )
 
 
 # --------------------------------------------------------------------------
@@ -106,8 +115,9 @@ class NmsCase(NamedTuple):
 # --------------------------------------------------------------------------
 
 
-def decay_ratio(iou: float, comp: float, kernel: str,
-                sigma: float) -> Optional[float]:
+def decay_ratio(
+    iou: float, comp: float, kernel: str, sigma: float
+) -> Optional[float]:
     """``f(iou) / f(comp)``: the decay one suppressor gives one mask.
 
     ``iou`` is the IoU of the suppressor with the mask it decays, ``comp``
@@ -130,16 +140,18 @@ def decay_ratio(iou: float, comp: float, kernel: str,
     return (1.0 - iou) / (1.0 - comp)
 
 
-def reference_matrix_nms(masks: Tensor,
-                         labels: Tensor,
-                         scores: Tensor,
-                         filter_thr: float = -1,
-                         nms_pre: int = -1,
-                         max_num: int = -1,
-                         kernel: str = 'gaussian',
-                         sigma: float = 2.0,
-                         mask_area: Optional[Tensor] = None,
-                         ranking: Optional[Sequence[int]] = None) -> NmsResult:
+def reference_matrix_nms(
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    filter_thr: float = -1,
+    nms_pre: int = -1,
+    max_num: int = -1,
+    kernel: str = 'gaussian',
+    sigma: float = 2.0,
+    mask_area: Optional[Tensor] = None,
+    ranking: Optional[Sequence[int]] = None,
+) -> NmsResult:
     """Matrix NMS computed pair by pair in Python, from the paper.
 
     1. Rank the masks by descending score (a stable sort, ties in input
@@ -192,9 +204,7 @@ def reference_matrix_nms(masks: Tensor,
         for rank, j in enumerate(candidates)
     }
     pair_iou = {
-        (i, j): iou(i, j)
-        for j in candidates
-        for i in same_label_above[j]
+        (i, j): iou(i, j) for j in candidates for i in same_label_above[j]
     }
     comp = {
         j: max((pair_iou[i, j] for i in same_label_above[j]), default=0.0)
@@ -224,8 +234,9 @@ def is_close(value: float, target: float) -> bool:
     return abs(value - target) <= ATOL + RTOL * abs(target)
 
 
-def assert_matches_reference(case: NmsCase,
-                             ranking: Optional[Sequence[int]] = None) -> None:
+def assert_matches_reference(
+    case: NmsCase, ranking: Optional[Sequence[int]] = None
+) -> None:
     """``matrix_nms`` gives the reference's result, up to the order of
     masks whose new scores tie within the tolerance.
 
@@ -236,8 +247,12 @@ def assert_matches_reference(case: NmsCase,
     threshold = case.options['filter_thr']
     if threshold > 0:
         unfiltered = case.reference(ranking, filter_thr=-1, max_num=-1)[0]
-        assume(not any(0 < abs(s - threshold) <= ATOL + RTOL * threshold
-                       for s in unfiltered.tolist()))
+        assume(
+            not any(
+                0 < abs(s - threshold) <= ATOL + RTOL * threshold
+                for s in unfiltered.tolist()
+            )
+        )
     expected = case.reference(ranking)
     # Every mask that passes the filter, so that ties across the max_num
     # cut can be told apart from mistakes.
@@ -249,16 +264,19 @@ def assert_matches_reference(case: NmsCase,
     event(f'reference decayed a kept score: {decayed}')
     assert len(keep) == len(ref_keep), (keep, ref_keep)
     torch.testing.assert_close(
-        scores.double(), ref_scores, rtol=RTOL, atol=ATOL)
+        scores.double(), ref_scores, rtol=RTOL, atol=ATOL
+    )
     passing = list(zip(uncut[3].tolist(), uncut[0].tolist()))
     for position, (got, want, want_score) in enumerate(
-            zip(keep.tolist(), ref_keep.tolist(), ref_scores.tolist())):
+        zip(keep.tolist(), ref_keep.tolist(), ref_scores.tolist())
+    ):
         if got != want:
             tied = {i for i, score in passing if is_close(score, want_score)}
             assert {got, want} <= tied, (
                 f'position {position}: mask {got} kept where the reference '
                 f'keeps mask {want} (score {want_score}), and they do not '
-                'tie')
+                'tie'
+            )
     assert len(set(keep.tolist())) == len(keep), keep
     # keep matches ref_keep (up to ties), so these match the reference's.
     assert torch.equal(labels, case.labels[keep])
@@ -291,7 +309,8 @@ def binary_masks(draw: st.DrawFn, num_masks: int) -> np.ndarray:
             masks[index] = masks[draw(st.integers(0, index - 1))]
             if kind == 'near_copy':
                 pixels = st.tuples(
-                    st.integers(0, height - 1), st.integers(0, width - 1))
+                    st.integers(0, height - 1), st.integers(0, width - 1)
+                )
                 for row, col in draw(st.lists(pixels, max_size=MAX_FLIPS)):
                     masks[index, row, col] = not masks[index, row, col]
         elif kind == 'noise':
@@ -327,19 +346,21 @@ def score_lists(num_masks: int, ties: str) -> st.SearchStrategy:
             st.integers(1, SCORE_STEPS),
             min_size=num_masks,
             max_size=num_masks,
-            unique=True)
+            unique=True,
+        )
     if ties == 'few':
         return st.lists(
             st.sampled_from((250, 500, 750, 1000)),
             min_size=num_masks,
-            max_size=num_masks)
+            max_size=num_masks,
+        )
     return st.integers(1, SCORE_STEPS).map(lambda step: [step] * num_masks)
 
 
 @st.composite
-def nms_cases(draw: st.DrawFn,
-              ties: Optional[str] = None,
-              max_masks: int = MAX_MASKS) -> NmsCase:
+def nms_cases(
+    draw: st.DrawFn, ties: Optional[str] = None, max_masks: int = MAX_MASKS
+) -> NmsCase:
     """Masks, labels (1 to 3 classes), scores in (0, 1] and options.
 
     Args:
@@ -355,12 +376,17 @@ def nms_cases(draw: st.DrawFn,
             st.lists(
                 st.integers(0, num_classes - 1),
                 min_size=num_masks,
-                max_size=num_masks)),
-        dtype=torch.long)
+                max_size=num_masks,
+            )
+        ),
+        dtype=torch.long,
+    )
     if ties is None:
         ties = draw(st.sampled_from(('distinct', 'few', 'equal')))
-    scores = torch.tensor(
-        draw(score_lists(num_masks, ties)), dtype=torch.float32) / SCORE_STEPS
+    scores = (
+        torch.tensor(draw(score_lists(num_masks, ties)), dtype=torch.float32)
+        / SCORE_STEPS
+    )
     limits = st.one_of(st.just(-1), st.integers(0, MAX_MASKS + 2))
     mask_area = masks.float().sum((1, 2)) if draw(st.booleans()) else None
     options = dict(
@@ -369,7 +395,8 @@ def nms_cases(draw: st.DrawFn,
         max_num=draw(limits),
         kernel=draw(st.sampled_from(KERNELS)),
         sigma=draw(st.floats(0.25, 8.0, width=32)),
-        mask_area=mask_area)
+        mask_area=mask_area,
+    )
     return NmsCase(masks, labels, scores, options)
 
 
@@ -378,8 +405,12 @@ def nms_cases(draw: st.DrawFn,
 # --------------------------------------------------------------------------
 
 
-def make_case(masks: Tensor, labels: Sequence[int], scores: Sequence[float],
-              **options: Any) -> NmsCase:
+def make_case(
+    masks: Tensor,
+    labels: Sequence[int],
+    scores: Sequence[float],
+    **options: Any,
+) -> NmsCase:
     """An :class:`NmsCase` with the defaults of :func:`matrix_nms` for the
     options not given."""
     defaults = dict(
@@ -388,12 +419,14 @@ def make_case(masks: Tensor, labels: Sequence[int], scores: Sequence[float],
         max_num=-1,
         kernel='gaussian',
         sigma=2.0,
-        mask_area=None)
-    return NmsCase(masks, torch.tensor(labels, dtype=torch.long),
-                   torch.tensor(scores, dtype=torch.float32), {
-                       **defaults,
-                       **options
-                   })
+        mask_area=None,
+    )
+    return NmsCase(
+        masks,
+        torch.tensor(labels, dtype=torch.long),
+        torch.tensor(scores, dtype=torch.float32),
+        {**defaults, **options},
+    )
 
 
 def exact_threshold_case() -> NmsCase:
@@ -402,7 +435,8 @@ def exact_threshold_case() -> NmsCase:
     masks = torch.zeros(2, 6, 6, dtype=torch.bool)
     masks[:, 1:4, 2:5] = True
     return make_case(
-        masks, [0, 0], [0.5, 0.25], filter_thr=0.5, kernel='linear')
+        masks, [0, 0], [0.5, 0.25], filter_thr=0.5, kernel='linear'
+    )
 
 
 def duplicates_case(soft: bool) -> NmsCase:
@@ -414,7 +448,8 @@ def duplicates_case(soft: bool) -> NmsCase:
     masks[:3, 1:4, 1:4] = 1.0
     masks[3, 2:6, 2:6] = 0.5 if soft else 1.0
     return make_case(
-        masks, [1, 1, 1, 1], [0.9, 0.8, 0.7, 0.6], kernel='linear')
+        masks, [1, 1, 1, 1], [0.9, 0.8, 0.7, 0.6], kernel='linear'
+    )
 
 
 def many_equal_scores_case() -> NmsCase:
@@ -501,11 +536,11 @@ def test_degenerate_inputs_give_well_formed_outputs(case: NmsCase) -> None:
     equal scores the top-ranked mask is never decayed."""
     scores, labels, masks, keep = case.run()
     num_kept = len(keep)
-    assert scores.shape == (num_kept, ) and scores.dtype == torch.float32
-    assert labels.shape == (num_kept, ) and labels.dtype == torch.long
+    assert scores.shape == (num_kept,) and scores.dtype == torch.float32
+    assert labels.shape == (num_kept,) and labels.dtype == torch.long
     assert masks.shape == (num_kept, *case.masks.shape[1:])
     assert masks.dtype == case.masks.dtype
-    assert keep.shape == (num_kept, ) and keep.dtype == torch.long
+    assert keep.shape == (num_kept,) and keep.dtype == torch.long
     assert num_kept <= len(case.scores)
     assert torch.isfinite(scores).all(), scores
     threshold = case.options['filter_thr']

@@ -2,6 +2,7 @@
 NCHW and get contiguous inputs, so the results equal the default layout's
 (an NHWC input gives ``ModulatedDeformConv2d`` a wrong result, and makes
 ``DeformConv2d`` raise)."""
+
 import copy
 
 import pytest
@@ -15,9 +16,12 @@ from mmsolo.models.layers import nchw_only_types, to_channels_last
 def _trunk(dcn_type) -> nn.Module:
     torch.manual_seed(0)
     trunk = nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
-        dcn_type(16, 16, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 8, 3, padding=1))
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        dcn_type(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 8, 3, padding=1),
+    )
     with torch.no_grad():  # offsets far from zero: the sampling matters
         trunk[2].conv_offset.weight.normal_(0, 0.1)
     return trunk
@@ -26,13 +30,15 @@ def _trunk(dcn_type) -> nn.Module:
 def _output_and_grads(trunk: nn.Module, inputs: torch.Tensor):
     inputs = inputs.clone().requires_grad_()
     out = trunk(inputs)
-    grads = torch.autograd.grad(out.square().sum(),
-                                [inputs, *trunk.parameters()])
+    grads = torch.autograd.grad(
+        out.square().sum(), [inputs, *trunk.parameters()]
+    )
     return out, grads
 
 
-@pytest.mark.parametrize('dcn_type',
-                         [ModulatedDeformConv2dPack, DeformConv2dPack])
+@pytest.mark.parametrize(
+    'dcn_type', [ModulatedDeformConv2dPack, DeformConv2dPack]
+)
 def test_deformable_convs_keep_nchw_and_results(dcn_type):
     plain = _trunk(dcn_type)
     nhwc = to_channels_last(copy.deepcopy(plain))
@@ -43,7 +49,8 @@ def test_deformable_convs_keep_nchw_and_results(dcn_type):
     inputs = torch.randn(2, 3, 20, 24)
     out, grads = _output_and_grads(plain, inputs)
     nhwc_out, nhwc_grads = _output_and_grads(
-        nhwc, inputs.contiguous(memory_format=torch.channels_last))
+        nhwc, inputs.contiguous(memory_format=torch.channels_last)
+    )
     torch.testing.assert_close(nhwc_out, out, rtol=1e-4, atol=1e-5)
     for ours, ref in zip(nhwc_grads, grads):
         torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)

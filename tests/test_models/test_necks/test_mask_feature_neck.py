@@ -19,7 +19,9 @@ def test_fuses_to_finest_scale_from_config():
             in_channels=32,
             feat_channels=16,
             out_channels=24,
-            norm_cfg=dict(type='GN', num_groups=8)))
+            norm_cfg=dict(type='GN', num_groups=8),
+        )
+    )
     assert isinstance(neck, MaskFeatureNeck)
     mask_feats = neck(pyramid())
     assert not mask_feats.per_level and len(mask_feats.maps) == 1
@@ -39,17 +41,23 @@ def test_coordinates_make_output_position_dependent():
     padding alone makes a constant input's output position-dependent, so
     comparing two positions of one output could not fail.)"""
     torch.manual_seed(0)
-    with_coord = MaskFeatureNeck(in_channels=8, feat_channels=8,
-                                 out_channels=8, norm_cfg=None).eval()
-    no_coord = MaskFeatureNeck(in_channels=8, feat_channels=8,
-                               out_channels=8, norm_cfg=None,
-                               with_coord=False).eval()
+    with_coord = MaskFeatureNeck(
+        in_channels=8, feat_channels=8, out_channels=8, norm_cfg=None
+    ).eval()
+    no_coord = MaskFeatureNeck(
+        in_channels=8,
+        feat_channels=8,
+        out_channels=8,
+        norm_cfg=None,
+        with_coord=False,
+    ).eval()
     assert with_coord.level_convs[3][0].conv.in_channels == 10
     assert no_coord.level_convs[3][0].conv.in_channels == 8
     weights = with_coord.state_dict()
     coord_key = 'level_convs.3.0.conv.weight'
     no_coord.load_state_dict(
-        dict(weights, **{coord_key: weights[coord_key][:, :8]}))
+        dict(weights, **{coord_key: weights[coord_key][:, :8]})
+    )
     feats = pyramid(channels=8, size=(16, 16), levels=4)
     with torch.no_grad():
         out = with_coord(feats).maps[0]
@@ -75,15 +83,20 @@ def test_coarser_levels_share_one_final_upsampling(start_level):
     upsampled to level 0's scale on its own, forward and backward, with one
     2x upsampling at the last step instead of one per level. In eval mode
     each tower is upsampled on its own: exactly the per-tower sum."""
-    import torch.nn.functional as F
     from unittest import mock
+
+    import torch.nn.functional as F
 
     from mmsolo.models.layers import pyramid_fusion
 
     torch.manual_seed(0)
-    neck = MaskFeatureNeck(in_channels=8, feat_channels=8, out_channels=8,
-                           start_level=start_level,
-                           norm_cfg=dict(type='GN', num_groups=4))
+    neck = MaskFeatureNeck(
+        in_channels=8,
+        feat_channels=8,
+        out_channels=8,
+        start_level=start_level,
+        norm_cfg=dict(type='GN', num_groups=4),
+    )
     feats = [f.requires_grad_() for f in pyramid(channels=8, size=(16, 24))]
 
     def per_tower_reference(inputs):
@@ -95,8 +108,12 @@ def test_coarser_levels_share_one_final_upsampling(start_level):
             for block in tower:
                 feat = block(feat)
                 if tower.level > 0:
-                    feat = F.interpolate(feat, scale_factor=2,
-                                         mode='bilinear', align_corners=False)
+                    feat = F.interpolate(
+                        feat,
+                        scale_factor=2,
+                        mode='bilinear',
+                        align_corners=False,
+                    )
             fused = fused + feat
         return neck.fuse_conv(fused)
 
@@ -117,16 +134,19 @@ def test_coarser_levels_share_one_final_upsampling(start_level):
     # before: one per level).
     assert calls.count((8, 12)) == 1
     grads = torch.autograd.grad(out.square().sum(), feats[start_level:4])
-    ref_grads = torch.autograd.grad(reference.square().sum(),
-                                    feats[start_level:4])
+    ref_grads = torch.autograd.grad(
+        reference.square().sum(), feats[start_level:4]
+    )
     for grad, ref_grad in zip(grads, ref_grads):
         # GroupNorm's backward on 2x3 maps amplifies rounding: compare norms.
         assert (grad - ref_grad).norm() <= 1e-5 * ref_grad.norm()
 
     neck.eval()
     calls.clear()
-    with torch.no_grad(), mock.patch.object(pyramid_fusion,
-                                            'bilinear_upsample_2x', counted):
+    with (
+        torch.no_grad(),
+        mock.patch.object(pyramid_fusion, 'bilinear_upsample_2x', counted),
+    ):
         out = neck(feats).maps[0]
         reference = per_tower_reference(feats)
     assert calls.count((8, 12)) == 3  # levels 1, 2 and 3

@@ -1,5 +1,6 @@
 """SOLOv2SemanticHead: stuff + "thing" logits at 1/4 scale, cross-entropy
 with an ignore label, predictions at the image's size."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,9 +14,13 @@ THINGS, STUFF, IGNORE = 3, 2, 255
 
 def make_head(**kwargs) -> SOLOv2SemanticHead:
     torch.manual_seed(0)
-    options = dict(num_things_classes=THINGS, num_stuff_classes=STUFF,
-                   in_channels=8, feat_channels=16,
-                   norm_cfg=dict(type='GN', num_groups=4))
+    options = dict(
+        num_things_classes=THINGS,
+        num_stuff_classes=STUFF,
+        in_channels=8,
+        feat_channels=16,
+        norm_cfg=dict(type='GN', num_groups=4),
+    )
     options.update(kwargs)
     head = SOLOv2SemanticHead(**options)
     head.init_weights()
@@ -57,15 +62,21 @@ def test_loss_is_weighted_cross_entropy_over_labelled_pixels():
     maps = torch.randint(0, THINGS + STUFF, (2, 32, 64))
     maps[0, :5] = IGNORE
     loss = head.loss(feats, samples_with(*maps))['loss_seg']
-    logits = F.interpolate(head(feats), size=(32, 64), mode='bilinear',
-                           align_corners=False)
+    logits = F.interpolate(
+        head(feats), size=(32, 64), mode='bilinear', align_corners=False
+    )
     expected = 0.5 * F.cross_entropy(
-        logits, head.semantic_targets(maps), ignore_index=IGNORE)
+        logits, head.semantic_targets(maps), ignore_index=IGNORE
+    )
     torch.testing.assert_close(loss, expected)
-    heavier = make_head(loss_seg=dict(type='CrossEntropyLoss',
-                                      avg_non_ignore=True, loss_weight=2.0))
+    heavier = make_head(
+        loss_seg=dict(
+            type='CrossEntropyLoss', avg_non_ignore=True, loss_weight=2.0
+        )
+    )
     torch.testing.assert_close(
-        heavier.loss(feats, samples_with(*maps))['loss_seg'], 4 * expected)
+        heavier.loss(feats, samples_with(*maps))['loss_seg'], 4 * expected
+    )
 
 
 def test_image_without_stuff_trains_towards_thing():
@@ -90,8 +101,10 @@ def test_batch_without_labelled_pixel_gives_zero_with_gradient():
 
 def test_maps_of_different_sizes_name_pad_seg():
     head = make_head()
-    maps = [torch.zeros(32, 64, dtype=torch.long),
-            torch.zeros(32, 56, dtype=torch.long)]
+    maps = [
+        torch.zeros(32, 64, dtype=torch.long),
+        torch.zeros(32, 56, dtype=torch.long),
+    ]
     with pytest.raises(ValueError, match='pad_seg=True'):
         head.loss(fpn_feats(2, 8, 16), samples_with(*maps))
 
@@ -99,20 +112,30 @@ def test_maps_of_different_sizes_name_pad_seg():
 def test_predict_crops_the_padding_and_resizes_to_the_original():
     head = make_head()
     feats = fpn_feats(2, 8, 16)  # padded input 32x64
-    metas = [dict(img_shape=(30, 64), ori_shape=(60, 128)),
-             dict(img_shape=(32, 37), ori_shape=(32, 37))]
+    metas = [
+        dict(img_shape=(30, 64), ori_shape=(60, 128)),
+        dict(img_shape=(32, 37), ori_shape=(32, 37)),
+    ]
     rescaled = head.predict(feats, metas, rescale=True)
     assert [tuple(r.shape) for r in rescaled] == [
-        (STUFF + 1, 60, 128), (STUFF + 1, 32, 37)]
+        (STUFF + 1, 60, 128),
+        (STUFF + 1, 32, 37),
+    ]
     as_input = head.predict(feats, metas, rescale=False)
     assert [tuple(r.shape[-2:]) for r in as_input] == [(30, 64), (32, 37)]
-    full = F.interpolate(head(feats), size=(32, 64), mode='bilinear',
-                         align_corners=False)
+    full = F.interpolate(
+        head(feats), size=(32, 64), mode='bilinear', align_corners=False
+    )
     torch.testing.assert_close(as_input[1], full[1, :, :32, :37])
     torch.testing.assert_close(
         rescaled[0],
-        F.interpolate(full[:1, :, :30, :64], size=(60, 128),
-                      mode='bilinear', align_corners=False)[0])
+        F.interpolate(
+            full[:1, :, :30, :64],
+            size=(60, 128),
+            mode='bilinear',
+            align_corners=False,
+        )[0],
+    )
 
 
 def test_bad_class_numbers_are_refused():

@@ -1,4 +1,5 @@
 """CenterRegionGridAssigner against MMDetection's SOLOV2Head targets."""
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +11,10 @@ from mmengine.structures import InstanceData
 from support import mmdet_config_path
 
 from mmsolo.models.task_modules import CenterRegionGridAssigner
-from mmsolo.models.task_modules.grid_assigner import (downsample_masks,
-                                                      mask_moments)
+from mmsolo.models.task_modules.grid_assigner import (
+    downsample_masks,
+    mask_moments,
+)
 
 PAD_SHAPE = (320, 480)  # mask features 80 x 120
 
@@ -27,8 +30,9 @@ def crowded_instances(num: int, seed: int) -> InstanceData:
         bw, bh = np.exp(rng.uniform(np.log(4), np.log(300), 2))
         x1 = rng.uniform(-bw / 3, w - bw * 2 / 3)
         y1 = rng.uniform(-bh / 3, h - bh * 2 / 3)
-        mask = ((xs - x1 - bw / 2) / (bw / 2))**2 + (
-            (ys - y1 - bh / 2) / (bh / 2))**2 <= 1
+        mask = ((xs - x1 - bw / 2) / (bw / 2)) ** 2 + (
+            (ys - y1 - bh / 2) / (bh / 2)
+        ) ** 2 <= 1
         boxes.append([x1, y1, x1 + bw, y1 + bh])
         masks.append(mask)
     boxes.append([10, 10, 60, 60])  # its mask has no pixel
@@ -52,14 +56,17 @@ def test_targets_equal_mmdet(mmdet_head, seed):
     instances = crowded_instances(60, seed)
     featmap_size = (PAD_SHAPE[0] // 4, PAD_SHAPE[1] // 4)
     ref_targets, ref_labels, _, ref_indexes = mmdet_head._get_targets_single(
-        instances, featmap_sizes=featmap_size)
+        instances, featmap_sizes=featmap_size
+    )
     assigner = CenterRegionGridAssigner(
         num_classes=80,
         num_grids=mmdet_head.num_grids,
         scale_ranges=mmdet_head.scale_ranges,
-        pos_scale=mmdet_head.pos_scale)
-    ours = assigner.assign(instances.bboxes, instances.labels,
-                           instances.masks.masks, featmap_size)
+        pos_scale=mmdet_head.pos_scale,
+    )
+    ours = assigner.assign(
+        instances.bboxes, instances.labels, instances.masks.masks, featmap_size
+    )
     total_positives = 0
     for level in range(len(mmdet_head.num_grids)):
         assert torch.equal(ours.labels[level], ref_labels[level].flatten())
@@ -74,13 +81,19 @@ def test_targets_equal_mmdet(mmdet_head, seed):
 def test_tensor_masks_give_the_same_targets():
     instances = crowded_instances(20, 3)
     assigner = CenterRegionGridAssigner(
-        num_classes=80, num_grids=[40, 36, 24, 16, 12],
-        scale_ranges=((1, 96), (48, 192), (96, 384), (192, 768), (384, 2048)))
-    from_array = assigner.assign(instances.bboxes, instances.labels,
-                                 instances.masks.masks, (80, 120))
+        num_classes=80,
+        num_grids=[40, 36, 24, 16, 12],
+        scale_ranges=((1, 96), (48, 192), (96, 384), (192, 768), (384, 2048)),
+    )
+    from_array = assigner.assign(
+        instances.bboxes, instances.labels, instances.masks.masks, (80, 120)
+    )
     from_tensor = assigner.assign(
-        instances.bboxes, instances.labels,
-        instances.masks.to_tensor(torch.bool, 'cpu'), (80, 120))
+        instances.bboxes,
+        instances.labels,
+        instances.masks.to_tensor(torch.bool, 'cpu'),
+        (80, 120),
+    )
     for a, b in zip(from_array.mask_targets, from_tensor.mask_targets):
         assert torch.equal(a, b)
 
@@ -99,5 +112,8 @@ def test_downsample_masks_pads_into_the_feature_size():
     masks = np.ones((2, 30, 42), dtype=np.uint8)  # 30/4 -> 8, 42/4 -> 11
     out = downsample_masks(masks, 4, (9, 12))
     assert out.shape == (2, 9, 12)
-    assert out[:, :8, :11].all() and not out[:, 8:].any() \
+    assert (
+        out[:, :8, :11].all()
+        and not out[:, 8:].any()
         and not out[:, :, 11:].any()
+    )

@@ -18,6 +18,7 @@ descending final score, as ``(scores, labels, masks, keep_inds)``.
   removed when its IoU with *any* higher-scored mask exceeds ``iou_thr``,
   even one that is itself removed. One matrix operation, nothing sequential.
 """
+
 from functools import partial
 from typing import Optional, Tuple
 
@@ -28,17 +29,26 @@ from mmsolo.registry import FUNCTIONS
 from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 
-def same_class_iou(masks: Tensor, labels: Tensor, order: Tensor,
-                   sorted_areas: Optional[Tensor]) -> Tensor:
+def same_class_iou(
+    masks: Tensor,
+    labels: Tensor,
+    order: Tensor,
+    sorted_areas: Optional[Tensor],
+) -> Tensor:
     """(k, k) IoU of ``masks[order]``, 0 between classes."""
     iou = mask_iou_matrix(masks[order], sorted_areas)
     sorted_labels = labels[order]
     return iou * (sorted_labels[:, None] == sorted_labels[None, :])
 
 
-def suppress_hard(masks: Tensor, labels: Tensor, order: Tensor,
-                  sorted_scores: Tensor, sorted_areas: Optional[Tensor],
-                  iou_thr: float) -> Tuple[Tensor, Tensor]:
+def suppress_hard(
+    masks: Tensor,
+    labels: Tensor,
+    order: Tensor,
+    sorted_scores: Tensor,
+    sorted_areas: Optional[Tensor],
+    iou_thr: float,
+) -> Tuple[Tensor, Tensor]:
     """Keep a mask unless a kept, higher-scored one overlaps it by more
     than ``iou_thr`` (sequential over the kept masks)."""
     iou = same_class_iou(masks, labels, order, sorted_areas)
@@ -50,26 +60,37 @@ def suppress_hard(masks: Tensor, labels: Tensor, order: Tensor,
     return sorted_scores[keep], keep
 
 
-def suppress_soft(masks: Tensor, labels: Tensor, order: Tensor,
-                  sorted_scores: Tensor, sorted_areas: Optional[Tensor],
-                  sigma: float) -> Tuple[Tensor, None]:
+def suppress_soft(
+    masks: Tensor,
+    labels: Tensor,
+    order: Tensor,
+    sorted_scores: Tensor,
+    sorted_areas: Optional[Tensor],
+    sigma: float,
+) -> Tuple[Tensor, None]:
     """Decay every remaining mask by ``exp(-iou**2 / sigma)`` of each pick
     of the highest remaining score."""
     iou = same_class_iou(masks, labels, order, sorted_areas)
-    penalty = torch.exp(-iou**2 / sigma)
+    penalty = torch.exp(-(iou**2) / sigma)
     current = sorted_scores.clone()
     remaining = torch.ones(len(order), dtype=torch.bool, device=order.device)
     for _ in range(len(order)):
-        top = torch.where(remaining, current,
-                          current.new_full((), -float('inf'))).argmax()
+        top = torch.where(
+            remaining, current, current.new_full((), -float('inf'))
+        ).argmax()
         remaining[top] = False
         current = torch.where(remaining, current * penalty[top], current)
     return current, None
 
 
-def suppress_fast(masks: Tensor, labels: Tensor, order: Tensor,
-                  sorted_scores: Tensor, sorted_areas: Optional[Tensor],
-                  iou_thr: float) -> Tuple[Tensor, Tensor]:
+def suppress_fast(
+    masks: Tensor,
+    labels: Tensor,
+    order: Tensor,
+    sorted_scores: Tensor,
+    sorted_areas: Optional[Tensor],
+    iou_thr: float,
+) -> Tuple[Tensor, Tensor]:
     """Remove a mask that any higher-scored one overlaps by more than
     ``iou_thr``, in one matrix operation."""
     iou = same_class_iou(masks, labels, order, sorted_areas)
@@ -78,15 +99,17 @@ def suppress_fast(masks: Tensor, labels: Tensor, order: Tensor,
 
 
 @FUNCTIONS.register_module()
-def hard_mask_nms(masks: Tensor,
-                  labels: Tensor,
-                  scores: Tensor,
-                  iou_thr: float = 0.5,
-                  filter_thr: float = -1,
-                  nms_pre: int = -1,
-                  max_num: int = -1,
-                  mask_area: Optional[Tensor] = None,
-                  return_masks: bool = True) -> NMSResult:
+def hard_mask_nms(
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    iou_thr: float = 0.5,
+    filter_thr: float = -1,
+    nms_pre: int = -1,
+    max_num: int = -1,
+    mask_area: Optional[Tensor] = None,
+    return_masks: bool = True,
+) -> NMSResult:
     """Class-aware hard NMS of masks (sequential).
 
     The other arguments (``masks``, ``labels``, ``scores``, ``filter_thr``,
@@ -101,22 +124,32 @@ def hard_mask_nms(masks: Tensor,
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
         masks, sorted by descending score (scores are unchanged).
     """
-    return run_mask_nms('hard_mask_nms',
-                        partial(suppress_hard, iou_thr=iou_thr), masks,
-                        labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area, return_masks)
+    return run_mask_nms(
+        'hard_mask_nms',
+        partial(suppress_hard, iou_thr=iou_thr),
+        masks,
+        labels,
+        scores,
+        filter_thr,
+        nms_pre,
+        max_num,
+        mask_area,
+        return_masks,
+    )
 
 
 @FUNCTIONS.register_module()
-def soft_mask_nms(masks: Tensor,
-                  labels: Tensor,
-                  scores: Tensor,
-                  sigma: float = 0.5,
-                  filter_thr: float = -1,
-                  nms_pre: int = -1,
-                  max_num: int = -1,
-                  mask_area: Optional[Tensor] = None,
-                  return_masks: bool = True) -> NMSResult:
+def soft_mask_nms(
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    sigma: float = 0.5,
+    filter_thr: float = -1,
+    nms_pre: int = -1,
+    max_num: int = -1,
+    mask_area: Optional[Tensor] = None,
+    return_masks: bool = True,
+) -> NMSResult:
     """Class-aware gaussian Soft-NMS of masks (sequential).
 
     Repeatedly the remaining mask with the highest current score is taken,
@@ -138,21 +171,32 @@ def soft_mask_nms(masks: Tensor,
     """
     if sigma <= 0:
         raise ValueError(f'soft_mask_nms: sigma must be positive, got {sigma}')
-    return run_mask_nms('soft_mask_nms', partial(suppress_soft, sigma=sigma),
-                        masks, labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area, return_masks)
+    return run_mask_nms(
+        'soft_mask_nms',
+        partial(suppress_soft, sigma=sigma),
+        masks,
+        labels,
+        scores,
+        filter_thr,
+        nms_pre,
+        max_num,
+        mask_area,
+        return_masks,
+    )
 
 
 @FUNCTIONS.register_module()
-def fast_mask_nms(masks: Tensor,
-                  labels: Tensor,
-                  scores: Tensor,
-                  iou_thr: float = 0.5,
-                  filter_thr: float = -1,
-                  nms_pre: int = -1,
-                  max_num: int = -1,
-                  mask_area: Optional[Tensor] = None,
-                  return_masks: bool = True) -> NMSResult:
+def fast_mask_nms(
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    iou_thr: float = 0.5,
+    filter_thr: float = -1,
+    nms_pre: int = -1,
+    max_num: int = -1,
+    mask_area: Optional[Tensor] = None,
+    return_masks: bool = True,
+) -> NMSResult:
     """Class-aware Fast NMS of masks (YOLACT): all decisions in parallel.
 
     With masks sorted by descending score, mask ``j`` is removed when
@@ -172,7 +216,15 @@ def fast_mask_nms(masks: Tensor,
         tuple[Tensor]: ``(scores, labels, masks, keep_inds)`` of the kept
         masks, sorted by descending score (scores are unchanged).
     """
-    return run_mask_nms('fast_mask_nms',
-                        partial(suppress_fast, iou_thr=iou_thr), masks,
-                        labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area, return_masks)
+    return run_mask_nms(
+        'fast_mask_nms',
+        partial(suppress_fast, iou_thr=iou_thr),
+        masks,
+        labels,
+        scores,
+        filter_thr,
+        nms_pre,
+        max_num,
+        mask_area,
+        return_masks,
+    )

@@ -10,6 +10,7 @@ inputs and the candidates sorted by descending score (``order`` indexes
 final scores of the survivors and their positions in ``order`` (a bool
 mask or indices; None when all survive).
 """
+
 from typing import Callable, Optional, Tuple
 
 import torch
@@ -20,7 +21,8 @@ from torch import Tensor
 NMSResult = Tuple[Tensor, Tensor, Optional[Tensor], Tensor]
 Suppression = Callable[
     [Tensor, Tensor, Tensor, Tensor, Optional[Tensor]],
-    Tuple[Tensor, Optional[Tensor]]]
+    Tuple[Tensor, Optional[Tensor]],
+]
 
 
 def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
@@ -41,43 +43,58 @@ def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
         areas = flat.sum(-1)
     inter = flat @ flat.transpose(-1, -2)
     union = areas[..., :, None] + areas[..., None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12),
-                       inter.new_zeros(()))
+    return torch.where(
+        union > 0, inter / union.clamp(min=1e-12), inter.new_zeros(())
+    )
 
 
-def check_nms_inputs(name: str, masks: Tensor, labels: Tensor,
-                     scores: Tensor, mask_area: Optional[Tensor]) -> None:
+def check_nms_inputs(
+    name: str,
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    mask_area: Optional[Tensor],
+) -> None:
     """Raise a ValueError, prefixed by ``name``, unless masks are
     (n, H, W) with n labels, n scores and (if given) n areas."""
     if masks.dim() != 3 or not (len(masks) == len(labels) == len(scores)):
         raise ValueError(
             f'{name}: expected masks (n, H, W), labels (n,) and scores (n,), '
             f'got {tuple(masks.shape)}, {tuple(labels.shape)} and '
-            f'{tuple(scores.shape)}')
+            f'{tuple(scores.shape)}'
+        )
     if mask_area is not None and len(mask_area) != len(masks):
-        raise ValueError(f'{name}: mask_area has {len(mask_area)} entries '
-                         f'for {len(masks)} masks')
+        raise ValueError(
+            f'{name}: mask_area has {len(mask_area)} entries '
+            f'for {len(masks)} masks'
+        )
 
 
-def empty_nms_result(masks: Tensor, labels: Tensor, scores: Tensor,
-                     return_masks: bool = True) -> NMSResult:
+def empty_nms_result(
+    masks: Tensor, labels: Tensor, scores: Tensor, return_masks: bool = True
+) -> NMSResult:
     """No mask kept, typed like the inputs."""
-    kept_masks = masks.new_zeros(0, *masks.shape[1:]) if return_masks \
-        else None
-    return (scores.new_zeros(0), labels.new_zeros(0), kept_masks,
-            labels.new_zeros(0))
+    kept_masks = masks.new_zeros(0, *masks.shape[1:]) if return_masks else None
+    return (
+        scores.new_zeros(0),
+        labels.new_zeros(0),
+        kept_masks,
+        labels.new_zeros(0),
+    )
 
 
-def run_mask_nms(name: str,
-                 suppress: Suppression,
-                 masks: Tensor,
-                 labels: Tensor,
-                 scores: Tensor,
-                 filter_thr: float,
-                 nms_pre: int,
-                 max_num: int,
-                 mask_area: Optional[Tensor],
-                 return_masks: bool = True) -> NMSResult:
+def run_mask_nms(
+    name: str,
+    suppress: Suppression,
+    masks: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    filter_thr: float,
+    nms_pre: int,
+    max_num: int,
+    mask_area: Optional[Tensor],
+    return_masks: bool = True,
+) -> NMSResult:
     """Check, sort by descending score and keep the ``nms_pre`` best
     (<= 0: all), ``suppress``, drop final scores below ``filter_thr``
     (<= 0: none), sort by final score and keep ``max_num`` (<= 0: all).
@@ -108,8 +125,9 @@ def run_mask_nms(name: str,
     if 0 < nms_pre < len(order):
         sorted_scores, order = sorted_scores[:nms_pre], order[:nms_pre]
     areas = None if mask_area is None else mask_area[order].float()
-    final_scores, positions = suppress(masks, labels, order, sorted_scores,
-                                       areas)
+    final_scores, positions = suppress(
+        masks, labels, order, sorted_scores, areas
+    )
     if positions is not None:
         order = order[positions]
     if filter_thr > 0:
@@ -121,5 +139,9 @@ def run_mask_nms(name: str,
     if 0 < max_num < len(rank):
         final_scores, rank = final_scores[:max_num], rank[:max_num]
     keep_inds = order[rank]
-    return (final_scores, labels[keep_inds],
-            masks[keep_inds] if return_masks else None, keep_inds)
+    return (
+        final_scores,
+        labels[keep_inds],
+        masks[keep_inds] if return_masks else None,
+        keep_inds,
+    )

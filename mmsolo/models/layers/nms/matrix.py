@@ -38,6 +38,7 @@ validity mask, so the exported ONNX graph (``mmsolo.deploy``) computes the
 decays of a whole batch with it; ``benchmarks/bench_matrix_nms.py --phases``
 times each step of the sparse path.
 """
+
 from functools import partial
 from typing import Optional, Tuple
 
@@ -56,11 +57,13 @@ MATRIX_NMS_PATHS = ('auto', 'dense', 'sparse')
 PAIR_CHUNK_WORDS = 1 << 16
 
 
-def matrix_nms_decay(iou: Tensor,
-                     labels: Tensor,
-                     kernel: str = 'gaussian',
-                     sigma: float = 2.0,
-                     valid: Optional[Tensor] = None) -> Tensor:
+def matrix_nms_decay(
+    iou: Tensor,
+    labels: Tensor,
+    kernel: str = 'gaussian',
+    sigma: float = 2.0,
+    valid: Optional[Tensor] = None,
+) -> Tensor:
     """Decay coefficients of masks sorted by descending score.
 
     Args:
@@ -76,8 +79,9 @@ def matrix_nms_decay(iou: Tensor,
     """
     rank = torch.arange(labels.shape[-1], device=labels.device)
     # suppressor[..., i, j]: i scores higher than j and has the same class.
-    suppressor = ((rank[:, None] < rank[None, :])
-                  & (labels[..., :, None] == labels[..., None, :]))
+    suppressor = (rank[:, None] < rank[None, :]) & (
+        labels[..., :, None] == labels[..., None, :]
+    )
     if valid is not None:
         suppressor = suppressor & valid[..., :, None] & valid[..., None, :]
     pair_iou = iou * suppressor.to(iou.dtype)
@@ -89,8 +93,9 @@ def matrix_nms_decay(iou: Tensor,
         ratio = (1 - pair_iou) / (1 - comp)
     # A suppressor that is the exact duplicate of a higher mask (comp == 1)
     # gives 0/0 in the linear kernel; that higher mask decays j fully already.
-    ratio = torch.where(suppressor & ~ratio.isnan(), ratio,
-                        ratio.new_full((), float('inf')))
+    ratio = torch.where(
+        suppressor & ~ratio.isnan(), ratio, ratio.new_full((), float('inf'))
+    )
     return ratio.amin(dim=-2).clamp(max=1.0)
 
 
@@ -117,8 +122,9 @@ def _same_class_pairs(labels: Tensor) -> Tuple[Tensor, Tensor]:
     # The k-th of by_class pairs with every later one of its class.
     partners = class_end - 1 - torch.arange(len(labels))
     first = torch.repeat_interleave(torch.arange(len(labels)), partners)
-    pair_start = torch.repeat_interleave(partners.cumsum(0) - partners,
-                                         partners)
+    pair_start = torch.repeat_interleave(
+        partners.cumsum(0) - partners, partners
+    )
     second = first + 1 + torch.arange(len(first)) - pair_start
     return by_class[first], by_class[second]
 
@@ -139,13 +145,15 @@ def linked_pairs(boxes: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
     """
     first, second = _same_class_pairs(labels)
     box_a, box_b = boxes[first], boxes[second]
-    overlap = ((box_a[:, :2] < box_b[:, 2:]) &
-               (box_b[:, :2] < box_a[:, 2:])).all(1)
+    overlap = (
+        (box_a[:, :2] < box_b[:, 2:]) & (box_b[:, :2] < box_a[:, 2:])
+    ).all(1)
     return first[overlap], second[overlap]
 
 
-def _candidate_words(masks: Tensor,
-                     order: Tensor) -> Tuple[np.ndarray, np.ndarray]:
+def _candidate_words(
+    masks: Tensor, order: Tensor
+) -> Tuple[np.ndarray, np.ndarray]:
     """The candidates' masks packed to bits (see :func:`pack_mask_rows`).
 
     All masks are packed when the candidates are at least half of them
@@ -159,12 +167,19 @@ def _candidate_words(masks: Tensor,
     order = order.cpu()
     if 2 * len(order) >= len(masks):
         return pack_mask_rows(masks), order.numpy()
-    return (pack_mask_rows(masks.index_select(0, order)),
-            np.arange(len(order)))
+    return (
+        pack_mask_rows(masks.index_select(0, order)),
+        np.arange(len(order)),
+    )
 
 
-def pair_intersections(words: np.ndarray, boxes: Tensor, first: Tensor,
-                       second: Tensor, index: np.ndarray) -> np.ndarray:
+def pair_intersections(
+    words: np.ndarray,
+    boxes: Tensor,
+    first: Tensor,
+    second: Tensor,
+    index: np.ndarray,
+) -> np.ndarray:
     """Pixels shared by each pair of packed masks, as exact integers.
 
     A pair's intersection is the number of set bits of the AND of the rows
@@ -186,11 +201,16 @@ def pair_intersections(words: np.ndarray, boxes: Tensor, first: Tensor,
         return np.zeros(0, np.uint32)
     return _shared_bits(
         words.reshape(-1, words.shape[2]),
-        *_pair_rows(boxes, first, second, index, words.shape[1]))
+        *_pair_rows(boxes, first, second, index, words.shape[1]),
+    )
 
 
-def _shared_bits(rows: np.ndarray, first_rows: np.ndarray,
-                 second_rows: np.ndarray, heights: np.ndarray) -> np.ndarray:
+def _shared_bits(
+    rows: np.ndarray,
+    first_rows: np.ndarray,
+    second_rows: np.ndarray,
+    heights: np.ndarray,
+) -> np.ndarray:
     """Set bits of the AND of each pair's rows.
 
     The rows of all pairs are laid one after another and handled
@@ -225,20 +245,35 @@ def _shared_bits(rows: np.ndarray, first_rows: np.ndarray,
         num = int(local[-1] + heights[b - 1])
         first, second = first_buf[:num], second_buf[:num]
         offsets = ramp[:num]
-        np.take(rows, np.repeat(first_rows[a:b] - local, heights[a:b]) +
-                offsets, axis=0, out=first, mode='clip')
-        np.take(rows, np.repeat(second_rows[a:b] - local, heights[a:b]) +
-                offsets, axis=0, out=second, mode='clip')
+        np.take(
+            rows,
+            np.repeat(first_rows[a:b] - local, heights[a:b]) + offsets,
+            axis=0,
+            out=first,
+            mode='clip',
+        )
+        np.take(
+            rows,
+            np.repeat(second_rows[a:b] - local, heights[a:b]) + offsets,
+            axis=0,
+            out=second,
+            mode='clip',
+        )
         np.bitwise_and(first, second, out=first)
         np.bitwise_count(first, out=counts[:num])
-        inter[a:b] = np.add.reduceat(counts[:num].reshape(-1), local * width,
-                                     dtype=np.uint32)
+        inter[a:b] = np.add.reduceat(
+            counts[:num].reshape(-1), local * width, dtype=np.uint32
+        )
     return inter
 
 
-def _pair_rows(boxes: Tensor, first: Tensor, second: Tensor,
-               index: np.ndarray,
-               height: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair_rows(
+    boxes: Tensor,
+    first: Tensor,
+    second: Tensor,
+    index: np.ndarray,
+    height: int,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where :func:`_shared_bits` reads each pair: the rows both boxes
     span.
 
@@ -257,12 +292,16 @@ def _pair_rows(boxes: Tensor, first: Tensor, second: Tensor,
     """
     top = torch.maximum(boxes[first, 1], boxes[second, 1]).numpy()
     bottom = torch.minimum(boxes[first, 3], boxes[second, 3]).numpy()
-    return (index[first.numpy()] * height + top,
-            index[second.numpy()] * height + top, bottom - top)
+    return (
+        index[first.numpy()] * height + top,
+        index[second.numpy()] * height + top,
+        bottom - top,
+    )
 
 
-def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
-               areas: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+def _pair_ious(
+    masks: Tensor, labels: Tensor, order: Tensor, areas: Optional[Tensor]
+) -> Tuple[Tensor, Tensor, Tensor]:
     """IoU of every linked pair (see :func:`linked_pairs`) of candidates.
 
     Args:
@@ -281,23 +320,28 @@ def _pair_ious(masks: Tensor, labels: Tensor, order: Tensor,
     first, second = linked_pairs(boxes, labels.cpu())
     if areas is None:
         areas = torch.from_numpy(
-            np.bitwise_count(words).reshape(len(words), -1).sum(
-                1, dtype=np.int64)[index]).float()
+            np.bitwise_count(words)
+            .reshape(len(words), -1)
+            .sum(1, dtype=np.int64)[index]
+        ).float()
     if len(first) == 0:
         return first, second, areas.new_zeros(0)
     inter = torch.from_numpy(
-        pair_intersections(words, boxes, first, second, index)).float()
+        pair_intersections(words, boxes, first, second, index)
+    ).float()
     # Below 2**24 pixels the float32 counts are exact, as in a float matmul.
     areas = areas.cpu()
     return first, second, inter / (areas[first] + areas[second] - inter)
 
 
-def sparse_matrix_nms_decay(masks: Tensor,
-                            labels: Tensor,
-                            order: Optional[Tensor] = None,
-                            areas: Optional[Tensor] = None,
-                            kernel: str = 'gaussian',
-                            sigma: float = 2.0) -> Tensor:
+def sparse_matrix_nms_decay(
+    masks: Tensor,
+    labels: Tensor,
+    order: Optional[Tensor] = None,
+    areas: Optional[Tensor] = None,
+    kernel: str = 'gaussian',
+    sigma: float = 2.0,
+) -> Tensor:
     """:func:`matrix_nms_decay` of 0/1 masks without the dense IoU matrix.
 
     Gives bit-identical decays to ``matrix_nms_decay(mask_iou_matrix(
@@ -322,15 +366,18 @@ def sparse_matrix_nms_decay(masks: Tensor,
     if order is None:
         order = torch.arange(len(masks), device=masks.device)
     areas = None if areas is None else areas.float()
-    src, dst, pair_iou = (t.to(masks.device) for t in _pair_ious(
-        masks, labels[order], order, areas))
+    src, dst, pair_iou = (
+        t.to(masks.device)
+        for t in _pair_ious(masks, labels[order], order, areas)
+    )
     decay = torch.ones(len(order), device=masks.device)
     if len(src) == 0:
         return decay
     comp = decay.new_zeros(len(decay)).scatter_reduce(0, dst, pair_iou, 'amax')
     if kernel == 'gaussian':
-        ratio = (
-            torch.exp(-sigma * pair_iou**2) / torch.exp(-sigma * comp[src]**2))
+        ratio = torch.exp(-sigma * pair_iou**2) / torch.exp(
+            -sigma * comp[src] ** 2
+        )
     else:
         ratio = (1 - pair_iou) / (1 - comp[src])
     # Same 0/0 rule as matrix_nms_decay: an exact duplicate is skipped.
@@ -347,19 +394,22 @@ def matrix_nms_path(masks: Tensor, path: str = 'auto') -> str:
     return 'sparse' if _is_binary(masks) else 'dense'
 
 
-def suppress_matrix(masks: Tensor,
-                    labels: Tensor,
-                    order: Tensor,
-                    sorted_scores: Tensor,
-                    sorted_areas: Optional[Tensor],
-                    kernel: str,
-                    sigma: float,
-                    path: str = 'auto') -> Tuple[Tensor, None]:
+def suppress_matrix(
+    masks: Tensor,
+    labels: Tensor,
+    order: Tensor,
+    sorted_scores: Tensor,
+    sorted_areas: Optional[Tensor],
+    kernel: str,
+    sigma: float,
+    path: str = 'auto',
+) -> Tuple[Tensor, None]:
     """Every sorted candidate's score times its Matrix NMS decay, by the
     path :func:`matrix_nms_path` picks."""
     if matrix_nms_path(masks, path) == 'sparse':
-        decay = sparse_matrix_nms_decay(masks, labels, order, sorted_areas,
-                                        kernel, sigma)
+        decay = sparse_matrix_nms_decay(
+            masks, labels, order, sorted_areas, kernel, sigma
+        )
     else:
         iou = mask_iou_matrix(masks[order], sorted_areas)
         decay = matrix_nms_decay(iou, labels[order], kernel, sigma)
@@ -378,7 +428,7 @@ def matrix_nms(
     sigma: float = 2.0,
     mask_area: Optional[Tensor] = None,
     path: str = 'auto',
-    return_masks: bool = True
+    return_masks: bool = True,
 ) -> NMSResult:
     """Class-aware Matrix NMS of masks.
 
@@ -411,13 +461,23 @@ def matrix_nms(
         masks (k, H, W) and keep_inds (k,), their indices in the input.
     """
     if kernel not in DECAY_KERNELS:
-        raise ValueError(f'matrix_nms: kernel must be one of {DECAY_KERNELS}, '
-                         f'got {kernel!r}')
+        raise ValueError(
+            f'matrix_nms: kernel must be one of {DECAY_KERNELS}, '
+            f'got {kernel!r}'
+        )
     if path not in MATRIX_NMS_PATHS:
-        raise ValueError(f'matrix_nms: path must be one of '
-                         f'{MATRIX_NMS_PATHS}, got {path!r}')
-    return run_mask_nms('matrix_nms',
-                        partial(suppress_matrix, kernel=kernel, sigma=sigma,
-                                path=path),
-                        masks, labels, scores, filter_thr, nms_pre, max_num,
-                        mask_area, return_masks)
+        raise ValueError(
+            f'matrix_nms: path must be one of {MATRIX_NMS_PATHS}, got {path!r}'
+        )
+    return run_mask_nms(
+        'matrix_nms',
+        partial(suppress_matrix, kernel=kernel, sigma=sigma, path=path),
+        masks,
+        labels,
+        scores,
+        filter_thr,
+        nms_pre,
+        max_num,
+        mask_area,
+        return_masks,
+    )
