@@ -4,8 +4,11 @@ why) elsewhere; the same choice for BF16OptimWrapper, ``tools/train.py
 --amp`` and ``channels_last='auto'``. The capability query is mocked both
 ways, so both paths run on every machine."""
 
+import logging
+
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from torch import nn
 
 from mmsolo.models.layers import resolve_channels_last
@@ -51,16 +54,27 @@ def tiny_model_and_input():
 
 
 def test_without_native_bf16_the_wrapper_trains_in_float32_and_says_why(
-    cpu_with_bf16, capsys
+    cpu_with_bf16,
 ):
     cpu_with_bf16(False)
     model, inputs = tiny_model_and_input()
-    wrapper = build_wrapper(model)
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        wrapper = build_wrapper(model)
+    finally:
+        logger.removeHandler(handler)
     assert wrapper.dtype == torch.float32
     with wrapper.optim_context(model):
         assert model(inputs).dtype == torch.float32
-    out = capsys.readouterr().out  # mmengine's logger prints to stdout
-    lines = [line for line in out.splitlines() if 'BF16OptimWrapper' in line]
+    lines = [
+        r.getMessage()
+        for r in records
+        if r.getMessage().startswith('BF16OptimWrapper:')
+    ]
     assert len(lines) == 1
     assert 'float32, no autocast' in lines[0]
     assert 'neither AVX512-BF16 nor AMX' in lines[0]
