@@ -71,13 +71,10 @@ def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
 
 
 def _in_channels(module: nn.Module) -> Optional[int]:
-    """``in_channels`` of a module taking FPN levels (or of its ``fusion``,
-    as the semantic head keeps it), None if it has none."""
-    for candidate in (module, getattr(module, 'fusion', None)):
-        channels = getattr(candidate, 'in_channels', None)
-        if isinstance(channels, int):
-            return channels
-    return None
+    """``in_channels`` of a module taking FPN levels, None if it has
+    none."""
+    channels = getattr(module, 'in_channels', None)
+    return channels if isinstance(channels, int) else None
 
 
 def _check_neck_inputs(

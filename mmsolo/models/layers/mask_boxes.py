@@ -16,10 +16,18 @@ eager post-processor, the test-time augmentation, the exported ONNX graph
 and the host side of a deployed graph. It uses only ops that
 ``torch.onnx.export`` exports (reductions, cumsum, scatter_add, gather),
 without a loop over masks and without a branch on their number.
+
+The one step that differs by where it runs is the projections of the
+masks (:func:`mask_projections`): eager bool masks on the CPU are reduced
+by NumPy, whose reductions of bytes are vectorised, instead of PyTorch's,
+which cast every pixel to the accumulator type first
+(``benchmarks/bench_postprocess.py`` times both ways). The reductions are
+exact either way, so the boxes are the same.
 """
 
 from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -67,25 +75,60 @@ def masks_to_boxes(
         ValueError: an unknown ``mask_box``.
     """
     if mask_box == 'main_parts':
-        return main_part_bounds(
-            masks.sum(2, dtype=torch.int32),
-            masks.sum(1, dtype=torch.int32),
-            min_part,
-        )
+        return main_part_bounds(*mask_projections(masks, count=True), min_part)
     if mask_box != 'tight':
         raise ValueError(
             f'mask_box={mask_box!r} is not one of {MASK_BOX_MODES}'
         )
     if probs is None:
-        # A row (column) holds a pixel when its largest value is not 0;
-        # amax is the cheap reduction of bool masks (any() reads them
-        # element by element).
-        rows, cols = masks.amax(2) != 0, masks.amax(1) != 0
+        rows, cols = mask_projections(masks, count=False)
     else:
         rows, cols = probs.amax(2) > thr, probs.amax(1) > thr
     y0, y1 = kept_span(rows)
     x0, x1 = kept_span(cols)
     return torch.stack([x0, y0, x1, y1], 1).float()
+
+
+def mask_projections(masks: Tensor, count: bool) -> Tuple[Tensor, Tensor]:
+    """Row and column projections of masks: pixel counts, or whether any.
+
+    Args:
+        masks (Tensor): (n, H, W) bool masks (uint8 or float 0/1 too).
+        count (bool): Counts of mask pixels if True, else whether a row
+            (column) holds any.
+
+    Returns:
+        tuple[Tensor]: (n, H) and (n, W); int32 counts, or bool.
+    """
+    if not _numpy_reduces(masks):
+        if count:
+            return masks.sum(2, dtype=torch.int32), masks.sum(
+                1, dtype=torch.int32
+            )
+        return masks.amax(2) != 0, masks.amax(1) != 0
+    pixels = masks.numpy()
+    if count:
+        # Counts reach at most H (W): a narrow accumulator where it fits.
+        accumulator = np.uint16 if max(masks.shape[1:]) < 2**16 else np.int32
+        projections = (
+            pixels.sum(2, dtype=accumulator),
+            pixels.sum(1, dtype=accumulator),
+        )
+        return tuple(torch.from_numpy(p.astype(np.int32)) for p in projections)
+    return torch.from_numpy(pixels.any(2)), torch.from_numpy(pixels.any(1))
+
+
+def _numpy_reduces(masks: Tensor) -> bool:
+    """Whether :func:`mask_projections` hands ``masks`` to NumPy: eager
+    (not traced, exported or compiled) bool or uint8 CPU tensors."""
+    return (
+        masks.device.type == 'cpu'
+        and masks.dtype in (torch.bool, torch.uint8)
+        and not masks.requires_grad
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
+        and not torch.compiler.is_compiling()
+    )
 
 
 def main_part_bounds(

@@ -7,7 +7,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.structures import SampleList
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmsolo.registry import MODELS
@@ -15,23 +14,22 @@ from ..layers import PyramidFusion, resize_to_image
 
 
 @MODELS.register_module()
-class SOLOv2SemanticHead(BaseModule):
+class SOLOv2SemanticHead(PyramidFusion):
     """Per-pixel stuff classes plus one "thing" class at 1/4 scale.
 
     The paper adds a semantic branch "analogue to the mask feature branch";
-    this head is exactly that: its own fusion of the FPN levels, a
-    :class:`PyramidFusion` held as ``fusion`` (:class:`MaskFeatureNeck` is one,
-    its keys being mmdet's checkpoint layout): P2..P5, each brought to 1/4
-    scale by conv + 2x upsampling blocks, summed, coordinates on the deepest
-    level, then a 1x1 classifier. It does not reuse the mask-feature neck's
-    output because those features are what the dynamic kernels combine into
-    instance masks: a semantic loss on them would pull on the one map every
-    instance mask is made from. Panoptic FPN, whose fusion SOLOv2 adopts,
+    this head is exactly that: a :class:`PyramidFusion` of its own, as
+    :class:`MaskFeatureNeck` is one (both are the fusion, with their own output
+    on top, so their state-dict keys are the fusion's): P2..P5, each brought to
+    1/4 scale by conv + 2x upsampling blocks, summed, coordinates on the
+    deepest level, then a 1x1 classifier. It does not reuse the mask-feature
+    neck's output because those features are what the dynamic kernels combine
+    into instance masks: a semantic loss on them would pull on the one map
+    every instance mask is made from. Panoptic FPN, whose fusion SOLOv2 adopts,
     likewise gives its semantic branch a fusion of its own. The price is a
-    second fusion in every step, forward and backward (README.md's panoptic
-    quick start compares the step times). As in Panoptic FPN, every thing class
-    is merged into one "thing" output (the instance branch segments things), so
-    the head has ``num_stuff_classes + 1`` outputs.
+    second fusion in every step, forward and backward. As in Panoptic FPN,
+    every thing class is merged into one "thing" output (the instance branch
+    segments things), so the head has ``num_stuff_classes + 1`` outputs.
 
     Labels of ``gt_sem_seg`` are the dataset's: things ``0 .. T-1``, stuff
     ``T .. T+S-1``, and ``ignore_index`` for void and padding. They become
@@ -83,18 +81,13 @@ class SOLOv2SemanticHead(BaseModule):
             type='Normal', layer='Conv2d', std=0.01
         ),
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
         if num_things_classes < 1 or num_stuff_classes < 0:
             raise ValueError(
                 'SOLOv2SemanticHead: need num_things_classes >= 1 and '
                 f'num_stuff_classes >= 0, got {num_things_classes} and '
                 f'{num_stuff_classes}'
             )
-        self.num_things_classes = num_things_classes
-        self.num_stuff_classes = num_stuff_classes
-        self.ignore_index = ignore_index
-        self.seg_stride = seg_stride
-        self.fusion = PyramidFusion(
+        super().__init__(
             in_channels=in_channels,
             feat_channels=feat_channels,
             out_channels=feat_channels,
@@ -103,9 +96,22 @@ class SOLOv2SemanticHead(BaseModule):
             with_coord=with_coord,
             conv_cfg=None,
             norm_cfg=norm_cfg,
+            init_cfg=init_cfg,
         )
+        self.num_things_classes = num_things_classes
+        self.num_stuff_classes = num_stuff_classes
+        self.ignore_index = ignore_index
+        self.seg_stride = seg_stride
         self.conv_seg = nn.Conv2d(feat_channels, self.num_outputs, 1)
         self.loss_seg = MODELS.build(copy.deepcopy(loss_seg))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Also reads checkpoints written when the fusion was held as a
+        ``fusion`` submodule: their ``fusion.*`` keys are this head's."""
+        held = prefix + 'fusion.'
+        for key in [k for k in state_dict if k.startswith(held)]:
+            state_dict[prefix + key[len(held) :]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def num_outputs(self) -> int:
@@ -115,7 +121,7 @@ class SOLOv2SemanticHead(BaseModule):
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """Semantic logits (N, S + 1, H / 4, W / 4) from FPN levels, level
         ``i`` of shape (N, in_channels, H / 2**(i + 2), W / 2**(i + 2))."""
-        return self.conv_seg(self.fusion(feats))
+        return self.conv_seg(self.fuse(feats))
 
     def semantic_targets(self, gt_sem_seg: Tensor) -> Tensor:
         """Dataset labels (..., H, W) -> head labels: stuff ``T + s`` ->
