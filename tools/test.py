@@ -8,7 +8,7 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmengine.runner import Runner
 
 from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
-from mmsolo.deploy.cli import add_backend_argument
+from mmsolo.deploy.cli import add_backend_argument, backend_file_problem
 from mmsolo.runner import cpu_process_group, load_run_config
 from mmsolo.utils import (
     add_cfg_options,
@@ -49,12 +49,17 @@ def parse_args() -> argparse.Namespace:
     add_cfg_options(parser, 'model.test_cfg.score_thr=0.2')
     add_launcher_args(parser)
     add_unsafe_load_argument(parser)
-    # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file.
+    # --- deployment (mmsolo/deploy): CHECKPOINT is an exported .onnx file
+    # (float, or INT8 from tools/deployment/quantize.py; an .xml IR for
+    # openvino).
     add_backend_argument(parser, 'run')
     # --- end deployment
     args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl file, got {args.out}')
+    problem = backend_file_problem(args.backend, args.checkpoint)
+    if problem:
+        parser.error(problem)
     return args
 
 

@@ -32,6 +32,8 @@ import torch
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .finetune_loading import CheckpointMismatchError
+
 UNSAFE_LOAD_FLAG = '--unsafe-load'
 
 _unsafe_allowed = False
@@ -166,12 +168,14 @@ def unsafe_checkpoint_loading(enabled: bool = True) -> Iterator[None]:
 @contextmanager
 def tool_checkpoint_loading(unsafe: bool = False) -> Iterator[None]:
     """For command-line tools: safe loading (or, with ``unsafe``, full
-    unpickling for the block); a refused file ends the process with exit
-    code 1 and the refusal on stderr instead of a traceback."""
+    unpickling for the block); a refused file, or a checkpoint whose
+    weights do not fit the model (:class:`CheckpointMismatchError`), ends
+    the process with exit code 1 and the message on stderr instead of a
+    traceback."""
     try:
         with unsafe_checkpoint_loading(unsafe):
             yield
-    except UnsafeCheckpointError as error:
+    except (UnsafeCheckpointError, CheckpointMismatchError) as error:
         print(f'error: {error}', file=sys.stderr)
         sys.exit(1)
 

@@ -6,11 +6,17 @@ a square or an upright triangle (3 classes) of radius 10 to 64 px (half the
 side of the square, circumradius of the triangle), centred anywhere in the
 image, in a random colour. Later shapes occlude earlier ones: masks are the
 visible parts, and fragments under 20 px are dropped.
+
+:class:`ShapeSizes` changes the image size, the shapes' sizes (``min_size``
+and ``max_size``: twice the radius), their number per image and the number
+of classes (the first 1 to 3 kinds); its defaults draw the set above, the
+same random numbers in the same order.
 """
 
 import json
 import os
-from typing import Callable, Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -47,21 +53,76 @@ def draw_shape(
     return canvas.astype(bool)
 
 
+@dataclass(frozen=True)
+class ShapeSizes:
+    """What the shapes of a generated set look like; the defaults give the
+    quick-start set.
+
+    Attributes:
+        min_size (float): Smallest shape size (twice the radius: the
+            circle's diameter, the square's side) in pixels.
+        max_size (float): Largest shape size; sizes are uniform between.
+        min_shapes (int): Fewest shapes drawn per image.
+        max_shapes (int): Most shapes drawn per image.
+        num_classes (int): Shape kinds drawn, 1 to 3: circle, square,
+            triangle, in that order.
+        min_fragment (int, optional): Visible parts under this many pixels
+            are dropped; default: 20, or ``min_size`` where smaller.
+    """
+
+    min_size: float = 20
+    max_size: float = 128
+    min_shapes: int = 1
+    max_shapes: int = 6
+    num_classes: int = 3
+    min_fragment: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_size <= self.max_size:
+            raise ValueError(
+                'shape sizes: need 0 < min_size <= max_size, got '
+                f'{self.min_size} and {self.max_size}'
+            )
+        if not 0 <= self.min_shapes <= self.max_shapes:
+            raise ValueError(
+                'shapes per image: need 0 <= min <= max, got '
+                f'{self.min_shapes} and {self.max_shapes}'
+            )
+        if not 1 <= self.num_classes <= len(CLASSES):
+            raise ValueError(
+                f'num_classes: 1 to {len(CLASSES)} shape kinds, got '
+                f'{self.num_classes}'
+            )
+
+    @property
+    def fragment(self) -> int:
+        """The smallest visible part kept, in pixels."""
+        if self.min_fragment is not None:
+            return self.min_fragment
+        return int(min(20, self.min_size))
+
+
 def make_image(
     rng: np.random.Generator,
     size: int = 256,
-    min_shapes: int = 1,
-    max_shapes: int = 6,
-    min_fragment: int = 20,
+    min_shapes: Optional[int] = None,
+    max_shapes: Optional[int] = None,
+    min_fragment: Optional[int] = None,
+    sizes: ShapeSizes = ShapeSizes(),
 ) -> Tuple[np.ndarray, List[dict]]:
     """One image (H, W, 3) uint8 BGR and its instances (``category_id``
-    0-based, ``mask`` bool)."""
+    0-based, ``mask`` bool); ``min_shapes``, ``max_shapes`` and
+    ``min_fragment``, where given, replace those of ``sizes``."""
+    min_shapes = sizes.min_shapes if min_shapes is None else min_shapes
+    max_shapes = sizes.max_shapes if max_shapes is None else max_shapes
+    if min_fragment is None:
+        min_fragment = sizes.fragment
     background = rng.integers(0, 256, size=3)
     image = np.broadcast_to(background, (size, size, 3)).astype(np.float32)
     shapes = []
     for _ in range(rng.integers(min_shapes, max_shapes + 1)):
-        kind = int(rng.integers(0, 3))
-        radius = float(rng.uniform(10, 64))
+        kind = int(rng.integers(0, sizes.num_classes))
+        radius = float(rng.uniform(sizes.min_size / 2, sizes.max_size / 2))
         center = (float(rng.uniform(0, size)), float(rng.uniform(0, size)))
         colour = rng.integers(0, 256, size=3)
         mask = draw_shape(kind, center, radius, size)
@@ -96,16 +157,22 @@ def instance_annotation(
 
 
 def write_split(
-    out_dir: str, split: str, num_images: int, seed: int, size: int = 256
+    out_dir: str,
+    split: str,
+    num_images: int,
+    seed: int,
+    size: int = 256,
+    sizes: ShapeSizes = ShapeSizes(),
 ) -> str:
     """Write ``out_dir/<split>/*.png`` and ``out_dir/annotations/
-    instances_<split>.json``; returns the annotation path."""
+    instances_<split>.json`` (images of ``size`` x ``size``, shapes as
+    ``sizes`` says); returns the annotation path."""
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.join(out_dir, split), exist_ok=True)
     os.makedirs(os.path.join(out_dir, 'annotations'), exist_ok=True)
     images, annotations = [], []
     for image_id in range(1, num_images + 1):
-        image, instances = make_image(rng, size)
+        image, instances = make_image(rng, size, sizes=sizes)
         file_name = f'{image_id:06d}.png'
         cv2.imwrite(os.path.join(out_dir, split, file_name), image)
         images.append(
@@ -124,7 +191,8 @@ def write_split(
         images=images,
         annotations=annotations,
         categories=[
-            dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)
+            dict(id=i + 1, name=name)
+            for i, name in enumerate(CLASSES[: sizes.num_classes])
         ],
     )
     ann_path = os.path.join(out_dir, 'annotations', f'instances_{split}.json')

@@ -1,5 +1,8 @@
 """Inference backends of exported graphs: ONNX Runtime and OpenVINO, both
-behind one interface (a batch of images in, the named outputs out)."""
+behind one interface (a batch of images in, the named outputs out). Both run
+the ``.onnx`` files of ``tools/deployment/pytorch2onnx.py`` and
+``tools/deployment/quantize.py --backend onnxruntime``; OpenVINO runs the
+IR (``.xml`` and ``.bin``) of ``quantize.py --backend openvino`` too."""
 
 import json
 from typing import Dict, Optional
@@ -11,17 +14,44 @@ from .export import INPUT_NAME, METADATA_KEY
 BACKENDS = ('onnxruntime', 'openvino')
 
 
-def read_deploy_metadata(model_file: str) -> dict:
-    """The ``mmsolo`` metadata :func:`export_onnx` wrote into the file."""
-    import onnx
+def is_openvino_ir(model_file: str) -> bool:
+    """Whether ``model_file`` is an OpenVINO IR (``.xml``), not ONNX."""
+    return model_file.lower().endswith('.xml')
 
-    proto = onnx.load(model_file, load_external_data=False)
-    for entry in proto.metadata_props:
-        if entry.key == METADATA_KEY:
-            return json.loads(entry.value)
+
+def read_ir_metadata(model_file: str) -> Optional[dict]:
+    """The ``mmsolo`` metadata of an OpenVINO IR: its ``rt_info``'s
+    ``mmsolo`` entry (written by ``tools/deployment/quantize.py``), or the
+    ONNX metadata OpenVINO keeps under ``framework`` when it converts an
+    exported ``.onnx`` file; None if it has neither."""
+    import openvino as ov
+
+    model = ov.Core().read_model(model_file)
+    for path in ([METADATA_KEY], ['framework', METADATA_KEY]):
+        if model.has_rt_info(path):
+            return json.loads(model.get_rt_info(path).astype(str))
+    return None
+
+
+def read_deploy_metadata(model_file: str) -> dict:
+    """The ``mmsolo`` metadata :func:`export_onnx` (or
+    ``tools/deployment/quantize.py``) wrote into the file (``.onnx``, or an
+    OpenVINO ``.xml``)."""
+    if is_openvino_ir(model_file):
+        meta = read_ir_metadata(model_file)
+        if meta is not None:
+            return meta
+    else:
+        import onnx
+
+        proto = onnx.load(model_file, load_external_data=False)
+        for entry in proto.metadata_props:
+            if entry.key == METADATA_KEY:
+                return json.loads(entry.value)
     raise ValueError(
         f'{model_file} has no "{METADATA_KEY}" metadata: export '
-        'it with tools/deployment/pytorch2onnx.py'
+        'it with tools/deployment/pytorch2onnx.py (and quantize it with '
+        'tools/deployment/quantize.py)'
     )
 
 
@@ -29,7 +59,8 @@ class OnnxRuntimeBackend:
     """An ONNX Runtime CPU session.
 
     Args:
-        model_file (str): The ``.onnx`` file.
+        model_file (str): The ``.onnx`` file (float, or the QDQ INT8 graph
+            of ``tools/deployment/quantize.py``).
         num_threads (int, optional): Intra-op threads; ORT's default if
             None.
         spinning (bool): Let idle ORT threads spin-wait for work (ORT's
@@ -46,6 +77,11 @@ class OnnxRuntimeBackend:
     ) -> None:
         import onnxruntime as ort
 
+        if is_openvino_ir(model_file):
+            raise ValueError(
+                f'{model_file} is an OpenVINO IR: run it with --backend '
+                'openvino (ONNX Runtime runs .onnx files)'
+            )
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
@@ -66,10 +102,14 @@ class OnnxRuntimeBackend:
 
 class OpenVINOBackend:
     """An OpenVINO compiled model, float32 inference (the CPU plugin
-    would run bf16 where the CPU has it, which moves scores by ~1e-3).
+    would run bf16 where the CPU has it, which moves scores by ~1e-3). The
+    hint leaves the INT8 layers of a quantized model (its FakeQuantize
+    operations) in INT8.
 
     Args:
-        model_file (str): The ``.onnx`` file (read by OpenVINO directly).
+        model_file (str): The ``.onnx`` file (read by OpenVINO directly),
+            or an IR ``.xml`` (with its ``.bin`` beside it) such as
+            ``tools/deployment/quantize.py --backend openvino`` writes.
         device (str): OpenVINO device. Defaults to ``'CPU'``.
         num_threads (int, optional): ``INFERENCE_NUM_THREADS``.
     """

@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 
 from mmsolo.models.layers import resize_to_image
 from mmsolo.models.task_modules import instance_boxes, mask_box_threshold
+from mmsolo.utils.stage_timer import timed_stage
 
 
 def split_outputs(
@@ -80,7 +81,8 @@ def to_instances(
             probs = image_probs(
                 detections['mask_probs'], mask_stride, img_meta, False
             )
-        boxes = instance_boxes(masks, probs, box_cfg)
+        with timed_stage('boxes'):
+            boxes = instance_boxes(masks, probs, box_cfg)
     instances = InstanceData()
     instances.masks = masks.contiguous()
     instances.labels = detections['labels'].long()
@@ -98,7 +100,10 @@ def image_probs(
     shape = img_meta['ori_shape' if rescale else 'img_shape'][:2]
     if len(mask_probs) == 0:
         return torch.zeros((0, *shape), dtype=torch.float32)
-    return resize_to_image(mask_probs.float(), mask_stride, img_meta, rescale)
+    with timed_stage('resize'):
+        return resize_to_image(
+            mask_probs.float(), mask_stride, img_meta, rescale
+        )
 
 
 def to_data_samples(

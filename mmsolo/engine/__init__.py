@@ -2,6 +2,7 @@ from mmsolo.fileio import ATOMIC_LOCAL, AtomicLocalBackend, write_atomically
 from .hooks import (
     AdaptiveThreadsHook,
     CheckpointHook,
+    FinetuneLoadHook,
     FiniteGradientsHook,
     NonFiniteGradientError,
     NonFiniteLossError,
@@ -19,6 +20,7 @@ __all__ = [
     'CPU_DDP_TYPE',
     'CPUDistributedDataParallel',
     'CheckpointHook',
+    'FinetuneLoadHook',
     'FiniteGradientsHook',
     'NonFiniteGradientError',
     'NonFiniteLossError',

@@ -11,8 +11,11 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
+from mmsolo.engine import FinetuneLoadHook
 from mmsolo.engine.model_wrappers import CPU_DDP_TYPE
 from mmsolo.utils import register_all_modules
+
+FINETUNE_HOOK = FinetuneLoadHook.__name__
 
 
 def load_run_config(
@@ -27,7 +30,8 @@ def load_run_config(
     sets the launcher, and picks the work dir: ``work_dir`` if given, else
     the config's own, else ``./work_dirs/<config name>``. A distributed run
     on a machine without CUDA is switched to the CPU (see
-    :func:`use_cpu_distributed`).
+    :func:`use_cpu_distributed`). ``mmsolo.FinetuneLoadHook`` is added to
+    the custom hooks (see :func:`add_finetune_load_hook`).
     """
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(config_path)
@@ -42,7 +46,23 @@ def load_run_config(
         )
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_distributed(cfg)
+    add_finetune_load_hook(cfg)
     return cfg
+
+
+def add_finetune_load_hook(cfg: Config) -> None:
+    """Add ``mmsolo.FinetuneLoadHook`` to ``cfg.custom_hooks`` unless it is
+    listed: a ``load_from`` trained on other classes then fine-tunes with
+    its classifier re-initialised (one log line), and any other shape
+    mismatch stops the run naming the key, with no field in the config."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(
+        isinstance(hook, dict)
+        and str(hook.get('type', '')).split('.')[-1] == FINETUNE_HOOK
+        for hook in hooks
+    ):
+        hooks.append(dict(type=f'mmsolo.{FINETUNE_HOOK}'))
+    cfg.custom_hooks = hooks
 
 
 def load_tool_config(

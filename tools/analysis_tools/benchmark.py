@@ -1,51 +1,67 @@
-"""Inference speed of a model: images per second of ``model.test_step``.
+"""Inference speed of a model: images per second of ``model.test_step``,
+or with ``--stages`` the time of every stage of an inference.
 
     python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT]
         [--max-iter 2000] [--log-interval 50] [--num-warmup 5]
-        [--fuse-conv-bn] [--fp16] [--device cpu|cuda]
-        [--synthetic [--shape H W]]
-        [--cfg-options ...]
+        [--batch-size 1] [--fuse-conv-bn] [--fp16] [--device cpu|cuda]
+        [--synthetic [--shape H W]] [--stages [--out TIMES.json]]
+        [--backend pytorch|onnxruntime|openvino] [--cfg-options ...]
 
-Images come one at a time (batch size 1, no dataloader workers) from the
-config's ``test_dataloader``, repeated when it holds fewer than
-``num_warmup + max_iter``; with ``--synthetic`` they are seeded random images
-of ``--shape`` (default: the ``scale`` of the test pipeline's ``Resize``, as
-H x W) sent through the test pipeline, so no dataset is needed. The first
-``--num-warmup`` images are not timed; then ``--max-iter`` images are (unlike
-mmdet's benchmark, whose ``--max-iter`` counts the warm-up too). The time of
-an image is that of ``model.test_step`` (data preprocessor, forward,
-post-processing, CUDA synchronised), not of data loading. Prints, like
-mmdet's::
+Images come ``--batch-size`` at a time (no dataloader workers) from the
+config's ``test_dataloader``, repeated when it holds fewer than needed;
+with ``--synthetic`` they are seeded random images of ``--shape`` (default:
+the ``scale`` of the test pipeline's ``Resize``, as H x W) sent through the
+test pipeline, so no dataset is needed. The first ``--num-warmup`` batches
+are not timed; then ``--max-iter`` batches are (unlike mmdet's benchmark,
+whose ``--max-iter`` counts the warm-up too). The time of a batch is that
+of ``model.test_step`` (data preprocessor, forward, post-processing, CUDA
+synchronised), not of data loading. Prints, like mmdet's::
 
     Done image [50 /2000], fps: 10.2 img/s, times per image: 98.0 ms/img
     Overall fps: 10.3 img/s, times per image: 97.1 ms/img
+
+``--stages`` times each iteration end to end, from loading the images to
+the RLE encoding of the results as ``CocoMetric`` does it, and within it
+every stage (test pipeline, data preprocessor, backbone, FPN, mask-feature
+neck, head, the post-processing steps, or for an exported graph the graph
+and the host's steps around it; :mod:`mmsolo.runner.inference_benchmark`),
+synchronising CUDA at every stage boundary. It prints a table (stage, mean
+ms, ms per image, share %), the model-only and end-to-end images per
+second, and with ``--out`` writes every iteration's times as JSON.
 
 Without CHECKPOINT the model gets seeded random weights (``--seed``) with the
 backbone's ``init_cfg`` removed, which times the model, not a trained one.
 """
 
 import argparse
-import copy
-import itertools
-import time
-from typing import Iterator, Optional, Sequence
+import os
+from typing import Optional, Sequence
 
-import numpy as np
 import torch
 from mmcv.cnn import fuse_conv_bn
-from mmcv.transforms import Compose
-from mmdet.utils import get_test_pipeline_cfg
 from mmengine.config import Config, DictAction
-from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import load_checkpoint
 
 from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.deploy.cli import add_backend_argument
+from mmsolo.fileio import dump_json_atomically
 from mmsolo.registry import MODELS
 from mmsolo.runner import load_tool_config
+from mmsolo.runner.inference_benchmark import (
+    dataset_loads,
+    run_benchmark,
+    run_stage_benchmark,
+    synthetic_loads,
+)
 from mmsolo.utils import config_input_shape, cpu_precision_choice
+from mmsolo.utils.stage_timer import (
+    StageTimer,
+    format_stage_table,
+    images_per_second,
+    stage_times_json,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,19 +78,36 @@ def parse_args() -> argparse.Namespace:
         '--max-iter',
         type=int,
         default=2000,
-        help='number of timed images (after the warm-up)',
+        help='number of timed batches (after the warm-up)',
     )
     parser.add_argument(
         '--log-interval',
         type=int,
         default=50,
-        help='print the fps so far every this many timed images',
+        help='print the fps so far every this many timed batches',
     )
     parser.add_argument(
         '--num-warmup',
         type=int,
         default=5,
-        help='number of images run before timing starts',
+        help='number of batches run before timing starts',
+    )
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=1,
+        help='images per batch (per model call)',
+    )
+    parser.add_argument(
+        '--stages',
+        action='store_true',
+        help='time every stage, from loading the images to the RLE '
+        'encoding of the results, and print a table of them',
+    )
+    parser.add_argument(
+        '--out',
+        metavar='FILE.json',
+        help='with --stages: write the times of every iteration here',
     )
     parser.add_argument(
         '--fuse-conv-bn',
@@ -134,6 +167,12 @@ def parse_args() -> argparse.Namespace:
         parser.error(
             f'--log-interval must be at least 1, got {args.log_interval}'
         )
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be at least 1, got {args.batch_size}')
+    if args.out is not None and not args.stages:
+        parser.error('--out writes the times of --stages; add --stages')
+    if args.out is not None and os.path.isdir(args.out):
+        parser.error(f'--out {args.out} is a directory; give a .json file')
     if args.num_warmup < 0:
         parser.error(f'--num-warmup must be >= 0, got {args.num_warmup}')
     if args.shape is not None and not args.synthetic:
@@ -178,38 +217,6 @@ def build_model(
     return model.to(device).eval()
 
 
-def synthetic_batches(
-    cfg: Config, shape: Sequence[int], seed: int
-) -> Iterator[dict]:
-    """Endless batches of one seeded random (H, W, 3) uint8 image, through
-    the test pipeline (image from an array, annotations left out)."""
-    pipeline_cfg = [
-        copy.deepcopy(transform)
-        for transform in get_test_pipeline_cfg(cfg)
-        if transform.type.split('.')[-1] != 'LoadAnnotations'
-    ]
-    pipeline_cfg[0].type = 'mmdet.LoadImageFromNDArray'
-    pipeline = Compose(pipeline_cfg)
-    rng = np.random.default_rng(seed)
-    for index in itertools.count():
-        image = rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8)
-        yield pseudo_collate([pipeline(dict(img=image, img_id=index))])
-
-
-def dataset_batches(cfg: Config) -> Iterator[dict]:
-    """Endless batches of one test image each, the test set repeated."""
-    loader_cfg = copy.deepcopy(cfg.test_dataloader)
-    loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
-    loader = Runner.build_dataloader(loader_cfg)
-    if len(loader) == 0:
-        raise ValueError(
-            'the test dataset (test_dataloader.dataset) is '
-            'empty; point it at images or use --synthetic'
-        )
-    while True:
-        yield from loader
-
-
 def autocast_dtype(
     device: str, fp16: bool, logger: MMLogger
 ) -> Optional[torch.dtype]:
@@ -230,61 +237,42 @@ def autocast_dtype(
     return torch.bfloat16
 
 
-def run_benchmark(
-    model: torch.nn.Module,
-    batches: Iterator[dict],
-    max_iter: int,
-    num_warmup: int,
-    log_interval: int,
-    device: str,
+def report_stages(
+    args: argparse.Namespace,
+    timer: StageTimer,
+    stages: Sequence[str],
     logger: MMLogger,
-    amp_dtype: Optional[torch.dtype] = None,
-) -> float:
-    """Time ``max_iter`` images after ``num_warmup`` (under autocast to
-    ``amp_dtype`` if given); return the overall fps."""
-
-    def sync() -> None:
-        if device == 'cuda':
-            torch.cuda.synchronize()
-
-    logger.info(f'warm-up: {num_warmup} images')
-    timed = 0.0
-    for index, batch in enumerate(
-        itertools.islice(batches, num_warmup + max_iter)
-    ):
-        sync()
-        start = time.perf_counter()
-        with (
-            torch.no_grad(),
-            torch.autocast(
-                device,
-                dtype=amp_dtype or torch.float32,
-                enabled=amp_dtype is not None,
-            ),
-        ):
-            model.test_step(batch)
-        sync()
-        if index < num_warmup:
-            continue
-        timed += time.perf_counter() - start
-        done = index + 1 - num_warmup
-        if done % log_interval == 0 or done == max_iter:
-            fps = done / timed
-            message = (
-                f'Done image [{done:<3}/{max_iter}], '
-                f'fps: {fps:.1f} img/s, '
-                f'times per image: {1000 / fps:.1f} ms/img'
-            )
-            if device == 'cuda':
-                memory = torch.cuda.max_memory_allocated() // 2**20
-                message += f', cuda memory: {memory} MB'
-            logger.info(message)
-    fps = max_iter / timed
+) -> None:
+    """Log the table of the stages and both images-per-second figures;
+    write the raw times to ``args.out`` (atomically) if given."""
+    iterations = timer.iterations
+    model_fps = images_per_second(iterations, 'model')
+    end_to_end_fps = images_per_second(iterations)
     logger.info(
-        f'Overall fps: {fps:.1f} img/s, '
-        f'times per image: {1000 / fps:.1f} ms/img'
+        f'stages (mean of {len(iterations)} batches of '
+        f'{iterations[-1].images} images):\n'
+        + format_stage_table(iterations, stages)
     )
-    return fps
+    logger.info(
+        f'model-only fps: {model_fps:.1f} img/s (data preprocessor to '
+        f'post-processing), end-to-end fps: {end_to_end_fps:.1f} img/s '
+        '(loading to RLE encoding)'
+    )
+    if args.out is None:
+        return
+    times = stage_times_json(iterations, stages)
+    times.update(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        backend=args.backend,
+        device=args.device,
+        batch_size=args.batch_size,
+        synthetic_shape=list(args.shape or []) if args.synthetic else None,
+        cpu_threads=torch.get_num_threads(),
+        fps=dict(model=model_fps, end_to_end=end_to_end_fps),
+    )
+    dump_json_atomically(times, args.out, indent=1)
+    logger.info(f'times of every iteration written to {args.out}')
 
 
 def main() -> None:
@@ -312,19 +300,22 @@ def main() -> None:
             shape = args.shape or config_input_shape(cfg)
         except ValueError as error:  # no Resize to take the size from
             raise SystemExit(f'benchmark.py: {error}') from None
+        args.shape = shape
         logger.info(f'synthetic {shape[0]}x{shape[1]} images (H x W)')
-        batches = synthetic_batches(cfg, shape, args.seed)
+        loads = synthetic_loads(cfg, shape, args.seed, args.batch_size)
     else:
-        batches = dataset_batches(cfg)
+        loads = dataset_loads(cfg, args.batch_size)
     amp_dtype = autocast_dtype(args.device, args.fp16, logger)
     logger.info(
         f'device: {args.device}, '
-        f'{torch.get_num_threads()} CPU threads'
+        f'{torch.get_num_threads()} CPU threads, '
+        f'batch size {args.batch_size}'
         + (f', autocast {amp_dtype}' if amp_dtype else '')
     )
-    run_benchmark(
+    run = run_stage_benchmark if args.stages else run_benchmark
+    result = run(
         model,
-        batches,
+        loads,
         args.max_iter,
         args.num_warmup,
         args.log_interval,
@@ -332,6 +323,8 @@ def main() -> None:
         logger,
         amp_dtype,
     )
+    if args.stages:
+        report_stages(args, *result, logger)
 
 
 if __name__ == '__main__':

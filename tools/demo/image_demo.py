@@ -6,14 +6,16 @@ panoptic map):
         [--weights CKPT] [--out-dir outputs] [--pred-score-thr 0.3]
         [--batch-size 1] [--show] [--no-save-vis] [--no-save-pred]
         [--print-result] [--palette none] [--device cuda:0|cpu] [--seed 0]
+        [--polygons]
 
 INPUTS are image files or folders of images. As mmdet's demo, it writes
 ``OUT_DIR/vis/<image name>`` (the picture) and ``OUT_DIR/preds/<image
-name>.json`` (labels, scores, boxes, RLE masks). ``--out-file OUT.png`` (one
-input) writes only that picture. Without ``--weights`` the model gets random
-initial weights drawn with ``--seed`` and the class names of the config's
-test set. ``--seed`` also seeds the visualizer's mask colours, so runs
-repeat.
+name>.json`` (labels, scores, boxes, RLE masks; with ``--polygons`` also
+each mask's outer contours as COCO polygons, holes filled).
+``--out-file OUT.png`` (one input) writes only that picture. Without
+``--weights`` the model gets random initial weights drawn with ``--seed``
+and the class names of the config's test set. ``--seed`` also seeds the
+visualizer's mask colours, so runs repeat.
 """
 
 import argparse
@@ -91,6 +93,12 @@ def parse_args() -> argparse.Namespace:
         default=0,
         help='seed of the random weights used without --weights, and of '
         'the jitter of mask colours',
+    )
+    parser.add_argument(
+        '--polygons',
+        action='store_true',
+        help='also write each mask as polygons ("polygons": per instance, '
+        'its outer contours [[x1, y1, x2, y2, ...], ...], holes filled)',
     )
     add_cfg_options(parser)
     add_unsafe_load_argument(parser)
@@ -181,6 +189,7 @@ def main() -> None:
         pred_score_thr=args.pred_score_thr,
         print_result=args.print_result,
         out_dir='' if args.out_file else args.out_dir,
+        polygons=args.polygons,
     )
     elapsed = time.perf_counter() - start
     for image, result in zip(images, outputs['predictions']):

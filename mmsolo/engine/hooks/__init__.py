@@ -3,6 +3,7 @@ from .adaptive_threads_hook import (
     default_thread_candidates,
 )
 from .checkpoint_hook import CheckpointHook
+from .finetune_load_hook import FinetuneLoadHook
 from .finite_gradients_hook import (
     FiniteGradientsHook,
     NonFiniteGradientError,
@@ -21,6 +22,7 @@ __all__ = [
     'AdaptiveThreadsHook',
     'CheckpointHook',
     'default_thread_candidates',
+    'FinetuneLoadHook',
     'FiniteGradientsHook',
     'NonFiniteGradientError',
     'NonFiniteLossError',

@@ -19,6 +19,10 @@ stops as soon as no candidate is left, computes the candidates' masks by
 registered mask NMS (Matrix NMS by its sparse path on the CPU) and resizes
 the kept masks by ``F.interpolate`` to the image's own size (see
 docs/architecture.md, "Post-processing").
+
+The stages are marked with :func:`mmsolo.utils.stage_timer.timed_stage`
+(``candidates``, ``mask_probs``, ``mask_nms``, ``resize``, ``boxes``),
+which does nothing unless ``benchmark.py --stages`` is timing them.
 """
 
 from typing import List, Optional, Sequence, Tuple
@@ -30,6 +34,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsolo.registry import FUNCTIONS, TASK_UTILS
+from mmsolo.utils.stage_timer import timed_stage
 from ..layers import (
     MaskFeatures,
     cell_levels,
@@ -127,10 +132,11 @@ class SOLOv2PostProcessor:
             masks that ``cfg.mask_box`` names.
         """
         cfg = self.test_cfg if cfg is None else build_test_cfg(cfg)
-        cell_probs = flat_cells(
-            [point_nms(level.sigmoid()) for level in cls_preds]
-        )
-        cell_kernels = flat_cells(kernel_preds)
+        with timed_stage('candidates'):
+            cell_probs = flat_cells(
+                [point_nms(level.sigmoid()) for level in cls_preds]
+            )
+            cell_kernels = flat_cells(kernel_preds)
         return [
             self.predict_image(
                 cell_kernels[img_id],
@@ -159,32 +165,40 @@ class SOLOv2PostProcessor:
         out_shape = (
             img_meta['ori_shape'][:2] if rescale else img_meta['img_shape'][:2]
         )
-        cls_scores, cells, labels = self.select_candidates(cell_probs, cfg)
+        with timed_stage('candidates'):
+            cls_scores, cells, labels = self.select_candidates(cell_probs, cfg)
         if len(cls_scores) == 0:
             return empty_instances(kernels, out_shape)
-        levels = cell_levels(self.num_grids, kernels.device)[cells]
-        mask_probs = self.candidate_mask_probs(
-            mask_feats, img_id, kernels[cells], levels
-        )
-        min_areas = mask_probs.new_tensor(self.min_mask_areas)[levels]
-        masks, areas, keep = threshold_masks(
-            mask_probs, cfg.mask_thr, min_areas
-        )
-        if not keep.any():
-            return empty_instances(kernels, out_shape)
-        mask_probs, masks, areas = mask_probs[keep], masks[keep], areas[keep]
-        mask_scores = cls_scores[keep] * maskness(mask_probs, masks, areas)
-        nms_scores, nms_labels, _, kept = self.mask_nms(
-            masks, labels[keep], mask_scores, areas, cfg
-        )
+        with timed_stage('mask_probs'):
+            levels = cell_levels(self.num_grids, kernels.device)[cells]
+            mask_probs = self.candidate_mask_probs(
+                mask_feats, img_id, kernels[cells], levels
+            )
+            min_areas = mask_probs.new_tensor(self.min_mask_areas)[levels]
+            masks, areas, keep = threshold_masks(
+                mask_probs, cfg.mask_thr, min_areas
+            )
+            if not keep.any():
+                return empty_instances(kernels, out_shape)
+            mask_probs, masks = mask_probs[keep], masks[keep]
+            areas = areas[keep]
+            mask_scores = cls_scores[keep] * maskness(mask_probs, masks, areas)
+        with timed_stage('mask_nms'):
+            nms_scores, nms_labels, _, kept = self.mask_nms(
+                masks, labels[keep], mask_scores, areas, cfg
+            )
         if len(kept) == 0:
             return empty_instances(kernels, out_shape)
         results = InstanceData()
-        image_probs = self.resize_probs(mask_probs[kept], img_meta, rescale)
-        results.masks = image_probs > cfg.mask_thr
+        with timed_stage('resize'):
+            image_probs = self.resize_probs(
+                mask_probs[kept], img_meta, rescale
+            )
+            results.masks = image_probs > cfg.mask_thr
         results.labels = nms_labels
         results.scores = nms_scores
-        results.bboxes = instance_boxes(results.masks, image_probs, cfg)
+        with timed_stage('boxes'):
+            results.bboxes = instance_boxes(results.masks, image_probs, cfg)
         return results
 
     @staticmethod

@@ -1,0 +1,256 @@
+"""tools/analysis_tools/suggest_grids.py on the quick-start set, on sets of
+tiny and of huge objects (tools/misc/generate_shapes.py's size options),
+the config it writes trained by tools/train.py, and its errors."""
+
+import json
+import math
+import os
+import subprocess
+
+import pytest
+from mmengine.config import Config
+
+from mmsolo.datasets import write_split
+from mmsolo.datasets.synthetic_shapes import ShapeSizes
+
+QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
+TOOL = 'tools/analysis_tools/suggest_grids.py'
+
+
+def run_tool(repo_root, python, *args):
+    done = subprocess.run(
+        [python, *args],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done, done.stdout + done.stderr
+
+
+def data_root_option(root):
+    return [
+        '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}/',
+        f'val_dataloader.dataset.data_root={root}/',
+    ]
+
+
+def generate(root, img_size=512, train=12, val=2, **sizes):
+    """A shapes set of ``sizes`` (ShapeSizes' fields) under ``root``."""
+    for split, count, seed in (('train', train, 3), ('val', val, 4)):
+        write_split(
+            str(root), split, count, seed, img_size, ShapeSizes(**sizes)
+        )
+    return root
+
+
+def annotations(root, split='train'):
+    with open(
+        os.path.join(root, 'annotations', f'instances_{split}.json')
+    ) as f:
+        return json.load(f)
+
+
+def box_scales(root):
+    return [
+        math.sqrt(ann['bbox'][2] * ann['bbox'][3])
+        for ann in annotations(root)['annotations']
+    ]
+
+
+def in_some_range(scale, scale_ranges):
+    return any(low <= scale <= high for low, high in scale_ranges)
+
+
+@pytest.fixture(scope='module')
+def quickstart_prefix(tmp_path_factory):
+    """The first 150 training images of the quick-start set (same seed:
+    the generator draws them first)."""
+    root = tmp_path_factory.mktemp('quickstart')
+    write_split(str(root), 'train', num_images=150, seed=0)
+    return root
+
+
+def test_the_quickstart_gets_a_proposal_that_then_fits(
+    quickstart_prefix, tmp_path, repo_root, python
+):
+    """The quick start's ranges are the paper's divided by three, for its
+    256 px images; its shapes (20-128 px, sizes uniform) crowd its upper
+    levels: the tool proposes, and says the proposal fits."""
+    out = tmp_path / 'child.py'
+    done, log = run_tool(
+        repo_root,
+        python,
+        TOOL,
+        QUICKSTART,
+        *data_root_option(quickstart_prefix),
+        '--out',
+        str(out),
+        '--show-dir',
+        str(tmp_path / 'show'),
+    )
+    assert done.returncode == 0, log[-3000:]
+    assert 'after no resize in train_dataloader.dataset.pipeline' in log
+    assert 'The config does not fit the data:' in log
+    assert 'level 0 (1, 32) takes' in log and 'starved' in log
+    assert 'instances no range covers: config 0, proposed 0' in log
+    assert 'model = dict(' in log and 'scale_ranges=(' in log
+    assert f'config written: {out}' in log
+    png = tmp_path / 'show' / 'solov2-light_r18_fpn_shapes_scales.png'
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # The written config, checked again: it fits, nothing is written.
+    again = tmp_path / 'again.py'
+    done, log = run_tool(
+        repo_root,
+        python,
+        TOOL,
+        str(out),
+        *data_root_option(quickstart_prefix),
+        '--out',
+        str(again),
+    )
+    assert done.returncode == 0, log[-3000:]
+    assert 'The config fits the data: no change.' in log
+    assert f'the config fits: nothing written to {again}' in log
+    assert not again.exists()
+
+
+@pytest.mark.parametrize(
+    'name,sizes',
+    [
+        ('tiny', dict(min_size=4, max_size=16)),
+        ('half', dict(min_size=256, max_size=512)),
+    ],
+)
+def test_misfitted_sets_get_ranges_that_cover_every_instance(
+    name, sizes, tmp_path, repo_root, python
+):
+    """4-16 px objects, and objects of half to all of the image, in 512 px
+    images: the quick start starves some of its levels; the written ranges
+    take every instance, and each of them takes some."""
+    root = generate(tmp_path / name, min_shapes=3, max_shapes=12, **sizes)
+    out = tmp_path / f'{name}.py'
+    done, log = run_tool(
+        repo_root,
+        python,
+        TOOL,
+        QUICKSTART,
+        *data_root_option(root),
+        '--out',
+        str(out),
+    )
+    assert done.returncode == 0, log[-3000:]
+    assert 'starved' in log
+    assert 'proposed 0' in log
+    head = Config.fromfile(str(out)).model.mask_head
+    scales = box_scales(root)
+    assert scales
+    assert all(in_some_range(s, head.scale_ranges) for s in scales)
+    assert all(
+        any(low <= s <= high for s in scales)
+        for low, high in head.scale_ranges
+    )
+    quickstart = Config.fromfile(QUICKSTART).model.mask_head
+    if name == 'tiny':
+        assert 'strides=' in log  # the test-time minimum areas go down
+        assert max(head.strides) < max(quickstart.strides)
+
+
+def test_the_written_config_trains(tmp_path, repo_root, python):
+    """Tiny objects, three levels instead of four: the config written for
+    them (FPN, mask-feature neck and head changed) trains two
+    iterations."""
+    root = generate(
+        tmp_path / 'data',
+        img_size=256,
+        train=4,
+        min_size=4,
+        max_size=16,
+        min_shapes=8,
+        max_shapes=8,
+    )
+    out = tmp_path / 'three_levels.py'
+    done, log = run_tool(
+        repo_root,
+        python,
+        TOOL,
+        QUICKSTART,
+        *data_root_option(root),
+        '--out',
+        str(out),
+        '--num-levels',
+        '3',
+    )
+    assert done.returncode == 0, log[-3000:]
+    assert 'num_outs=3' in log
+    ann = os.path.join(root, 'annotations', 'instances_val.json')
+    done, log = run_tool(
+        repo_root,
+        python,
+        'tools/train.py',
+        str(out),
+        '--work-dir',
+        str(tmp_path / 'work'),
+        '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}/',
+        f'val_dataloader.dataset.data_root={root}/',
+        f'test_dataloader.dataset.data_root={root}/',
+        f'val_evaluator.ann_file={ann}',
+        f'test_evaluator.ann_file={ann}',
+        'train_dataloader.batch_size=2',
+        'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1',
+    )
+    assert done.returncode == 0, log[-4000:]
+    assert 'Iter(train) [2/2]' in log
+    assert 'coco/segm_mAP' in log
+    assert (tmp_path / 'work' / 'iter_2.pth').is_file()
+
+
+def write_json(path, obj):
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+def test_errors_name_the_file_and_field(tmp_path, repo_root, python):
+    missing = tmp_path / 'nowhere'
+    done, log = run_tool(
+        repo_root, python, TOOL, QUICKSTART, *data_root_option(missing)
+    )
+    assert done.returncode == 1
+    expected = f'{missing}/annotations/instances_train.json: no such'
+    assert expected in log
+
+    no_area = write_json(
+        tmp_path / 'no_area.json',
+        dict(
+            images=[dict(id=1, width=32, height=32)],
+            annotations=[dict(id=5, image_id=1, bbox=[1, 1, 8, 8])],
+        ),
+    )
+    done, log = run_tool(
+        repo_root, python, TOOL, QUICKSTART, '--ann-file', no_area
+    )
+    assert done.returncode == 1
+    assert (
+        f'{no_area}: annotations[0] (id 5) has neither "area" nor '
+        '"segmentation"'
+    ) in log
+
+    no_head = tmp_path / 'no_head.py'
+    no_head.write_text(
+        "model = dict(type='MaskRCNN', roi_head=dict(type='StandardRoIHead'))"
+    )
+    done, log = run_tool(
+        repo_root, python, TOOL, str(no_head), '--ann-file', no_area
+    )
+    assert done.returncode == 1
+    assert f'{no_head}: model.mask_head is missing, not a SOLOv2Head' in log
+
+    done, log = run_tool(repo_root, python, TOOL, str(tmp_path / 'x.py'))
+    assert done.returncode == 1
+    assert 'x.py: no such config file' in log
+    assert 'Traceback' not in log
