@@ -1,12 +1,18 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT`` (mmdet
 3's options: ``--out``, ``--show``, ``--show-dir``, ``--wait-time``,
-``--tta``)."""
+``--tta``; ``--slice-size``: each image predicted in tiles, merged on the
+whole image)."""
 
 import argparse
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmengine.runner import Runner
 
+from mmsolo.apis.sliced_inference import (
+    add_slice_arguments,
+    check_slice_arguments,
+    use_sliced_inference,
+)
 from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.deploy.cli import add_backend_argument, backend_file_problem
 from mmsolo.runner import cpu_process_group, load_run_config
@@ -54,7 +60,11 @@ def parse_args() -> argparse.Namespace:
     # openvino).
     add_backend_argument(parser, 'run')
     # --- end deployment
+    add_slice_arguments(parser)
     args = parse_tool_args(parser)
+    check_slice_arguments(parser, args)
+    if args.slice_size and args.tta:
+        parser.error('--slice-size and --tta do not combine')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl file, got {args.out}')
     problem = backend_file_problem(args.backend, args.checkpoint)
@@ -83,6 +93,13 @@ def main() -> None:
             use_tta(cfg, args.config)
         except ValueError as error:
             raise SystemExit(str(error)) from None
+    if args.slice_size:  # the model wrapped, the test set read whole
+        try:
+            use_sliced_inference(
+                cfg, args.slice_size, args.slice_overlap, args.slice_batch_size
+            )
+        except ValueError as error:
+            raise SystemExit(f'--slice-size: {error}') from None
     # A distributed run without CUDA tests in its gloo process group. The
     # checkpoint is read with torch's restricted unpickler unless
     # --unsafe-load (mmsolo/checkpoint/safe_loading.py).

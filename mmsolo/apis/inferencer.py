@@ -16,6 +16,12 @@ from mmengine.config import ConfigDict
 from mmsolo.datasets.converters import mask_to_polygons
 from mmsolo.datasets.panoptic_ids import id2rgb
 from mmsolo.fileio import dump_json_atomically, write_atomically
+from .sliced_inference import (
+    SLICE_KWARGS,
+    SlicedInputs,
+    sliced_chunks,
+    sliced_predict,
+)
 
 # panopticapi's VOID: the id of unlabelled pixels in a panoptic PNG.
 VOID = 0
@@ -37,9 +43,13 @@ class SOLOv2Inferencer(DetInferencer):
     - prediction files are written whole or not at all (a temporary file
       renamed over the target);
     - the default scope is ``mmsolo`` (mmsolo's configs name their classes
-      with the scope, so ``DetInferencer`` itself builds them too).
+      with the scope, so ``DetInferencer`` itself builds them too);
+    - ``slice_size=`` (a call argument, with ``slice_overlap`` and
+      ``slice_batch_size``) predicts each image tile by tile
+      (:func:`~mmsolo.apis.sliced_inference.sliced_predict`).
     """
 
+    preprocess_kwargs = DetInferencer.preprocess_kwargs | SLICE_KWARGS
     postprocess_kwargs = DetInferencer.postprocess_kwargs | {'polygons'}
 
     def __init__(
@@ -71,6 +81,26 @@ class SOLOv2Inferencer(DetInferencer):
             model.dataset_meta,
             **{key: metainfo[key] for key in META_KEYS if key in metainfo},
         )
+
+    def preprocess(self, inputs, batch_size: int = 1, **kwargs):
+        """mmdet's ``preprocess``; with ``slice_size``, the inputs unread
+        in chunks of ``batch_size`` (:func:`~mmsolo.apis.sliced_inference.
+        sliced_chunks`), which :meth:`forward` predicts tile by tile."""
+        if kwargs.get('slice_size') is None:
+            kwargs = {k: v for k, v in kwargs.items() if k not in SLICE_KWARGS}
+            yield from super().preprocess(inputs, batch_size, **kwargs)
+        else:
+            yield from sliced_chunks(inputs, batch_size, **kwargs)
+
+    def forward(self, inputs, **kwargs):
+        """mmdet's ``forward``, or for :class:`SlicedInputs` each image's
+        :func:`~mmsolo.apis.sliced_inference.sliced_predict`."""
+        if isinstance(inputs, SlicedInputs):
+            return [
+                sliced_predict(self, image, **inputs.settings)
+                for image in inputs.images
+            ]
+        return super().forward(inputs, **kwargs)
 
     def postprocess(self, *args, polygons: bool = False, **kwargs) -> Dict:
         """mmdet's ``postprocess``; ``polygons=True`` gives each result dict

@@ -6,7 +6,8 @@ panoptic map):
         [--weights CKPT] [--out-dir outputs] [--pred-score-thr 0.3]
         [--batch-size 1] [--show] [--no-save-vis] [--no-save-pred]
         [--print-result] [--palette none] [--device cuda:0|cpu] [--seed 0]
-        [--polygons]
+        [--polygons] [--slice-size PIXELS [PIXELS]] [--slice-overlap 0.2]
+        [--slice-batch-size 1]
 
 INPUTS are image files or folders of images. As mmdet's demo, it writes
 ``OUT_DIR/vis/<image name>`` (the picture) and ``OUT_DIR/preds/<image
@@ -15,7 +16,9 @@ each mask's outer contours as COCO polygons, holes filled).
 ``--out-file OUT.png`` (one input) writes only that picture. Without
 ``--weights`` the model gets random initial weights drawn with ``--seed``
 and the class names of the config's test set. ``--seed`` also seeds the
-visualizer's mask colours, so runs repeat.
+visualizer's mask colours, so runs repeat. ``--slice-size`` predicts each
+image in overlapping tiles merged on the whole image (sliced inference:
+``mmsolo.apis.sliced_predict``).
 """
 
 import argparse
@@ -31,6 +34,10 @@ from mmengine.config import Config
 
 from mmsolo.apis import SOLOv2Inferencer
 from mmsolo.apis.inferencer import VOID
+from mmsolo.apis.sliced_inference import (
+    add_slice_arguments,
+    check_slice_arguments,
+)
 from mmsolo.checkpoint import add_unsafe_load_argument, tool_checkpoint_loading
 from mmsolo.datasets.panoptic_ids import rgb2id
 from mmsolo.utils import add_cfg_options, register_all_modules
@@ -100,9 +107,11 @@ def parse_args() -> argparse.Namespace:
         help='also write each mask as polygons ("polygons": per instance, '
         'its outer contours [[x1, y1, x2, y2, ...], ...], holes filled)',
     )
+    add_slice_arguments(parser)
     add_cfg_options(parser)
     add_unsafe_load_argument(parser)
     args = parser.parse_args()
+    check_slice_arguments(parser, args)
     for path in args.inputs:
         if not os.path.exists(path):
             parser.error(f'input not found: {path}')
@@ -190,6 +199,9 @@ def main() -> None:
         print_result=args.print_result,
         out_dir='' if args.out_file else args.out_dir,
         polygons=args.polygons,
+        slice_size=args.slice_size,
+        slice_overlap=args.slice_overlap,
+        slice_batch_size=args.slice_batch_size,
     )
     elapsed = time.perf_counter() - start
     for image, result in zip(images, outputs['predictions']):
