@@ -14,19 +14,7 @@ from typing import List, Tuple
 
 from pycocotools import mask as mask_utils
 
-
-def _rle(segmentation, height: int, width: int) -> dict:
-    """One RLE of a polygon list, an uncompressed or a compressed RLE."""
-    if isinstance(segmentation, list):
-        return mask_utils.merge(
-            mask_utils.frPyObjects(segmentation, height, width)
-        )
-    if isinstance(segmentation.get('counts'), list):
-        return mask_utils.frPyObjects(segmentation, height, width)
-    rle = dict(segmentation)
-    if isinstance(rle['counts'], str):
-        rle['counts'] = rle['counts'].encode('ascii')
-    return rle
+from mmsolo.utils.instance_scales import segmentation_rle
 
 
 def mmdet_drops_box(ann: dict, height: int, width: int) -> bool:
@@ -63,7 +51,7 @@ def mask_first_annotations(
         ):
             kept.append(ann)
             continue
-        rle = _rle(ann['segmentation'], height, width)
+        rle = segmentation_rle(ann['segmentation'], height, width)
         area = int(mask_utils.area(rle))
         if area == 0:
             empty.append(ann)

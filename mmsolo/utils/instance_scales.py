@@ -252,7 +252,10 @@ def _image_sizes(coco: dict, ann_file: str) -> dict:
     return sizes
 
 
-def _segmentation_rle(segmentation, width: float, height: float):
+def segmentation_rle(segmentation, height: float, width: float) -> dict:
+    """One COCO RLE of an annotation's ``segmentation``: a polygon list, an
+    uncompressed or a compressed RLE, for an image of ``height`` x
+    ``width``."""
     from pycocotools import mask as mask_utils
 
     height, width = int(height), int(width)
@@ -288,7 +291,7 @@ def _box_and_area(
         return float(bbox[2]), float(bbox[3]), float(area)
     from pycocotools import mask as mask_utils
 
-    rle = _segmentation_rle(segmentation, *size)
+    rle = segmentation_rle(segmentation, *size[::-1])
     if not bbox:
         bbox = mask_utils.toBbox(rle).tolist()
     if area is None:
