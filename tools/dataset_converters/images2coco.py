@@ -21,8 +21,7 @@ from mmsolo.datasets.converters import (
     ConversionError,
     images_to_coco,
     read_class_names,
-    summary,
-    write_coco,
+    write_and_report,
 )
 
 
@@ -56,8 +55,7 @@ def main() -> int:
     except ConversionError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    write_coco(coco, args.out)
-    print(summary(coco, args.out, args.img_dir))
+    write_and_report(coco, args.out, args.img_dir)
     return 0
 
 

@@ -25,8 +25,7 @@ from mmsolo.datasets.converters import (
     find_files,
     labelme_to_coco,
     read_class_names,
-    summary,
-    write_coco,
+    write_and_report,
 )
 
 
@@ -66,10 +65,7 @@ def main() -> int:
     except ConversionError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    for warning in warnings:
-        print(f'warning: {warning}', file=sys.stderr)
-    write_coco(coco, args.out)
-    print(summary(coco, args.out, prefix))
+    write_and_report(coco, args.out, prefix, warnings)
     return 0
 
 

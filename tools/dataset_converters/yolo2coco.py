@@ -21,8 +21,7 @@ import sys
 from mmsolo.datasets.converters import (
     ConversionError,
     read_class_names,
-    summary,
-    write_coco,
+    write_and_report,
     yolo_to_coco,
 )
 
@@ -60,10 +59,7 @@ def main() -> int:
     except ConversionError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    for warning in warnings:
-        print(f'warning: {warning}', file=sys.stderr)
-    write_coco(coco, args.out)
-    print(summary(coco, args.out, prefix))
+    write_and_report(coco, args.out, prefix, warnings)
     return 0
 
 

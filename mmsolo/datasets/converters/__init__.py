@@ -13,6 +13,7 @@ from .common import (
     image_size,
     read_class_names,
     summary,
+    write_and_report,
     write_coco,
 )
 from .images import images_to_coco
@@ -43,6 +44,7 @@ __all__ = [
     'read_yolo_labels',
     'rectangle_polygon',
     'summary',
+    'write_and_report',
     'write_coco',
     'yolo_to_coco',
 ]

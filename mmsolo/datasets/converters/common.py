@@ -4,6 +4,7 @@ image files and sizes, and the COCO instance file being built."""
 import json
 import os
 import os.path as osp
+import sys
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -313,6 +314,20 @@ def write_coco(coco: dict, out: str) -> None:
     """Write ``coco`` to ``out`` as JSON, whole or not at all (the folder is
     made if needed)."""
     dump_json_atomically(coco, out)
+
+
+def write_and_report(
+    coco: dict,
+    out: str,
+    prefix: Optional[str] = None,
+    warnings: Sequence[str] = (),
+) -> None:
+    """The end of every converter tool: the ``warnings`` to stderr, ``coco``
+    written to ``out`` (:func:`write_coco`) and its :func:`summary`."""
+    for warning in warnings:
+        print(f'warning: {warning}', file=sys.stderr)
+    write_coco(coco, out)
+    print(summary(coco, out, prefix))
 
 
 def summary(coco: dict, out: str, prefix: Optional[str] = None) -> str:
