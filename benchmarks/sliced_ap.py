@@ -19,7 +19,11 @@ trains it with ``tools/train.py``; then evaluates the checkpoint on the
 large set with ``tools/test.py``, once on whole images and once with
 ``--slice-size`` (both with ``model.test_cfg.max_per_img`` set to
 ``--max-per-img``, as the large images hold more objects than the quick
-start's 100), and reads ``coco/segm_mAP`` (and bbox) from each run.
+start's 100), and reads ``coco/segm_mAP`` (and bbox) from each run. A
+third run evaluates the training set's own val images (of the training
+size: with ``--slice-size`` equal to ``--train-size``, one tile each)
+without slicing: the peak memory of inference on one batch of tiles, to
+which the sliced run's is compared.
 
 Peak memory: each evaluation runs in a fresh Python process that runs the
 tool and then reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the
@@ -248,6 +252,15 @@ def experiment(args: argparse.Namespace, work: str) -> dict:
         )
         for mode, extra in (('whole_image', []), ('sliced', slicing))
     }
+    # The memory of one batch of tiles: the same tool on images of the
+    # training size (the training set's val split), without slicing.
+    result['eval']['tile_sized_images'] = evaluate(
+        fitted['config'],
+        checkpoint,
+        osp.join(work, 'test_tile_sized_images'),
+        [],
+        args,
+    )
     return result
 
 

@@ -11,18 +11,24 @@ that and proposes settings that fit.
 
 **The rule.** The paper's ranges ``((1, 96), (48, 192), (96, 384), (192,
 768), (384, 2048))`` put level ``i >= 1``'s lower end at ``48 * 2**(i-1)``
-and each upper end at twice the next level's lower end (overlap factor 2).
-On COCO, whose ``sqrt(area)`` is modelled as log-normal (41% of the
-instances under 32 px, 75% under 96 px at the original size, the ``(1333,
-800)`` resize of a 640 x 480 image scaling them by 800 / 480), those lower
-ends are the quantiles ``F(48), F(96), ...`` of the instances. The fitted
-lower ends are the data's own quantiles at those shares, so that each
-level takes the share of the data that it takes of COCO; the first level
-starts at 1 (0 for objects under a pixel), every upper end is twice the
-next lower end, and the last one reaches past the largest instance at the
-largest scale of a random resize: every instance lies in at least one
-range. Fewer levels than five keep the paper's first ones, the last
-level open-ended (as the quick-start config); more extend the doubling.
+(an octave apart, as the levels' feature strides) and each upper end at
+twice the next level's lower end (overlap factor 2). On COCO, whose
+``sqrt(area)`` is modelled as log-normal (41% of the instances under 32
+px, 75% under 96 px at the original size, the ``(1333, 800)`` resize of a
+640 x 480 image scaling them by 800 / 480), the last lower end is the
+quantile ``F(384)``: the coarsest level takes COCO's largest 8% of the
+instances. The fitted ladder keeps the octave spacing and the overlap and
+puts the last lower end at the data's own quantile at that share (``F``
+of the paper's last lower end for the number of levels), so that the
+coarsest level takes the data's largest objects in the share it takes of
+COCO's, and the levels below follow an octave apart each; the first level
+starts at 1 (0 for objects under a pixel) and the last one reaches past
+the largest instance at the largest scale of a random resize: every
+instance lies in at least one range. On data narrower than the pyramid
+(all objects within an octave or two), the finest levels are left empty
+rather than given large objects their features do not see whole. Fewer
+levels than five keep the paper's first ones, the last level open-ended
+(as the quick-start config); more extend the doubling.
 
 Each level's grid makes the cells no larger than the centre region of its
 typical object (the median scale of the instances its range takes):
@@ -33,11 +39,12 @@ level's feature map, never finer than the level below (the paper's
 
 **What fits.** The config's ranges fit when every instance lies in one of
 them and every level takes at least :data:`MIN_LEVEL_SHARE` of the
-instances (a level below it is *starved*: trained on background alone);
-then its ranges and grids are left as they are. COCO's shares guide the
-proposal, not the verdict: a config whose levels all see objects may be
-tuned by hand for its data in ways the shares do not capture, and is not
-overridden. Separately, the head's ``strides``
+instances (a level below it is *starved*: trained on background alone),
+or when they are the rule's own ladder (whose finest levels may be empty
+on narrow data); then its ranges and grids are left as they are. COCO's
+shares guide the proposal, not the verdict: a config whose levels all see
+objects may be tuned by hand for its data in ways the shares do not
+capture, and is not overridden. Separately, the head's ``strides``
 are its test-time minimum mask areas (pixels at the mask-feature scale):
 when they would drop more than :data:`MIN_AREA_TOLERANCE` of the instances,
 each level's is lowered to keep all but :data:`MIN_AREA_QUANTILE` of the
@@ -244,14 +251,19 @@ def fit_ranges(
     spread: Tuple[float, float] = (1.0, 1.0),
 ) -> List[Tuple[int, int]]:
     """Ranges of ``num_levels`` levels by the rule of the module docstring:
-    lower ends at the data's quantiles at COCO's shares, each upper end
-    twice the next lower end, every instance taken at every scale of a
-    random resize of ``spread`` (smallest, largest relative to the mid)."""
+    the last level's lower end at the data's quantile at COCO's share
+    below the paper's last lower end, each level's below it an octave
+    lower (as the feature strides), the first from 1 (0 for objects under
+    a pixel), each upper end twice the next lower end, every instance
+    taken at every scale of a random resize of ``spread`` (smallest,
+    largest relative to the mid)."""
     log_scales = np.log(np.maximum(scales, 1e-6))
-    lows = [0 if scales.min() * spread[0] < 1 else 1]
-    for end in paper_lower_ends(num_levels):
-        share = coco_quantile(end)
-        value = int(round(float(np.exp(np.quantile(log_scales, share)))))
+    first = 0 if scales.min() * spread[0] < 1 else 1
+    top_share = coco_quantile(paper_lower_ends(num_levels)[-1])
+    top = float(np.exp(np.quantile(log_scales, top_share)))
+    lows = [first]
+    for level in range(1, num_levels):
+        value = int(round(top / OVERLAP ** (num_levels - 1 - level)))
         lows.append(max(value, lows[-1] + 1))
     last_high = max(
         PAPER_SCALE_RANGES[-1][1],
@@ -448,6 +460,15 @@ def _range_text(scale_range: tuple) -> str:
     return '(' + ', '.join(f'{v:g}' for v in scale_range) + ')'
 
 
+def _same_levels(
+    current: LevelSettings, ranges: Sequence[tuple], grids: Sequence[int]
+) -> bool:
+    """Whether ``current`` has these ranges and grids."""
+    return [tuple(r) for r in current.scale_ranges] == [
+        tuple(r) for r in ranges
+    ] and list(current.num_grids) == list(grids)
+
+
 def _proposal(
     scales: np.ndarray,
     mask_areas: np.ndarray,
@@ -489,14 +510,22 @@ def _proposal(
             context['pos_scale'],
             context['mask_stride'],
         )
-        head_changes.update(scale_ranges=tuple(ranges), num_grids=grids)
+        if _same_levels(current, ranges, grids):
+            # Levels the ladder itself leaves (nearly) empty, on data
+            # narrower than the pyramid: the config is the proposal.
+            problems = []
+        else:
+            head_changes.update(scale_ranges=tuple(ranges), num_grids=grids)
     if num_levels != current.num_levels:
         head_changes['strides'] = strides
     dropped = count_dropped(scales, mask_areas, ranges, strides)
     if dropped > MIN_AREA_TOLERANCE * len(scales):
+        where = (
+            ' on the proposed ranges' if 'scale_ranges' in head_changes else ''
+        )
         problems.append(
             f'the minimum mask areas (strides {list(strides)}) drop '
-            f'{dropped} of {len(scales)} instances at test time'
+            f'{dropped} of {len(scales)} instances at test time{where}'
         )
         strides = fit_min_areas(scales, mask_areas, ranges, strides)
         head_changes['strides'] = strides

@@ -30,7 +30,12 @@ from .reference import (
     mmdet_equivalent_model_cfg,
     mmsolo_config_path,
 )
-from .tiny_runs import QUICKSTART, write_tiny_config, write_tiny_shapes
+from .tiny_runs import (
+    QUICKSTART,
+    run_tool_here,
+    write_tiny_config,
+    write_tiny_shapes,
+)
 
 __all__ = [
     'MMSOLO_R50_CONFIG',
@@ -41,6 +46,7 @@ __all__ = [
     'mmdet_equivalent_model_cfg',
     'mmsolo_config_path',
     'model_config',
+    'run_tool_here',
     'save_seeded_checkpoint',
     'seeded_model',
     'spread_class_scores',

@@ -40,3 +40,39 @@ default_hooks = dict(checkpoint=dict(interval={max_iters}),
                      logger=dict(interval=1))
 """)
     return path
+
+
+def run_tool_here(repo_root: str, script: str, *args) -> tuple:
+    """``(exit status, stdout, stderr)`` of the tool ``script`` (relative
+    to ``repo_root``) run as ``__main__`` in this process with ``args``, as
+    the shell would run it but without a new interpreter's start-up (the
+    imports of torch, mmengine and mmdet). For tools that build no model
+    and for the paths that stop before one is built: argument and input
+    checks. It runs in ``repo_root``, as the tests' subprocesses do. A
+    ``SystemExit`` with a message is reported as the interpreter
+    does: the message on stderr and status 1."""
+    import contextlib
+    import io
+    import runpy
+    import sys
+
+    argv, cwd, out, err = sys.argv, os.getcwd(), io.StringIO(), io.StringIO()
+    sys.argv = [script, *map(str, args)]
+    os.chdir(repo_root)  # relative paths as the shell's in the checkout
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(
+                os.path.join(repo_root, script), run_name='__main__'
+            )
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            err.write(f'{code}\n')
+            code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    return code, out.getvalue(), err.getvalue()

@@ -20,6 +20,7 @@ from mmengine.structures import InstanceData
 from pycocotools import mask as mask_utils
 from support import (
     QUICKSTART,
+    run_tool_here,
     save_seeded_checkpoint,
     write_tiny_config,
     write_tiny_shapes,
@@ -307,26 +308,20 @@ def test_image_demo_slice_size(tmp_path, repo_root, python):
     assert drawn.shape == image.shape
 
 
-def test_image_demo_refuses_a_bad_slice_setting(tmp_path, repo_root, python):
+def test_image_demo_refuses_a_bad_slice_setting(tmp_path, repo_root):
     cv2.imwrite(str(tmp_path / 'x.png'), np.zeros((8, 8, 3), np.uint8))
-    done = subprocess.run(
-        [
-            python,
-            'tools/demo/image_demo.py',
-            str(tmp_path / 'x.png'),
-            QUICKSTART,
-            '--slice-size',
-            '64',
-            '--slice-overlap',
-            '1.5',
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    code, _, err = run_tool_here(
+        repo_root,
+        'tools/demo/image_demo.py',
+        tmp_path / 'x.png',
+        QUICKSTART,
+        '--slice-size',
+        '64',
+        '--slice-overlap',
+        '1.5',
     )
-    assert done.returncode == 2
-    assert '--slice-overlap' in done.stderr
+    assert code == 2
+    assert '--slice-overlap' in err
 
 
 def test_test_py_slice_size_evaluates(tmp_path, repo_root, python):

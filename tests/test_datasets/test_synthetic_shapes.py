@@ -5,11 +5,11 @@ other sizes, counts and classes."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import cv2
 import pytest
+from support import run_tool_here
 
 from mmsolo.datasets import write_split
 from mmsolo.datasets.synthetic_shapes import ShapeSizes
@@ -17,6 +17,7 @@ from mmsolo.datasets.synthetic_shapes import ShapeSizes
 # sha256 of the annotation file and the decoded pixels of the first three
 # training images of the quick-start set (seed 0), as the generator wrote
 # them before it had size options.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 QUICKSTART_FINGERPRINT = (
     '08b0aa15661ecc621d0d87c9a9b7dc2e1f171d8862440b5370d5506941acf74c'
 )
@@ -44,20 +45,18 @@ def test_the_defaults_write_the_quickstart_set(tmp_path):
     assert fingerprint(str(explicit), ann) == QUICKSTART_FINGERPRINT
 
 
-def generate(tmp_path, *options):
-    return subprocess.run(
-        [
-            sys.executable,
-            'tools/misc/generate_shapes.py',
-            str(tmp_path),
-            '--val',
-            '0',
-            *options,
-        ],
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-        capture_output=True,
-        text=True,
+def generate(tmp_path, *options) -> SimpleNamespace:
+    """tools/misc/generate_shapes.py run in this process: ``returncode``,
+    ``stdout``, ``stderr``."""
+    code, out, err = run_tool_here(
+        REPO_ROOT,
+        'tools/misc/generate_shapes.py',
+        tmp_path,
+        '--val',
+        '0',
+        *options,
     )
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 def test_size_options(tmp_path):

@@ -106,20 +106,21 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
     config, tmp_path, repo_root, python
 ):
     whole_dir, killed_dir = tmp_path / 'whole', tmp_path / 'killed'
-    done = subprocess.run(
-        train_command(python, config, whole_dir),
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        preexec_fn=lambda: os.umask(0o022),
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    # Written atomically, yet with the mode a plain open() gives under the
-    # umask (mkstemp's 0600 does not survive the rename).
-    for name in (f'epoch_{EPOCHS}.pth', 'last_checkpoint'):
-        assert os.stat(whole_dir / name).st_mode & 0o777 == 0o644, name
-
+    # The uninterrupted run goes on beside the killed one, each on one
+    # thread (the serial tests have the machine's two cores); the resumed
+    # run too, so that all three compute alike to the last bit.
+    one_thread = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    whole_log = tmp_path / 'whole.log'
+    with open(whole_log, 'w') as log_file:
+        whole_run = subprocess.Popen(
+            train_command(python, config, whole_dir),
+            cwd=repo_root,
+            env=one_thread,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=lambda: os.umask(0o022),
+        )
     # Killed after the second iteration of the last epoch.
     kill_after = f'Epoch(train) [{EPOCHS}][2/{ITERS_PER_EPOCH}]'
     # As a job scheduler does, the whole process group gets SIGKILL (a
@@ -127,6 +128,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
     run = subprocess.Popen(
         train_command(python, config, killed_dir),
         cwd=repo_root,
+        env=one_thread,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -146,9 +148,16 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(
         f'epoch_{EPOCHS - 1}.pth'
     ]
 
+    assert whole_run.wait(timeout=600) == 0, whole_log.read_text()[-4000:]
+    # Written atomically, yet with the mode a plain open() gives under the
+    # umask (mkstemp's 0600 does not survive the rename).
+    for name in (f'epoch_{EPOCHS}.pth', 'last_checkpoint'):
+        assert os.stat(whole_dir / name).st_mode & 0o777 == 0o644, name
+
     resumed = subprocess.run(
         train_command(python, config, killed_dir, '--resume'),
         cwd=repo_root,
+        env=one_thread,  # as the runs it is compared with: same arithmetic
         capture_output=True,
         text=True,
         timeout=600,

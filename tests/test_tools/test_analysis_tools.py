@@ -9,6 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
+from support import run_tool_here
 
 from mmsolo.datasets import write_split
 from mmsolo.registry import MODELS
@@ -119,18 +120,17 @@ def test_benchmark_synthetic_with_a_training_checkpoint(
     assert 'Overall fps' in log
 
 
-def test_benchmark_rejects_shape_without_synthetic(repo_root, python):
-    done, log = run_tool(
+def test_benchmark_rejects_shape_without_synthetic(repo_root):
+    code, _, err = run_tool_here(
         repo_root,
-        python,
         'tools/analysis_tools/benchmark.py',
         QUICKSTART,
         '--shape',
         '64',
         '64',
     )
-    assert done.returncode == 2
-    assert '--shape sets the size of --synthetic images' in log
+    assert code == 2
+    assert '--shape sets the size of --synthetic images' in err
 
 
 def test_get_flops(repo_root, python):

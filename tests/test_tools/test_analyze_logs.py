@@ -4,10 +4,11 @@ hand-written mmengine scalar log."""
 import importlib.util
 import json
 import os.path as osp
-import subprocess
+from types import SimpleNamespace
 
 import cv2
 import pytest
+from support import run_tool_here
 
 from mmsolo.utils import load_scalar_log, plot_curves
 from mmsolo.utils.log_curves import curve_points
@@ -82,57 +83,46 @@ def test_plot_curves_errors_name_key_and_file(scalar_log, tmp_path):
         plot_curves([log], ['loss', 'lr'], out, legend=['only one'])
 
 
-def test_analyze_logs_cli(scalar_log, tmp_path, repo_root, python):
+def cli(repo_root, tool, *args) -> SimpleNamespace:
+    """``tool`` run in this process: ``returncode``, ``stdout``,
+    ``stderr``."""
+    code, out, err = run_tool_here(repo_root, tool, *args)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
+def test_analyze_logs_cli(scalar_log, tmp_path, repo_root):
     tool = 'tools/analysis_tools/analyze_logs.py'
     out = tmp_path / 'cli.png'
-    done = subprocess.run(
-        [
-            python,
-            tool,
-            'plot_curve',
-            str(scalar_log),
-            '--keys',
-            'loss',
-            'loss_cls',
-            '--out',
-            str(out),
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = cli(
+        repo_root,
+        tool,
+        'plot_curve',
+        str(scalar_log),
+        '--keys',
+        'loss',
+        'loss_cls',
+        '--out',
+        str(out),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert cv2.imread(str(out)).std() > 0
 
-    done = subprocess.run(
-        [
-            python,
-            tool,
-            'plot_curve',
-            str(scalar_log),
-            '--keys',
-            'loss_foo',
-            '--out',
-            str(tmp_path / 'never.png'),
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = cli(
+        repo_root,
+        tool,
+        'plot_curve',
+        str(scalar_log),
+        '--keys',
+        'loss_foo',
+        '--out',
+        str(tmp_path / 'never.png'),
     )
     assert done.returncode != 0
     assert 'loss_foo' in done.stderr and str(scalar_log) in done.stderr
     assert not (tmp_path / 'never.png').exists()
 
     # Train records' times 9, 1, 2, 3: the first (start-up) is left out.
-    done = subprocess.run(
-        [python, tool, 'cal_train_time', str(scalar_log)],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli(repo_root, tool, 'cal_train_time', str(scalar_log))
     assert done.returncode == 0, done.stderr[-2000:]
     assert (
         'average iter time: 2.0000 s/iter (3 logged iterations)' in done.stdout

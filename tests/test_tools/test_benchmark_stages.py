@@ -16,7 +16,7 @@ import time
 
 import pytest
 import torch
-from support import seeded_model
+from support import run_tool_here, seeded_model
 
 from mmsolo.deploy import export_onnx
 from mmsolo.runner.inference_benchmark import (
@@ -206,10 +206,10 @@ def test_timing_leaves_the_predictions_unchanged():
             assert torch.equal(a.pred_instances[key], b.pred_instances[key])
 
 
-def test_out_needs_stages(repo_root, python, tmp_path):
-    done, log = run_benchmark(
+def test_out_needs_stages(repo_root, tmp_path):
+    code, _, log = run_tool_here(
         repo_root,
-        python,
+        'tools/analysis_tools/benchmark.py',
         QUICKSTART,
         '--synthetic',
         '--shape',
@@ -218,5 +218,5 @@ def test_out_needs_stages(repo_root, python, tmp_path):
         '--out',
         str(tmp_path / 'times.json'),
     )
-    assert done.returncode == 2
+    assert code == 2
     assert '--out writes the times of --stages; add --stages' in log

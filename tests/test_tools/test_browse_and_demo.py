@@ -8,6 +8,7 @@ import subprocess
 import cv2
 import numpy as np
 import pytest
+from support import run_tool_here
 
 from mmsolo.datasets import write_panoptic_split, write_split
 
@@ -67,16 +68,15 @@ train_dataloader = dict(dataset=dict(
         assert (np.abs(drawn.astype(int) - image).max(-1) > 30).sum() > 100
 
 
-def test_browse_dataset_needs_a_way_out(repo_root, python):
-    done = subprocess.run(
-        [python, 'tools/misc/browse_dataset.py', QUICKSTART, '--not-show'],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=300,
+def test_browse_dataset_needs_a_way_out(repo_root):
+    code, _, err = run_tool_here(
+        repo_root,
+        'tools/misc/browse_dataset.py',
+        QUICKSTART,
+        '--not-show',
     )
-    assert done.returncode == 2
-    assert '--not-show without --output-dir' in done.stderr
+    assert code == 2
+    assert '--not-show without --output-dir' in err
 
 
 def run_demo(repo_root, python, image, out_file):

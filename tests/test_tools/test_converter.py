@@ -1,10 +1,21 @@
 import os
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 import torch
+from support import run_tool_here
 
 from mmsolo.checkpoint import convert_mmdet_state_dict
+
+
+def zoo_converter(repo_root, src, dst) -> SimpleNamespace:
+    """tools/model_converters/solov2_zoo2mmsolo.py run in this process (it
+    builds no model): ``returncode``, ``stdout``, ``stderr``."""
+    code, out, err = run_tool_here(
+        repo_root, 'tools/model_converters/solov2_zoo2mmsolo.py', src, dst
+    )
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 def test_cli_converts_mmdet_checkpoint(tmp_path, repo_root, python):
@@ -69,31 +80,17 @@ def test_unmapped_keys_are_listed():
     assert 'rpn_head.rpn_conv.bias' in message
 
 
-def test_cli_reports_bad_input_without_writing(tmp_path, repo_root, python):
+def test_cli_reports_bad_input_without_writing(tmp_path, repo_root):
     src, dst = tmp_path / 'faster_rcnn.pth', tmp_path / 'out.pth'
     torch.save({'roi_head.fc.weight': torch.zeros(1)}, src)
-    done = subprocess.run(
-        [python, 'tools/model_converters/mmdet2mmsolo.py', str(src), str(dst)],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 1
-    assert 'roi_head.fc.weight' in done.stderr
+    tool = 'tools/model_converters/mmdet2mmsolo.py'
+    code, _, err = run_tool_here(repo_root, tool, src, dst)
+    assert code == 1
+    assert 'roi_head.fc.weight' in err
     assert not dst.exists()
     (tmp_path / 'junk.pth').write_text('not a checkpoint')
-    done = subprocess.run(
-        [
-            python,
-            'tools/model_converters/mmdet2mmsolo.py',
-            str(tmp_path / 'junk.pth'),
-            str(dst),
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 1 and 'junk.pth' in done.stderr
+    code, _, err = run_tool_here(repo_root, tool, tmp_path / 'junk.pth', dst)
+    assert code == 1 and 'junk.pth' in err
 
 
 def test_legacy_class_names_become_dataset_meta(tmp_path, repo_root, python):
@@ -110,17 +107,7 @@ def test_legacy_class_names_become_dataset_meta(tmp_path, repo_root, python):
         ),
         src,
     )
-    done = subprocess.run(
-        [
-            python,
-            'tools/model_converters/solov2_zoo2mmsolo.py',
-            str(src),
-            str(dst),
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-    )
+    done = zoo_converter(repo_root, src, dst)
     assert done.returncode == 0, done.stderr
     meta = torch.load(dst, weights_only=True)['meta']
     assert meta['dataset_meta']['classes'] == ('person', 'car')
@@ -138,17 +125,7 @@ def test_unknown_layout_names_keys_and_writes_nothing(
         },
         src,
     )
-    done = subprocess.run(
-        [
-            python,
-            'tools/model_converters/solov2_zoo2mmsolo.py',
-            str(src),
-            str(dst),
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-    )
+    done = zoo_converter(repo_root, src, dst)
     assert done.returncode == 1
     assert 'matches no known SOLOv2 layout' in done.stderr
     assert 'model.24.m.0.bias' in done.stderr
@@ -178,17 +155,7 @@ def test_cli_converts_an_official_solo_file_into_its_config(
         ),
         src,
     )
-    done = subprocess.run(
-        [
-            python,
-            'tools/model_converters/solov2_zoo2mmsolo.py',
-            str(src),
-            str(dst),
-        ],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-    )
+    done = zoo_converter(repo_root, src, dst)
     assert done.returncode == 0, done.stderr
     assert '(solo layout)' in done.stdout
     assert 'meta kept (80 class names)' in done.stdout

@@ -6,9 +6,7 @@ with the file and field at fault, exit code 1 and no file written."""
 
 import json
 import os
-import runpy
 import subprocess
-import sys
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -18,6 +16,7 @@ from mmengine.config import Config
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from support import QUICKSTART
+from support import run_tool_here as run_tool
 from support.annotation_sources import (
     CIRCLE,
     CLASSES,
@@ -33,22 +32,6 @@ from mmsolo.registry import DATASETS
 LABELME = 'tools/dataset_converters/labelme2coco.py'
 YOLO = 'tools/dataset_converters/yolo2coco.py'
 IMAGES = 'tools/dataset_converters/images2coco.py'
-
-
-def run_tool(repo_root: str, capsys, script: str, *args) -> tuple:
-    """``(exit code, stdout, stderr)`` of the tool run as ``__main__`` in
-    this process, as the shell runs it (no start-up cost per run)."""
-    argv = sys.argv
-    sys.argv = [script, *map(str, args)]
-    try:
-        runpy.run_path(os.path.join(repo_root, script), run_name='__main__')
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def polygon_mask(polygons, height: int, width: int) -> np.ndarray:
@@ -157,22 +140,18 @@ def check_mmsolo_dataset(ann_file: str, img_dir: str, coco: COCO) -> None:
         ]
 
 
-def test_labelme_to_coco_round_trip(tmp_path, repo_root, capsys):
+def test_labelme_to_coco_round_trip(tmp_path, repo_root):
     root = str(tmp_path / 'labelme')
     write_labelme_set(root)
     out = tmp_path / 'annotations' / 'train.json'
-    code, stdout, stderr = run_tool(
-        repo_root, capsys, LABELME, root, '--out', out
-    )
+    code, stdout, stderr = run_tool(repo_root, LABELME, root, '--out', out)
     assert code == 0, stderr
     assert f'{out}: 3 images, 6 instances, 2 categories' in stdout
     coco = check_coco_file(str(out), labelme=True)
     check_mmsolo_dataset(str(out), root, coco)
 
 
-def test_labelme_classes_file_fixes_the_categories(
-    tmp_path, repo_root, capsys
-):
+def test_labelme_classes_file_fixes_the_categories(tmp_path, repo_root):
     """``--classes`` gives the categories in its order (labelme's
     ``__ignore__`` and ``_background_`` lines skipped), unused ones too;
     ``--img-prefix`` is what ``file_name`` is relative to."""
@@ -183,7 +162,6 @@ def test_labelme_classes_file_fixes_the_categories(
     out = tmp_path / 'train.json'
     code, _, stderr = run_tool(
         repo_root,
-        capsys,
         LABELME,
         root / 'a.json',
         root / 'sub',
@@ -209,14 +187,13 @@ def test_labelme_classes_file_fixes_the_categories(
     assert labels == [1, 3, 3, 1, 1, 3]  # dog cat cat dog dog | cat
 
 
-def test_yolo_to_coco_round_trip(tmp_path, repo_root, capsys):
+def test_yolo_to_coco_round_trip(tmp_path, repo_root):
     root = tmp_path / 'yolo'
     data_yaml = write_yolo_set(str(root))
     (root / 'labels' / 'gone.txt').write_text('0 0.1 0.1 0.5 0.1 0.5 0.5\n')
     out = tmp_path / 'train.json'
     code, stdout, stderr = run_tool(
         repo_root,
-        capsys,
         YOLO,
         root / 'images',
         root / 'labels',
@@ -232,7 +209,7 @@ def test_yolo_to_coco_round_trip(tmp_path, repo_root, capsys):
     check_mmsolo_dataset(str(out), str(root / 'images'), coco)
 
 
-def test_images2coco_lists_the_images_only(tmp_path, repo_root, capsys):
+def test_images2coco_lists_the_images_only(tmp_path, repo_root):
     root = tmp_path / 'yolo'
     write_yolo_set(str(root))
     names = tmp_path / 'names.txt'
@@ -240,7 +217,6 @@ def test_images2coco_lists_the_images_only(tmp_path, repo_root, capsys):
     out = tmp_path / 'test.json'
     code, _, stderr = run_tool(
         repo_root,
-        capsys,
         IMAGES,
         root / 'images',
         '--classes',
@@ -342,7 +318,7 @@ LABELME_BROKEN = [
     ids=[case[0] for case in LABELME_BROKEN],
 )
 def test_labelme_errors_name_the_file_and_field(
-    tmp_path, repo_root, capsys, broken, edit, pieces
+    tmp_path, repo_root, broken, edit, pieces
 ):
     root = tmp_path / 'labelme'
     write_labelme_set(str(root))
@@ -354,9 +330,7 @@ def test_labelme_errors_name_the_file_and_field(
         edit_json(root / broken, edit)
     args = ['--classes', classes] if edit is None else []
     out = tmp_path / 'out' / 'train.json'
-    code, _, stderr = run_tool(
-        repo_root, capsys, LABELME, root, '--out', out, *args
-    )
+    code, _, stderr = run_tool(repo_root, LABELME, root, '--out', out, *args)
     assert code == 1
     assert stderr.startswith('error: ') and str(root / broken) in stderr
     for piece in pieces:
@@ -429,7 +403,7 @@ YOLO_BROKEN = [
     ids=[case[0] for case in YOLO_BROKEN],
 )
 def test_yolo_errors_name_the_file_line_and_field(
-    tmp_path, repo_root, capsys, broken, edit, pieces
+    tmp_path, repo_root, broken, edit, pieces
 ):
     root = tmp_path / 'yolo'
     data_yaml = write_yolo_set(str(root))
@@ -437,7 +411,6 @@ def test_yolo_errors_name_the_file_line_and_field(
     out = tmp_path / 'out' / 'train.json'
     code, _, stderr = run_tool(
         repo_root,
-        capsys,
         YOLO,
         root / 'images',
         root / 'labels',
@@ -453,7 +426,7 @@ def test_yolo_errors_name_the_file_line_and_field(
     assert not (tmp_path / 'out').exists()
 
 
-def test_images2coco_names_an_unreadable_image(tmp_path, repo_root, capsys):
+def test_images2coco_names_an_unreadable_image(tmp_path, repo_root):
     root = tmp_path / 'yolo'
     write_yolo_set(str(root))
     (root / 'images' / 'a.png').write_bytes(b'')
@@ -462,7 +435,6 @@ def test_images2coco_names_an_unreadable_image(tmp_path, repo_root, capsys):
     out = tmp_path / 'out' / 'test.json'
     code, _, stderr = run_tool(
         repo_root,
-        capsys,
         IMAGES,
         root / 'images',
         '--classes',

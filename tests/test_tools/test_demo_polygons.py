@@ -33,10 +33,6 @@ def holes_filled(mask: np.ndarray) -> np.ndarray:
     return (outside != 2)[1:-1, 1:-1]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return (a & b).sum() / max((a | b).sum(), 1)
-
-
 def test_image_demo_writes_polygons_of_the_masks(tmp_path, repo_root, python):
     """A grey image with a white square; random weights and every
     candidate kept give masks of all kinds: each instance's polygons
@@ -76,7 +72,6 @@ def test_image_demo_writes_polygons_of_the_masks(tmp_path, repo_root, python):
         assert all(len(p) >= 8 and len(p) % 2 == 0 for p in polygons)
         drawn = rasterise(polygons)
         assert np.array_equal(drawn, holes_filled(mask))
-        assert iou(drawn, mask) > 0.99
 
 
 def known_masks() -> dict:

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 from mmengine.config import Config
-from support import QUICKSTART, save_seeded_checkpoint
+from support import QUICKSTART, run_tool_here, save_seeded_checkpoint
 from support.class_subsets import write_subset_shapes
 
 from mmsolo.runner.child_config import GRID_FIT_MODULES
@@ -44,6 +44,11 @@ def split_args(data: dict) -> list:
 
 
 def run(python, repo_root, *args):
+    """(exit status, stdout + stderr) of a tool run: make_config.py in
+    this process (it builds no model), others in a new one."""
+    if args[0] == TOOL:
+        code, out, err = run_tool_here(repo_root, *args)
+        return code, out + err
     done = subprocess.run(
         [python, *args],
         cwd=repo_root,

@@ -6,9 +6,11 @@ import json
 import math
 import os
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
+from support import run_tool_here
 
 from mmsolo.datasets import write_split
 from mmsolo.datasets.synthetic_shapes import ShapeSizes
@@ -18,6 +20,12 @@ TOOL = 'tools/analysis_tools/suggest_grids.py'
 
 
 def run_tool(repo_root, python, *args):
+    """(result with ``returncode``, stdout + stderr) of a tool run: the
+    grid tool in this process (it builds no model), others in a new
+    one."""
+    if args[0] == TOOL:
+        code, out, err = run_tool_here(repo_root, *args)
+        return SimpleNamespace(returncode=code), out + err
     done = subprocess.run(
         [python, *args],
         cwd=repo_root,
@@ -216,12 +224,14 @@ def write_json(path, obj):
     return str(path)
 
 
-def test_errors_name_the_file_and_field(tmp_path, repo_root, python):
+def test_errors_name_the_file_and_field(tmp_path, repo_root):
+    def run_here(*args):
+        code, out, err = run_tool_here(repo_root, TOOL, *args)
+        return code, out + err
+
     missing = tmp_path / 'nowhere'
-    done, log = run_tool(
-        repo_root, python, TOOL, QUICKSTART, *data_root_option(missing)
-    )
-    assert done.returncode == 1
+    code, log = run_here(QUICKSTART, *data_root_option(missing))
+    assert code == 1
     expected = f'{missing}/annotations/instances_train.json: no such'
     assert expected in log
 
@@ -232,10 +242,8 @@ def test_errors_name_the_file_and_field(tmp_path, repo_root, python):
             annotations=[dict(id=5, image_id=1, bbox=[1, 1, 8, 8])],
         ),
     )
-    done, log = run_tool(
-        repo_root, python, TOOL, QUICKSTART, '--ann-file', no_area
-    )
-    assert done.returncode == 1
+    code, log = run_here(QUICKSTART, '--ann-file', no_area)
+    assert code == 1
     assert (
         f'{no_area}: annotations[0] (id 5) has neither "area" nor '
         '"segmentation"'
@@ -245,13 +253,11 @@ def test_errors_name_the_file_and_field(tmp_path, repo_root, python):
     no_head.write_text(
         "model = dict(type='MaskRCNN', roi_head=dict(type='StandardRoIHead'))"
     )
-    done, log = run_tool(
-        repo_root, python, TOOL, str(no_head), '--ann-file', no_area
-    )
-    assert done.returncode == 1
+    code, log = run_here(str(no_head), '--ann-file', no_area)
+    assert code == 1
     assert f'{no_head}: model.mask_head is missing, not a SOLOv2Head' in log
 
-    done, log = run_tool(repo_root, python, TOOL, str(tmp_path / 'x.py'))
-    assert done.returncode == 1
+    code, log = run_here(str(tmp_path / 'x.py'))
+    assert code == 1
     assert 'x.py: no such config file' in log
     assert 'Traceback' not in log

@@ -9,7 +9,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from support import QUICKSTART, save_seeded_checkpoint, seeded_model
+from support import (
+    QUICKSTART,
+    run_tool_here,
+    save_seeded_checkpoint,
+    seeded_model,
+)
 
 FRAMES, FPS, WIDTH, HEIGHT = 5, 7.0, 160, 128
 
@@ -49,6 +54,9 @@ def read_video(path: str):
         frames.append(frame)
     capture.release()
     return frames, fps
+
+
+DEMO = 'tools/demo/video_demo.py'
 
 
 def run_demo(repo_root, python, *args):
@@ -134,7 +142,7 @@ def test_an_unreadable_video_stops_with_its_name(inputs, repo_root, python):
     assert not out.parent.exists() or not list(out.parent.iterdir())
 
 
-def test_arguments_are_checked(inputs, repo_root, python):
+def test_arguments_are_checked(inputs, repo_root):
     root, video, _, plain, _ = inputs
     for args, message in (
         ([video, QUICKSTART, plain], 'give --out FILE, --show, or both'),
@@ -147,6 +155,6 @@ def test_arguments_are_checked(inputs, repo_root, python):
             f'video not found: {root / "missing.mp4"}',
         ),
     ):
-        done, log = run_demo(repo_root, python, *args)
-        assert done.returncode == 2
-        assert message in log
+        code, out, err = run_tool_here(repo_root, DEMO, *args)
+        assert code == 2
+        assert message in out + err
