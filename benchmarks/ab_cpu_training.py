@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+from machine import cpu_flags
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 MALLOC_ENV = {
@@ -50,26 +52,6 @@ VARIANTS = {
     'malloc_env': ([], MALLOC_ENV),
 }
 LOG_INTERVAL = 10
-
-
-def cpu_flags() -> list:
-    """The CPU flags that decide the kernels (from /proc/cpuinfo)."""
-    wanted = (
-        'avx2',
-        'avx512f',
-        'avx512_bf16',
-        'amx_bf16',
-        'amx_tile',
-        'avx512_vnni',
-        'avx_vnni',
-    )
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = next(line for line in f if line.startswith('flags'))
-    except (OSError, StopIteration):
-        return []
-    present = set(flags.split(':', 1)[1].split())
-    return [flag for flag in wanted if flag in present]
 
 
 def step_times(work_dir: str) -> list:

@@ -50,6 +50,7 @@ from common import (  # noqa: E402
     quiet_init_logs,
     time_interleaved,
 )
+from machine import cpu_flags  # noqa: E402
 from support import mmsolo_config_path, seeded_model  # noqa: E402
 
 from mmsolo.deploy import DeployedSOLOv2, export_onnx  # noqa: E402
@@ -69,17 +70,6 @@ MODEL_SPECS = dict(
 BACKENDS = tuple(QUANTIZED_SUFFIXES)
 KINDS = ('float', 'int8')
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
-# The CPU flags of the INT8 (and bfloat16) kernels.
-CPU_FLAGS = (
-    'avx2',
-    'avx512f',
-    'avx512_vnni',
-    'avx_vnni',
-    'avx512_bf16',
-    'amx_tile',
-    'amx_int8',
-    'amx_bf16',
-)
 
 
 def parse_args() -> argparse.Namespace:
@@ -122,17 +112,6 @@ def parse_args() -> argparse.Namespace:
     if args.models is None:  # `--models` alone: none (AP only)
         args.models = list(MODEL_SPECS)
     return args
-
-
-def cpu_flags() -> list:
-    """The flags of :data:`CPU_FLAGS` this CPU has (/proc/cpuinfo)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            line = next(line for line in f if line.startswith('flags'))
-    except (OSError, StopIteration):
-        return []
-    present = set(line.split(':', 1)[1].split())
-    return [flag for flag in CPU_FLAGS if flag in present]
 
 
 def quantize_model(path, backend, batches, workdir, name):

@@ -31,6 +31,8 @@ import subprocess
 import sys
 import time
 
+from machine import cpu_flags
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)  # mmsolo from this checkout
@@ -49,18 +51,6 @@ default_hooks = dict(
 randomness = dict(seed={seed})
 load_from = {load_from!r}
 """
-
-
-def cpu_flags() -> list:
-    """The CPU flags that decide the kernels (from /proc/cpuinfo)."""
-    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = next(line for line in f if line.startswith('flags'))
-    except (OSError, StopIteration):
-        return []
-    present = set(flags.split(':', 1)[1].split())
-    return [flag for flag in wanted if flag in present]
 
 
 def run_tool(args: list, what: str) -> str:

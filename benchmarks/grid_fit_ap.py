@@ -30,6 +30,9 @@ import sys
 import tempfile
 import time
 
+from machine import cpu_flags
+from quickstart_run import write_quickstart_run_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
@@ -92,34 +95,6 @@ def generate_set(args: argparse.Namespace, root: str) -> dict:
     )
 
 
-def write_run_config(path: str, data_root: str, iters: int, classes) -> None:
-    """The quick start on ``data_root`` with ``iters`` iterations."""
-    warmup = max(1, min(100, iters // 25))
-    ann = osp.join(data_root, 'annotations', 'instances_val.json')
-    with open(path, 'w') as f:
-        f.write(f"""_base_ = {osp.join(REPO, QUICKSTART)!r}
-data_root = {data_root + '/'!r}
-classes = {tuple(classes)!r}
-model = dict(mask_head=dict(num_classes={len(classes)}))
-train_dataloader = dict(dataset=dict(
-    data_root=data_root, metainfo=dict(classes=classes)))
-val_dataloader = dict(dataset=dict(
-    data_root=data_root, metainfo=dict(classes=classes)))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file={ann!r})
-test_evaluator = val_evaluator
-train_cfg = dict(max_iters={iters}, val_interval={iters})
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end={warmup}),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin={warmup},
-         end={max(iters, warmup + 1)}, eta_min=1e-5),
-]
-default_hooks = dict(checkpoint=dict(interval={iters}))
-randomness = dict(seed=0)
-""")
-
-
 def final_metrics(work_dir: str) -> dict:
     """The last validation's metrics of a finished run."""
     [scalars] = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
@@ -148,18 +123,6 @@ def train(config: str, work_dir: str) -> dict:
     )
 
 
-def cpu_flags() -> list:
-    """The CPU flags that decide the training precision (bfloat16 where
-    the CPU computes it natively) and kernels."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            line = next(line for line in f if line.startswith('flags'))
-    except (OSError, StopIteration):
-        return []
-    present = set(line.split(':', 1)[1].split())
-    return sorted({'avx2', 'avx512_bf16', 'amx_bf16'} & present)
-
-
 def default_out(data: dict) -> str:
     name = f'{data["img_size"]}px-{data["min_size"]:g}-{data["max_size"]:g}'
     stamp = time.strftime('%Y%m%d-%H%M%S')
@@ -174,7 +137,7 @@ def experiment(args: argparse.Namespace, work: str) -> dict:
     data_root = osp.join(work, 'data')
     data = generate_set(args, data_root)
     as_is = osp.join(work, 'as_is.py')
-    write_run_config(
+    write_quickstart_run_config(
         as_is, data_root, args.iters, SHAPE_CLASSES[: args.num_classes]
     )
     suggested = osp.join(work, 'suggested.py')

@@ -48,6 +48,9 @@ import sys
 import tempfile
 import time
 
+from machine import cpu_flags
+from quickstart_run import write_quickstart_run_config
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 QUICKSTART = 'configs/quickstart/solov2-light_r18_fpn_shapes.py'
 METRICS = ('segm_mAP', 'segm_mAP_50', 'segm_mAP_s', 'segm_mAP_m')
@@ -115,34 +118,6 @@ def generate(args: argparse.Namespace, work: str) -> dict:
     return commands
 
 
-def write_train_config(path: str, data_root: str, iters: int, classes):
-    """The quick start on ``data_root`` for ``iters`` iterations."""
-    warmup = max(1, min(100, iters // 25))
-    ann = osp.join(data_root, 'annotations', 'instances_val.json')
-    with open(path, 'w') as f:
-        f.write(f"""_base_ = {osp.join(REPO, QUICKSTART)!r}
-data_root = {data_root + '/'!r}
-classes = {tuple(classes)!r}
-model = dict(mask_head=dict(num_classes={len(classes)}))
-train_dataloader = dict(dataset=dict(
-    data_root=data_root, metainfo=dict(classes=classes)))
-val_dataloader = dict(dataset=dict(
-    data_root=data_root, metainfo=dict(classes=classes)))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file={ann!r})
-test_evaluator = val_evaluator
-train_cfg = dict(max_iters={iters}, val_interval={iters})
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end={warmup}),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin={warmup},
-         end={max(iters, warmup + 1)}, eta_min=1e-5),
-]
-default_hooks = dict(checkpoint=dict(interval={iters}))
-randomness = dict(seed=0)
-""")
-
-
 def write_eval_config(path: str, base: str, data_root: str) -> None:
     """``base`` tested on the large set's val split."""
     ann = osp.join(data_root, 'annotations', 'instances_val.json')
@@ -165,7 +140,7 @@ def fitted_config(work: str, args: argparse.Namespace) -> dict:
     data_root = osp.join(work, 'train')
     as_is = osp.join(work, 'as_is.py')
     classes = SHAPE_CLASSES[: args.num_classes]
-    write_train_config(as_is, data_root, args.iters, classes)
+    write_quickstart_run_config(as_is, data_root, args.iters, classes)
     child = osp.join(work, 'fitted.py')
     ann = osp.join(data_root, 'annotations', 'instances_train.json')
     command = [sys.executable, 'tools/analysis_tools/suggest_grids.py']
@@ -219,16 +194,6 @@ def evaluate(
         **json.loads(line[len(PEAK_TAG) :]),
         **test_metrics(work_dir),
     )
-
-
-def cpu_flags() -> list:
-    try:
-        with open('/proc/cpuinfo') as f:
-            line = next(line for line in f if line.startswith('flags'))
-    except (OSError, StopIteration):
-        return []
-    present = set(line.split(':', 1)[1].split())
-    return sorted({'avx2', 'avx512_bf16', 'amx_bf16'} & present)
 
 
 def experiment(args: argparse.Namespace, work: str) -> dict:

@@ -48,6 +48,7 @@ sys.path.insert(0, osp.join(REPO, 'tests'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from common import print_table, quiet_init_logs  # noqa: E402
+from machine import cpu_flags  # noqa: E402
 from support import mmsolo_config_path, seeded_model  # noqa: E402
 
 from mmsolo.deploy import export_onnx  # noqa: E402
@@ -58,18 +59,6 @@ MODEL_SPECS = dict(
     r50=('solov2/solov2_r50_fpn_1x_coco.py', (800, 1333)),
     light448=('solov2/solov2-light_r50_fpn_ms-3x_coco.py', (448, 768)),
 )
-CPU_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16')
-CPU_FLAGS += ('amx_int8', 'avx_vnni')
-
-
-def cpu_flags() -> list:
-    """The CPU flags of :data:`CPU_FLAGS` that ``/proc/cpuinfo`` lists."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            words = set(f.read().split())
-    except OSError:
-        return []
-    return [flag for flag in CPU_FLAGS if flag in words]
 
 
 def padded(shape, divisor: int) -> tuple:
