@@ -33,6 +33,7 @@ from .reference import (
 from .tiny_runs import (
     QUICKSTART,
     run_tool_here,
+    run_tool_process,
     write_tiny_config,
     write_tiny_shapes,
 )
@@ -47,6 +48,7 @@ __all__ = [
     'mmsolo_config_path',
     'model_config',
     'run_tool_here',
+    'run_tool_process',
     'save_seeded_checkpoint',
     'seeded_model',
     'spread_class_scores',

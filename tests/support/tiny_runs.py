@@ -42,6 +42,31 @@ default_hooks = dict(checkpoint=dict(interval={max_iters}),
     return path
 
 
+def run_tool_process(
+    repo_root: str, python: str, script: str, *args, timeout: int = 300
+) -> tuple:
+    """``(CompletedProcess, stdout + stderr)`` of the tool ``script`` run
+    by ``python`` in a new process in ``repo_root``, with the checkout on
+    ``PYTHONPATH`` (as the tools' ``tools.`` imports need)."""
+    import subprocess
+
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [repo_root, os.environ.get('PYTHONPATH')])
+        ),
+    )
+    done = subprocess.run(
+        [python, script, *map(str, args)],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done, done.stdout + done.stderr
+
+
 def run_tool_here(repo_root: str, script: str, *args) -> tuple:
     """``(exit status, stdout, stderr)`` of the tool ``script`` (relative
     to ``repo_root``) run as ``__main__`` in this process with ``args``, as

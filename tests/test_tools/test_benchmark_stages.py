@@ -11,12 +11,11 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import time
 
 import pytest
 import torch
-from support import run_tool_here, seeded_model
+from support import run_tool_here, run_tool_process, seeded_model
 
 from mmsolo.deploy import export_onnx
 from mmsolo.runner.inference_benchmark import (
@@ -74,21 +73,9 @@ def models(tmp_path_factory, repo_root):
 
 
 def run_benchmark(repo_root, python, *args):
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [repo_root, os.environ.get('PYTHONPATH')])
-        ),
+    return run_tool_process(
+        repo_root, python, 'tools/analysis_tools/benchmark.py', *args
     )
-    done = subprocess.run(
-        [python, 'tools/analysis_tools/benchmark.py', *args],
-        cwd=repo_root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return done, done.stdout + done.stderr
 
 
 def untimed_excess(iterations):

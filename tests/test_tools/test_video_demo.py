@@ -3,7 +3,6 @@ has the input's frame count, size and frame rate; an unreadable input
 stops with its name and leaves nothing written."""
 
 import os
-import subprocess
 
 import cv2
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 from support import (
     QUICKSTART,
     run_tool_here,
+    run_tool_process,
     save_seeded_checkpoint,
     seeded_model,
 )
@@ -60,21 +60,7 @@ DEMO = 'tools/demo/video_demo.py'
 
 
 def run_demo(repo_root, python, *args):
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [repo_root, os.environ.get('PYTHONPATH')])
-        ),
-    )
-    done = subprocess.run(
-        [python, 'tools/demo/video_demo.py', *args],
-        cwd=repo_root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return done, done.stdout + done.stderr
+    return run_tool_process(repo_root, python, DEMO, *args)
 
 
 @pytest.fixture(scope='module')
