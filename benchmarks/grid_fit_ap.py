@@ -8,8 +8,8 @@
 
 Generates the set (``tools/misc/generate_shapes.py``'s size options; the
 defaults give the quick-start set), writes a run config: the quick start on
-that set with its schedule shortened to ``--iters`` (warm-up
-``min(100, iters // 25)`` iterations, then the cosine decay to
+that set with its schedule shortened to ``--iters`` (the quick start's
+warm-up, ``min(100, iters // 5)`` iterations, then the cosine decay to
 ``--iters``; seed 0) and one validation at the end; runs
 ``suggest_grids.py`` on it (``--out``: a child config with the proposal),
 trains both with ``tools/train.py`` and reads the final validation's

@@ -96,7 +96,13 @@ def main() -> None:
     if args.slice_size:  # the model wrapped, the test set read whole
         try:
             use_sliced_inference(
-                cfg, args.slice_size, args.slice_overlap, args.slice_batch_size
+                cfg,
+                args.slice_size,
+                args.slice_overlap,
+                args.slice_batch_size,
+                # Drawn or dumped predictions are (n, H, W) masks; the
+                # metrics alone take each image's masks as COCO RLE.
+                'bitmap' if args.out or args.show or args.show_dir else None,
             )
         except ValueError as error:
             raise SystemExit(f'--slice-size: {error}') from None

@@ -135,6 +135,7 @@ def sliced_predict(
     merge_thr: float = 0.5,
     merge_metric: str = 'ios',
     pipeline: Optional[Union[Callable, Sequence[dict]]] = None,
+    mask_format: str = 'bitmap',
 ) -> DetDataSample:
     """Predict ``image`` tile by tile; the instances of the whole image.
 
@@ -161,10 +162,15 @@ def sliced_predict(
             inside the tiles' shared region; the default) or ``'iou'``.
         pipeline (callable or list[dict], optional): The test pipeline of
             one tile's array, for a model without a ``cfg``.
+        mask_format (str): ``'bitmap'`` ((n, H, W) bool masks, the
+            default) or ``'rle'`` (a COCO RLE dict per instance, encoded
+            from its crop: no (n, H, W) array, for images so large that
+            it would not fit).
 
     Returns:
-        DetDataSample: ``pred_instances`` (``masks`` (n, H, W) bool,
-        ``labels``, ``scores``, ``bboxes``, on the CPU) and the metainfo
+        DetDataSample: ``pred_instances`` (``masks`` (n, H, W) bool or n
+        RLE dicts, ``labels``, ``scores``, ``bboxes``, on the CPU) and the
+        metainfo
         ``ori_shape``, ``img_shape`` (and ``img_path`` for a file).
     """
     model, pipeline = model_and_pipeline(model_or_inferencer, pipeline)
@@ -178,6 +184,7 @@ def sliced_predict(
         batch_size,
         merge_thr,
         merge_metric,
+        mask_format,
     )
     shape = tuple(array.shape[:2])
     sample = DetDataSample(

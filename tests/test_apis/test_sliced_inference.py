@@ -6,8 +6,8 @@ model that segments known colours, tile by tile); and through
 --slice-size``."""
 
 import json
+import pickle
 import re
-import subprocess
 
 import cv2
 import numpy as np
@@ -21,6 +21,7 @@ from pycocotools import mask as mask_utils
 from support import (
     QUICKSTART,
     run_tool_here,
+    run_tool_process,
     save_seeded_checkpoint,
     write_tiny_config,
     write_tiny_shapes,
@@ -188,6 +189,18 @@ def test_an_object_seen_whole_by_two_tiles_is_one_instance():
     assert int(result.masks.sum()) == 48
 
 
+def test_sliced_predict_gives_rle_masks_when_asked():
+    image = np.zeros((48, 100, 3), np.uint8)
+    image[10:30, 20:90] = 255
+    result = stub_predict(
+        image, slice_size=48, overlap=0.25, mask_format='rle'
+    )
+    assert len(result) == 1
+    assert mask_utils.decode(result.masks[0]).tolist() == (
+        (image[..., 0] > 0).astype(np.uint8).tolist()
+    )
+
+
 def test_an_image_without_objects_gives_no_instance():
     result = stub_predict(
         np.zeros((40, 90, 3), np.uint8), slice_size=32, overlap=0.2
@@ -261,15 +274,9 @@ def test_sliced_inferencer_on_a_large_image(quickstart_inferencer):
 
 
 def run_tool(repo_root, python, args) -> str:
-    done = subprocess.run(
-        [python, *args],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return done.stdout + done.stderr
+    done, log = run_tool_process(repo_root, python, *args, timeout=600)
+    assert done.returncode == 0, log[-4000:]
+    return log
 
 
 def test_image_demo_slice_size(tmp_path, repo_root, python):
@@ -327,25 +334,37 @@ def test_image_demo_refuses_a_bad_slice_setting(tmp_path, repo_root):
 def test_test_py_slice_size_evaluates(tmp_path, repo_root, python):
     """tools/test.py --slice-size on 2 validation images of 256 px: 9
     tiles each, the merged predictions evaluated by the config's
-    CocoMetric."""
+    CocoMetric, which takes them as RLE; with --out they are (n, H, W)
+    masks (dumped by mmdet's DumpDetResults) and the metrics the same."""
     data = write_tiny_shapes(str(tmp_path / 'data'), num_train=1, num_val=2)
     config = write_tiny_config(str(tmp_path / 'tiny.py'), repo_root, data)
     checkpoint = save_seeded_checkpoint(config, str(tmp_path / 'seeded.pth'))
-    log = run_tool(
-        repo_root,
-        python,
-        [
-            'tools/test.py',
-            config,
-            checkpoint,
-            '--work-dir',
-            str(tmp_path / 'work'),
-            '--slice-size',
-            '128',
-            '--slice-overlap',
-            '0.25',
-            '--cfg-options',
-            *(f'model.test_cfg.{k}={v}' for k, v in PERMISSIVE.items()),
-        ],
+    command = [
+        'tools/test.py',
+        config,
+        checkpoint,
+        '--work-dir',
+        str(tmp_path / 'work'),
+        '--slice-size',
+        '128',
+        '--slice-overlap',
+        '0.25',
+        '--cfg-options',
+        *(f'model.test_cfg.{k}={v}' for k, v in PERMISSIVE.items()),
+    ]
+    metrics = r'coco/segm_mAP: -?\d.*?coco/segm_mAP_l: -?[\d.]+'
+    by_rle = re.search(metrics, run_tool(repo_root, python, command))
+    dump = str(tmp_path / 'preds.pkl')
+    by_bitmap = re.search(
+        metrics,
+        run_tool(
+            repo_root, python, [*command[:5], '--out', dump, *command[5:]]
+        ),
     )
-    assert re.search(r'coco/segm_mAP: -?\d', log), log[-3000:]
+    assert by_rle and by_bitmap
+    assert by_rle.group(0) == by_bitmap.group(0)
+    with open(dump, 'rb') as file:
+        dumped = pickle.load(file)
+    masks = dumped[0]['pred_instances']['masks']
+    assert len(dumped) == 2 and 0 < len(masks) <= PERMISSIVE['max_per_img']
+    assert masks[0]['size'] == [256, 256]

@@ -25,6 +25,7 @@ The stages are marked with :func:`mmsolo.utils.stage_timer.timed_stage`
 which does nothing unless ``benchmark.py --stages`` is timing them.
 """
 
+from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -45,7 +46,7 @@ from ..layers import (
     select_candidates,
     threshold_masks,
 )
-from ..layers.nms import NMSResult
+from ..layers.nms import IOU_RULES, NMSResult, iou_mask_nms
 from .predict_cfg import (
     DEFAULT_NMS_TYPE,
     NMS_TYPES,
@@ -264,6 +265,24 @@ class SOLOv2PostProcessor:
             filter_thr=cfg.filter_thr,
             return_masks=False,
             **{key: cfg[key] for key in nms_type.keys},
+        )
+
+    @staticmethod
+    def iou_nms(
+        iou: Tensor, labels: Tensor, scores: Tensor, cfg: ConfigDict
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        """The NMS of :meth:`mask_nms` on the (n, n) IoU of the candidates,
+        counted by the caller (sliced inference's merge counts it from
+        cropped masks); returns ``(scores, labels, keep_inds)``."""
+        nms_type = NMS_TYPES[cfg.get('nms_type', DEFAULT_NMS_TYPE)]
+        keys = {key: cfg[key] for key in nms_type.keys}
+        return iou_mask_nms(
+            partial(IOU_RULES[nms_type.function], **keys),
+            iou,
+            labels,
+            scores,
+            filter_thr=cfg.filter_thr,
+            max_num=cfg.max_per_img,
         )
 
     def resize_probs(

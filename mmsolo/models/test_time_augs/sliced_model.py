@@ -11,7 +11,7 @@ sample, so the metric sees ordinary predictions.
 
 import copy
 from numbers import Real
-from typing import Callable, List, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from mmsolo.registry import MODELS
 from ..task_modules import build_test_cfg
 from .tile_merge import (
     MERGE_METRICS,
+    check_mask_format,
     check_overlap,
     merge_tile_instances,
     positive_int,
@@ -37,6 +38,9 @@ from .tile_merge import (
 # The step that takes a tile's array in place of the test set's loader.
 TILE_LOADER = dict(type='mmdet.LoadImageFromNDArray')
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations')
+# The metrics that read a prediction's masks given as COCO RLE dicts as
+# they are (mmdet's CocoMetric encodes only tensors); others get bitmaps.
+RLE_READING_METRICS = ('CocoMetric', 'EmptySafeCocoMetric')
 
 
 def _step_name(step: dict) -> str:
@@ -55,10 +59,11 @@ def split_test_pipeline(pipeline: Sequence[dict]) -> Tuple[list, list]:
     Returns:
         tuple[list, list]: ``(image_pipeline, tile_pipeline)``: the first
         loads the whole image and its annotations (the loader, the
-        ``LoadAnnotations`` steps, the packing); the second takes a tile's
-        (h, w, C) array (``LoadImageFromNDArray``) through every other
-        step (resizing, normalising ...) and the packing, as the test
-        pipeline takes an image.
+        ``LoadAnnotations`` steps, masks kept as polygons, the packing);
+        the second takes a tile's (h, w, C) array
+        (``LoadImageFromNDArray``) through every other step (resizing,
+        normalising ...) and the packing, as the test pipeline takes an
+        image.
 
     Raises:
         ValueError: the pipeline does not start by loading an image or
@@ -78,6 +83,11 @@ def split_test_pipeline(pipeline: Sequence[dict]) -> Tuple[list, list]:
         )
     middle = list(zip(names, steps))[1:-1]
     annotations = [s for n, s in middle if n in ANNOTATION_LOADERS]
+    for step in annotations:
+        # A large image's ground-truth masks as bitmaps cost n * H * W
+        # bytes; the metrics read the annotation file (or the polygons).
+        if step.get('with_mask') and _step_name(step) == 'LoadAnnotations':
+            step['poly2mask'] = False
     others = [s for n, s in middle if n not in ANNOTATION_LOADERS]
     image_pipeline = [steps[0], *annotations, steps[-1]]
     tile_pipeline = [dict(TILE_LOADER), *others, copy.deepcopy(steps[-1])]
@@ -134,12 +144,14 @@ def predict_sliced(
     batch_size: int = 1,
     merge_thr: float = 0.5,
     merge_metric: str = 'ios',
+    mask_format: str = 'bitmap',
 ) -> InstanceData:
     """The instances of ``image``, predicted tile by tile.
 
     Only a batch of tiles, their predictions, and each instance's mask
     cropped to its box are held until the end; the (n, H, W) output masks
-    are allocated last, for the instances kept.
+    are allocated last, for the instances kept, or, with
+    ``mask_format='rle'``, never (each kept mask encoded from its crop).
 
     Args:
         model (nn.Module): A model with mmdet's ``test_step``.
@@ -153,10 +165,11 @@ def predict_sliced(
         merge_thr (float): Agreement above which instances of two tiles
             merge (:func:`~.tile_merge.agreements`).
         merge_metric (str): ``'ios'`` or ``'iou'``.
+        mask_format (str): ``'bitmap'`` or ``'rle'``.
 
     Returns:
-        InstanceData: ``masks`` (n, H, W) bool, ``labels`` (n,), ``scores``
-        (n,), ``bboxes`` (n, 4), on the CPU.
+        InstanceData: ``masks`` ((n, H, W) bool, or n COCO RLE dicts),
+        ``labels`` (n,), ``scores`` (n,), ``bboxes`` (n, 4), on the CPU.
 
     Raises:
         ValueError: an empty image, or an argument out of range (named).
@@ -168,6 +181,7 @@ def predict_sliced(
             f'{image.shape}'
         )
     check_merge(merge_thr, merge_metric)
+    check_mask_format(mask_format)
     batch_size = positive_int(batch_size, 'slice batch size')
     tiles = slice_grid(*image.shape[:2], slice_size, overlap)
     pieces = []
@@ -189,6 +203,7 @@ def predict_sliced(
         model_test_cfg(model),
         merge_thr,
         merge_metric,
+        mask_format,
     )
 
 
@@ -212,6 +227,9 @@ class SlicedInferenceModel(BaseTTAModel):
         slice_batch_size (int): Tiles per ``test_step`` of ``module``.
         merge_thr (float): See :func:`predict_sliced`.
         merge_metric (str): See :func:`predict_sliced`.
+        mask_format (str): ``'rle'`` (the default: each image's masks as
+            COCO RLE dicts, which COCO metrics read; no (n, H, W) array)
+            or ``'bitmap'`` (for what draws or dumps (n, H, W) masks).
         data_preprocessor (dict, optional): Overrides the module's.
     """
 
@@ -224,6 +242,7 @@ class SlicedInferenceModel(BaseTTAModel):
         slice_batch_size: int = 1,
         merge_thr: float = 0.5,
         merge_metric: str = 'ios',
+        mask_format: str = 'rle',
         data_preprocessor=None,
     ) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
@@ -234,6 +253,7 @@ class SlicedInferenceModel(BaseTTAModel):
             batch_size=positive_int(slice_batch_size, 'slice batch size'),
             merge_thr=merge_thr,
             merge_metric=merge_metric,
+            mask_format=check_mask_format(mask_format),
         )
         self.tile_pipeline = build_pipeline(tile_pipeline)
 
@@ -254,15 +274,36 @@ class SlicedInferenceModel(BaseTTAModel):
         return [views[0] for views in data_samples_list]
 
 
+def metrics_read_rle(evaluator) -> bool:
+    """Whether every metric of a test evaluator config (one metric, a
+    list, or ``dict(metrics=...)``) reads RLE masks as given
+    (:data:`RLE_READING_METRICS`)."""
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        evaluator = evaluator['metrics']
+    metrics = (
+        evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    )
+    return bool(metrics) and all(
+        isinstance(m, dict) and _step_name(m) in RLE_READING_METRICS
+        for m in metrics
+    )
+
+
 def use_sliced_inference(
     cfg: Config,
     slice_size: Union[int, Sequence[int]],
     overlap: float = 0.2,
     batch_size: int = 1,
+    mask_format: Optional[str] = None,
 ) -> None:
     """Make ``cfg`` test tile by tile: its model wrapped in
     :class:`SlicedInferenceModel`, its test set loading images whole (the
     test pipeline split by :func:`split_test_pipeline`).
+
+    ``mask_format`` (``'rle'`` or ``'bitmap'``): how the merged masks
+    reach the evaluator; None: RLE when every metric of
+    ``cfg.test_evaluator`` reads it (:func:`metrics_read_rle`), else
+    bitmaps. Pass ``'bitmap'`` where (n, H, W) masks are drawn or dumped.
 
     Raises:
         ValueError: a slice setting out of range, or a test pipeline that
@@ -271,6 +312,10 @@ def use_sliced_inference(
     slice_sizes(slice_size)
     check_overlap(overlap)
     positive_int(batch_size, 'slice batch size')
+    if mask_format is None:
+        rle = metrics_read_rle(cfg.get('test_evaluator'))
+        mask_format = 'rle' if rle else 'bitmap'
+    check_mask_format(mask_format)
     test_set = cfg.test_dataloader.dataset
     while 'dataset' in test_set:  # a wrapped dataset
         test_set = test_set.dataset
@@ -282,5 +327,6 @@ def use_sliced_inference(
         slice_size=slice_size,
         slice_overlap=overlap,
         slice_batch_size=batch_size,
+        mask_format=mask_format,
     )
     test_set.pipeline = image_pipeline

@@ -21,12 +21,19 @@ The merge, in order:
    highest of their scores;
 3. the model's own mask NMS (its ``test_cfg``: ``nms_type``, ``filter_thr``)
    runs again on each group of same-class instances whose boxes overlap
-   and which come from more than one tile; a group within one tile has
-   been through that NMS on its tile already, so its scores stay;
-4. the ``max_per_img`` best instances are pasted into the (n, H, W)
-   output masks; their boxes: the tile's own box for an instance of one
-   piece, the box of the merged mask (:func:`instance_boxes`, the
-   ``test_cfg``'s ``mask_box`` mode) for a merged one.
+   and which come from more than one tile, on their IoU counted pair by
+   pair from the crops where two boxes meet (:func:`group_iou`; the NMS's
+   rule on a given IoU, :meth:`SOLOv2PostProcessor.iou_nms`: no (k, h, w)
+   masks of the group); a group within one tile has been through that NMS
+   on its tile already, so its scores stay;
+4. the ``max_per_img`` best instances become the output: their masks
+   pasted into (n, H, W) bool masks (``mask_format='bitmap'``), or each
+   encoded to COCO's RLE from its crop, one (H, W) plane at a time
+   (``'rle'``: what a COCO metric reads; no (n, H, W) array, so the
+   merge's memory stays that of the crops); their boxes: the tile's own
+   box for an instance of one piece, the box of the merged mask
+   (:func:`instance_boxes`, the ``test_cfg``'s ``mask_box`` mode) for a
+   merged one.
 
 With one tile (an image no larger than a tile) nothing is linked and no
 group spans two tiles: the result is the tile's prediction.
@@ -39,6 +46,7 @@ import numpy as np
 import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
+from pycocotools import mask as mask_utils
 
 from ..task_modules import instance_boxes
 from ..task_modules.solov2_post_processor import (
@@ -49,6 +57,7 @@ from ..task_modules.solov2_post_processor import (
 # (y0, x0, y1, x1) of a region of the image, ends exclusive.
 Box = Tuple[int, int, int, int]
 MERGE_METRICS = ('ios', 'iou')
+MASK_FORMATS = ('bitmap', 'rle')
 
 
 def positive_int(value, name: str) -> int:
@@ -383,36 +392,57 @@ def overlap_groups(pieces: List[Piece]) -> List[list]:
     return components(len(pieces), pairs)
 
 
-def group_canvas(members: List[Piece]) -> torch.Tensor:
-    """(k, h, w) bool masks of ``members`` on the box around them all."""
-    y0 = min(p.box[0] for p in members)
-    x0 = min(p.box[1] for p in members)
-    y1 = max(p.box[2] for p in members)
-    x1 = max(p.box[3] for p in members)
-    canvas = np.zeros((len(members), y1 - y0, x1 - x0), bool)
-    for k, p in enumerate(members):
-        canvas[
-            k, p.box[0] - y0 : p.box[2] - y0, p.box[1] - x0 : p.box[3] - x0
-        ] = p.crop
-    return torch.from_numpy(canvas)
+def group_iou(members: List[Piece]) -> torch.Tensor:
+    """(k, k) float32 mask IoU of ``members``, counted from their crops:
+    for each pair whose boxes overlap, the pixels both crops hold where
+    the boxes meet; 0 for the others, 1 on the diagonal. The counts are
+    exact and the division is :func:`mask_iou_matrix`'s (float32 areas,
+    ``inter / (a + b - inter)``), so the IoU is bit-identical to that of
+    the members' (k, H, W) masks, which are never made."""
+    count = len(members)
+    areas = torch.tensor(
+        [int(np.count_nonzero(p.crop)) for p in members], dtype=torch.float32
+    )
+    boxes = np.array([p.box for p in members], np.int64).reshape(-1, 4)
+    first, second = np.nonzero(np.triu(boxes_overlap(boxes, boxes), 1))
+    inter = torch.tensor(
+        [
+            int(
+                np.count_nonzero(
+                    crop_view(members[i], region)
+                    & crop_view(members[j], region)
+                )
+            )
+            for i, j in zip(first.tolist(), second.tolist())
+            for region in [intersect(members[i].box, members[j].box)]
+        ],
+        dtype=torch.float32,
+    )
+    first, second = torch.from_numpy(first), torch.from_numpy(second)
+    union = areas[first] + areas[second] - inter
+    pair_iou = torch.where(
+        union > 0, inter / union.clamp(min=1e-12), inter.new_zeros(())
+    )
+    iou = torch.eye(count)
+    iou[first, second] = pair_iou
+    iou[second, first] = pair_iou
+    return iou
 
 
 def nms_across_tiles(pieces: List[Piece], test_cfg: ConfigDict) -> List[Piece]:
     """The model's mask NMS (``test_cfg``) on every group of overlapping
-    same-class pieces seen on more than one tile (step 3); the others keep
-    their scores. Returns the kept pieces, in their order, with their new
-    scores."""
+    same-class pieces seen on more than one tile (step 3), on their IoU
+    (:func:`group_iou`); the others keep their scores. Returns the kept
+    pieces, in their order, with their new scores."""
     scores = {i: p.score for i, p in enumerate(pieces)}
     for group in overlap_groups(pieces):
         members = [pieces[i] for i in group]
         if len(frozenset().union(*(p.tiles for p in members))) < 2:
             continue
-        masks = group_canvas(members)
-        new_scores, _, _, keep = SOLOv2PostProcessor.mask_nms(
-            masks,
+        new_scores, _, keep = SOLOv2PostProcessor.iou_nms(
+            group_iou(members),
             torch.tensor([p.label for p in members]),
             torch.tensor([p.score for p in members], dtype=torch.float32),
-            masks.sum((1, 2)),
             test_cfg,
         )
         for i in group:
@@ -441,28 +471,71 @@ def piece_boxes(pieces: List[Piece], test_cfg: ConfigDict) -> torch.Tensor:
     return torch.stack(boxes)
 
 
+def pasted_masks(
+    pieces: List[Piece], image_shape: Tuple[int, int]
+) -> torch.Tensor:
+    """(n, H, W) bool masks of ``pieces`` on the image."""
+    masks = torch.zeros((len(pieces), *image_shape), dtype=torch.bool)
+    for k, p in enumerate(pieces):
+        masks[k, p.box[0] : p.box[2], p.box[1] : p.box[3]] = torch.from_numpy(
+            p.crop
+        )
+    return masks
+
+
+def encoded_masks(
+    pieces: List[Piece], image_shape: Tuple[int, int]
+) -> List[dict]:
+    """COCO RLE (``{'size': [H, W], 'counts': bytes}``, as pycocotools
+    encodes an (H, W) mask) of each piece's mask on the image, each
+    pasted into one reused (H, W) plane and cleared after its encoding."""
+    plane = np.zeros((*image_shape, 1), np.uint8, order='F')
+    encoded = []
+    for p in pieces:
+        region = plane[p.box[0] : p.box[2], p.box[1] : p.box[3], 0]
+        region[...] = p.crop
+        encoded.append(mask_utils.encode(plane)[0])
+        region[...] = 0
+    return encoded
+
+
+def check_mask_format(mask_format: str) -> str:
+    """``mask_format``, or a ValueError naming it."""
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(
+            f'mask_format must be one of {MASK_FORMATS}, got {mask_format!r}'
+        )
+    return mask_format
+
+
 def paste_instances(
-    pieces: List[Piece], image_shape: Tuple[int, int], test_cfg: ConfigDict
+    pieces: List[Piece],
+    image_shape: Tuple[int, int],
+    test_cfg: ConfigDict,
+    mask_format: str = 'bitmap',
 ) -> InstanceData:
     """The ``max_per_img`` (test_cfg; <= 0: all) best pieces, by
     descending score (ties in piece order), as the image's instances:
-    ``masks`` (n, H, W) bool, ``labels`` (n,), ``scores`` (n,) float32,
-    ``bboxes`` (n, 4); on the CPU."""
+    ``masks`` ((n, H, W) bool, or with ``mask_format='rle'`` a list of n
+    COCO RLE dicts, :func:`encoded_masks`), ``labels`` (n,), ``scores``
+    (n,) float32, ``bboxes`` (n, 4); on the CPU."""
+    check_mask_format(mask_format)
     if not pieces:
-        return empty_instances(torch.zeros(0), image_shape)
+        results = empty_instances(torch.zeros(0), image_shape)
+        if mask_format == 'rle':
+            results.masks = []
+        return results
     scores = torch.tensor([p.score for p in pieces], dtype=torch.float32)
     scores, order = torch.sort(scores, descending=True, stable=True)
     max_num = test_cfg.get('max_per_img', -1)
     if 0 < max_num < len(order):
         scores, order = scores[:max_num], order[:max_num]
     kept = [pieces[i] for i in order.tolist()]
-    masks = torch.zeros((len(kept), *image_shape), dtype=torch.bool)
-    for k, p in enumerate(kept):
-        masks[k, p.box[0] : p.box[2], p.box[1] : p.box[3]] = torch.from_numpy(
-            p.crop
-        )
     results = InstanceData()
-    results.masks = masks
+    if mask_format == 'rle':
+        results.masks = encoded_masks(kept, image_shape)
+    else:
+        results.masks = pasted_masks(kept, image_shape)
     results.labels = torch.tensor([p.label for p in kept], dtype=torch.long)
     results.scores = scores
     results.bboxes = piece_boxes(kept, test_cfg)
@@ -476,6 +549,7 @@ def merge_tile_instances(
     test_cfg: ConfigDict,
     merge_thr: float = 0.5,
     metric: str = 'ios',
+    mask_format: str = 'bitmap',
 ) -> InstanceData:
     """The instances of the whole image from the pieces of its tiles (the
     steps of the module docstring).
@@ -488,12 +562,14 @@ def merge_tile_instances(
             NMS, ``max_per_img``, ``mask_box``).
         merge_thr (float): Agreement above which two pieces merge.
         metric (str): ``'ios'`` or ``'iou'`` (:func:`agreements`).
+        mask_format (str): ``'bitmap'`` or ``'rle'`` (see
+            :func:`paste_instances`).
 
     Returns:
-        InstanceData: ``masks`` (n, H, W) bool, ``labels``, ``scores``,
-        ``bboxes``, on the CPU.
+        InstanceData: ``masks`` ((n, H, W) bool, or n RLE dicts),
+        ``labels``, ``scores``, ``bboxes``, on the CPU.
     """
     merged = merge_pieces(pieces, tiles, merge_thr, metric)
     return paste_instances(
-        nms_across_tiles(merged, test_cfg), image_shape, test_cfg
+        nms_across_tiles(merged, test_cfg), image_shape, test_cfg, mask_format
     )

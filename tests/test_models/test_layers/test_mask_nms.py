@@ -1,4 +1,5 @@
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from mmsolo.models.layers import (
     matrix_nms,
     soft_mask_nms,
 )
+from mmsolo.models.layers.nms import IOU_RULES, iou_mask_nms, mask_iou_matrix
 from mmsolo.registry import FUNCTIONS
 
 NMS_FUNCTIONS = [hard_mask_nms, soft_mask_nms, fast_mask_nms]
@@ -233,3 +235,52 @@ def test_bad_input_is_explained(nms):
 def test_registered_as_functions():
     for nms in NMS_FUNCTIONS:
         assert FUNCTIONS.get(nms.__name__) is nms
+
+
+@pytest.mark.parametrize(
+    'name, keys',
+    [
+        ('matrix_nms', dict(kernel='gaussian', sigma=2.0)),
+        ('matrix_nms', dict(kernel='linear', sigma=2.0)),
+        ('hard_mask_nms', dict(iou_thr=0.5)),
+        ('soft_mask_nms', dict(sigma=0.5)),
+        ('fast_mask_nms', dict(iou_thr=0.5)),
+    ],
+)
+@pytest.mark.parametrize('num', [0, 1, 40])
+def test_rule_on_a_given_iou_equals_the_mask_nms(name, keys, num):
+    """Each NMS's rule on the IoU counted outside (iou_mask_nms, as the
+    sliced merge runs it) keeps the same masks with the same scores as
+    the NMS on the masks themselves."""
+    masks, labels, scores = random_masks(num, seed=3)
+    nms = FUNCTIONS.get(name)
+    expected = nms(masks, labels, scores, filter_thr=0.1, max_num=25, **keys)
+    got = iou_mask_nms(
+        partial(IOU_RULES[name], **keys),
+        mask_iou_matrix(masks),
+        labels,
+        scores,
+        filter_thr=0.1,
+        max_num=25,
+    )
+    assert torch.equal(got[0], expected[0])
+    assert torch.equal(got[1], expected[1])
+    assert torch.equal(got[2], expected[3])
+
+
+def test_iou_mask_nms_names_a_bad_shape():
+    masks, labels, scores = random_masks(4)
+    with pytest.raises(ValueError, match='iou_mask_nms: expected iou'):
+        iou_mask_nms(
+            partial(IOU_RULES['fast_mask_nms'], iou_thr=0.5),
+            mask_iou_matrix(masks)[:3],
+            labels,
+            scores,
+        )
+
+
+def test_every_configurable_nms_has_a_rule_on_a_given_iou():
+    """Sliced inference's merge runs test_cfg.nms_type's rule."""
+    from mmsolo.models.task_modules.predict_cfg import NMS_TYPES
+
+    assert {t.function for t in NMS_TYPES.values()} == set(IOU_RULES)

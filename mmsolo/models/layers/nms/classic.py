@@ -29,52 +29,33 @@ from mmsolo.registry import FUNCTIONS
 from .common import NMSResult, mask_iou_matrix, run_mask_nms
 
 
-def same_class_iou(
-    masks: Tensor,
-    labels: Tensor,
-    order: Tensor,
-    sorted_areas: Optional[Tensor],
-) -> Tensor:
-    """(k, k) IoU of ``masks[order]``, 0 between classes."""
-    iou = mask_iou_matrix(masks[order], sorted_areas)
-    sorted_labels = labels[order]
+def same_class(iou: Tensor, sorted_labels: Tensor) -> Tensor:
+    """``iou`` (k, k) with 0 between candidates of different classes."""
     return iou * (sorted_labels[:, None] == sorted_labels[None, :])
 
 
-def suppress_hard(
-    masks: Tensor,
-    labels: Tensor,
-    order: Tensor,
-    sorted_scores: Tensor,
-    sorted_areas: Optional[Tensor],
-    iou_thr: float,
+def hard_rule(
+    iou: Tensor, sorted_labels: Tensor, sorted_scores: Tensor, iou_thr: float
 ) -> Tuple[Tensor, Tensor]:
-    """Keep a mask unless a kept, higher-scored one overlaps it by more
-    than ``iou_thr`` (sequential over the kept masks)."""
-    iou = same_class_iou(masks, labels, order, sorted_areas)
-    overlaps = (iou > iou_thr).triu(1)
-    keep = torch.ones(len(order), dtype=torch.bool, device=order.device)
-    for i in range(len(order)):
+    """Keep a candidate unless a kept, higher-scored one of its class
+    overlaps it by more than ``iou_thr`` (sequential over the kept)."""
+    overlaps = (same_class(iou, sorted_labels) > iou_thr).triu(1)
+    keep = torch.ones(len(iou), dtype=torch.bool, device=iou.device)
+    for i in range(len(iou)):
         if keep[i]:
             keep &= ~overlaps[i]
     return sorted_scores[keep], keep
 
 
-def suppress_soft(
-    masks: Tensor,
-    labels: Tensor,
-    order: Tensor,
-    sorted_scores: Tensor,
-    sorted_areas: Optional[Tensor],
-    sigma: float,
+def soft_rule(
+    iou: Tensor, sorted_labels: Tensor, sorted_scores: Tensor, sigma: float
 ) -> Tuple[Tensor, None]:
-    """Decay every remaining mask by ``exp(-iou**2 / sigma)`` of each pick
-    of the highest remaining score."""
-    iou = same_class_iou(masks, labels, order, sorted_areas)
-    penalty = torch.exp(-(iou**2) / sigma)
+    """Decay every remaining candidate of its class by ``exp(-iou**2 /
+    sigma)`` of each pick of the highest remaining score."""
+    penalty = torch.exp(-(same_class(iou, sorted_labels) ** 2) / sigma)
     current = sorted_scores.clone()
-    remaining = torch.ones(len(order), dtype=torch.bool, device=order.device)
-    for _ in range(len(order)):
+    remaining = torch.ones(len(iou), dtype=torch.bool, device=iou.device)
+    for _ in range(len(iou)):
         top = torch.where(
             remaining, current, current.new_full((), -float('inf'))
         ).argmax()
@@ -83,19 +64,29 @@ def suppress_soft(
     return current, None
 
 
-def suppress_fast(
+def fast_rule(
+    iou: Tensor, sorted_labels: Tensor, sorted_scores: Tensor, iou_thr: float
+) -> Tuple[Tensor, Tensor]:
+    """Remove a candidate that any higher-scored one of its class overlaps
+    by more than ``iou_thr``, in one matrix operation."""
+    overlap = same_class(iou, sorted_labels).triu(1).max(dim=0).values
+    keep = overlap <= iou_thr
+    return sorted_scores[keep], keep
+
+
+def suppress_by(
+    rule,
     masks: Tensor,
     labels: Tensor,
     order: Tensor,
     sorted_scores: Tensor,
     sorted_areas: Optional[Tensor],
-    iou_thr: float,
-) -> Tuple[Tensor, Tensor]:
-    """Remove a mask that any higher-scored one overlaps by more than
-    ``iou_thr``, in one matrix operation."""
-    iou = same_class_iou(masks, labels, order, sorted_areas)
-    keep = iou.triu(1).max(dim=0).values <= iou_thr
-    return sorted_scores[keep], keep
+    **keys,
+) -> Tuple[Tensor, Optional[Tensor]]:
+    """The suppression of ``rule``: the IoU of ``masks[order]``, then the
+    rule (with its ``keys``)."""
+    iou = mask_iou_matrix(masks[order], sorted_areas)
+    return rule(iou, labels[order], sorted_scores, **keys)
 
 
 @FUNCTIONS.register_module()
@@ -126,7 +117,7 @@ def hard_mask_nms(
     """
     return run_mask_nms(
         'hard_mask_nms',
-        partial(suppress_hard, iou_thr=iou_thr),
+        partial(suppress_by, hard_rule, iou_thr=iou_thr),
         masks,
         labels,
         scores,
@@ -173,7 +164,7 @@ def soft_mask_nms(
         raise ValueError(f'soft_mask_nms: sigma must be positive, got {sigma}')
     return run_mask_nms(
         'soft_mask_nms',
-        partial(suppress_soft, sigma=sigma),
+        partial(suppress_by, soft_rule, sigma=sigma),
         masks,
         labels,
         scores,
@@ -218,7 +209,7 @@ def fast_mask_nms(
     """
     return run_mask_nms(
         'fast_mask_nms',
-        partial(suppress_fast, iou_thr=iou_thr),
+        partial(suppress_by, fast_rule, iou_thr=iou_thr),
         masks,
         labels,
         scores,

@@ -23,6 +23,7 @@ Suppression = Callable[
     [Tensor, Tensor, Tensor, Tensor, Optional[Tensor]],
     Tuple[Tensor, Optional[Tensor]],
 ]
+Rule = Callable[[Tensor, Tensor, Tensor], Tuple[Tensor, Optional[Tensor]]]
 
 
 def mask_iou_matrix(masks: Tensor, areas: Optional[Tensor] = None) -> Tensor:
@@ -128,20 +129,81 @@ def run_mask_nms(
     final_scores, positions = suppress(
         masks, labels, order, sorted_scores, areas
     )
-    if positions is not None:
-        order = order[positions]
-    if filter_thr > 0:
-        keep = final_scores >= filter_thr
-        final_scores, order = final_scores[keep], order[keep]
-    if len(order) == 0:
+    kept = final_ranking(final_scores, positions, order, filter_thr, max_num)
+    if kept is None:
         return empty_nms_result(masks, labels, scores, return_masks)
-    final_scores, rank = torch.sort(final_scores, descending=True)
-    if 0 < max_num < len(rank):
-        final_scores, rank = final_scores[:max_num], rank[:max_num]
-    keep_inds = order[rank]
+    final_scores, keep_inds = kept
     return (
         final_scores,
         labels[keep_inds],
         masks[keep_inds] if return_masks else None,
         keep_inds,
     )
+
+
+def final_ranking(
+    final_scores: Tensor,
+    positions: Optional[Tensor],
+    order: Tensor,
+    filter_thr: float,
+    max_num: int,
+) -> Optional[Tuple[Tensor, Tensor]]:
+    """After a suppression: the survivors (``positions`` in ``order``),
+    those scoring at least ``filter_thr`` (<= 0: all), by descending final
+    score, at most ``max_num`` (<= 0: all). Returns ``(final_scores,
+    keep_inds)`` (indices into the input), or None when none is kept."""
+    if positions is not None:
+        order = order[positions]
+    if filter_thr > 0:
+        keep = final_scores >= filter_thr
+        final_scores, order = final_scores[keep], order[keep]
+    if len(order) == 0:
+        return None
+    final_scores, rank = torch.sort(final_scores, descending=True)
+    if 0 < max_num < len(rank):
+        final_scores, rank = final_scores[:max_num], rank[:max_num]
+    return final_scores, order[rank]
+
+
+def iou_mask_nms(
+    rule: Rule,
+    iou: Tensor,
+    labels: Tensor,
+    scores: Tensor,
+    filter_thr: float = -1,
+    max_num: int = -1,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """A mask NMS's ``rule`` on the IoU of its candidates, given: the same
+    sort, suppression and ending as :func:`run_mask_nms` (no ``nms_pre``
+    cut), for callers that count the IoU without the (n, H, W) masks.
+
+    Args:
+        rule (callable): The NMS's rule (see the module docstring).
+        iou (Tensor): (n, n) float IoU of the candidates, in input order.
+        labels (Tensor): (n,) class of each.
+        scores (Tensor): (n,) score of each.
+        filter_thr (float): Drop final scores below it (<= 0: none).
+        max_num (int): Keep at most this many (<= 0: all).
+
+    Returns:
+        tuple[Tensor]: ``(scores, labels, keep_inds)`` of the kept
+        candidates by descending final score.
+    """
+    if iou.shape != (len(scores), len(scores)) or len(labels) != len(scores):
+        raise ValueError(
+            f'iou_mask_nms: expected iou (n, n), labels (n,) and scores '
+            f'(n,), got {tuple(iou.shape)}, {tuple(labels.shape)} and '
+            f'{tuple(scores.shape)}'
+        )
+    empty = (scores.new_zeros(0), labels.new_zeros(0), labels.new_zeros(0))
+    if len(scores) == 0:
+        return empty
+    sorted_scores, order = torch.sort(scores, descending=True)
+    final_scores, positions = rule(
+        iou[order][:, order], labels[order], sorted_scores
+    )
+    kept = final_ranking(final_scores, positions, order, filter_thr, max_num)
+    if kept is None:
+        return empty
+    final_scores, keep_inds = kept
+    return final_scores, labels[keep_inds], keep_inds

@@ -410,9 +410,22 @@ def suppress_matrix(
         decay = sparse_matrix_nms_decay(
             masks, labels, order, sorted_areas, kernel, sigma
         )
-    else:
-        iou = mask_iou_matrix(masks[order], sorted_areas)
-        decay = matrix_nms_decay(iou, labels[order], kernel, sigma)
+        return sorted_scores * decay, None
+    iou = mask_iou_matrix(masks[order], sorted_areas)
+    return matrix_rule(iou, labels[order], sorted_scores, kernel, sigma)
+
+
+def matrix_rule(
+    iou: Tensor,
+    sorted_labels: Tensor,
+    sorted_scores: Tensor,
+    kernel: str = 'gaussian',
+    sigma: float = 2.0,
+) -> Tuple[Tensor, None]:
+    """Matrix NMS's rule (see :mod:`.common`): every sorted candidate's
+    score times its decay (:func:`matrix_nms_decay`) from the (k, k) IoU
+    of the sorted candidates."""
+    decay = matrix_nms_decay(iou, sorted_labels, kernel, sigma)
     return sorted_scores * decay, None
 
 
