@@ -29,28 +29,57 @@ CLASSES = ('circle', 'square', 'triangle')
 GENERATOR_VERSION = 1
 
 
-def draw_shape(
+# (y0, x0, y1, x1) of a shape's crop in the image, ends exclusive.
+Box = Tuple[int, int, int, int]
+
+
+def draw_shape_crop(
     kind: int, center: Tuple[float, float], radius: float, size: int
-) -> np.ndarray:
-    """(size, size) bool mask of one shape (0 circle, 1 square, 2
-    triangle)."""
-    canvas = np.zeros((size, size), dtype=np.uint8)
+) -> Tuple[Box, np.ndarray]:
+    """One shape (0 circle, 1 square, 2 triangle) drawn on the crop of a
+    (size, size) image around it: ``(box, crop)``, ``crop`` bool of the
+    box's size. The crop holds every pixel the shape covers in the image
+    (the box reaches past the shape's rounded extent, clipped to the
+    image), drawn by the same integer coordinates shifted by the box's
+    corner, so pasted at ``box`` it is the full-image drawing exactly."""
     cx, cy = center
+    x0 = min(max(int(np.floor(cx - radius)) - 3, 0), size)
+    y0 = min(max(int(np.floor(cy - radius)) - 3, 0), size)
+    x1 = max(min(int(np.ceil(cx + radius)) + 4, size), x0)
+    y1 = max(min(int(np.ceil(cy + radius)) + 4, size), y0)
+    canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    if canvas.size == 0:
+        return (y0, x0, y1, x1), canvas.astype(bool)
     if kind == 0:
-        cv2.circle(
-            canvas, (int(round(cx)), int(round(cy))), int(round(radius)), 1, -1
-        )
+        centre = (int(round(cx)) - x0, int(round(cy)) - y0)
+        cv2.circle(canvas, centre, int(round(radius)), 1, -1)
     elif kind == 1:
-        low = (int(round(cx - radius)), int(round(cy - radius)))
-        high = (int(round(cx + radius)), int(round(cy + radius)))
+        low = (int(round(cx - radius)) - x0, int(round(cy - radius)) - y0)
+        high = (int(round(cx + radius)) - x0, int(round(cy + radius)) - y0)
         cv2.rectangle(canvas, low, high, 1, -1)
     else:
         angles = np.deg2rad([-90, 30, 150])
         points = np.stack(
             [cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1
         )
-        cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
-    return canvas.astype(bool)
+        corner = np.array([x0, y0], np.int32)
+        cv2.fillPoly(canvas, [np.round(points).astype(np.int32) - corner], 1)
+    return (y0, x0, y1, x1), canvas.astype(bool)
+
+
+def paste(box: Box, crop: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) bool mask of ``crop`` at ``box``."""
+    mask = np.zeros((size, size), dtype=bool)
+    mask[box[0] : box[2], box[1] : box[3]] = crop
+    return mask
+
+
+def draw_shape(
+    kind: int, center: Tuple[float, float], radius: float, size: int
+) -> np.ndarray:
+    """(size, size) bool mask of one shape (0 circle, 1 square, 2
+    triangle)."""
+    return paste(*draw_shape_crop(kind, center, radius, size), size)
 
 
 @dataclass(frozen=True)
@@ -102,7 +131,7 @@ class ShapeSizes:
         return int(min(20, self.min_size))
 
 
-def make_image(
+def make_image_crops(
     rng: np.random.Generator,
     size: int = 256,
     min_shapes: Optional[int] = None,
@@ -110,9 +139,10 @@ def make_image(
     min_fragment: Optional[int] = None,
     sizes: ShapeSizes = ShapeSizes(),
 ) -> Tuple[np.ndarray, List[dict]]:
-    """One image (H, W, 3) uint8 BGR and its instances (``category_id``
-    0-based, ``mask`` bool); ``min_shapes``, ``max_shapes`` and
-    ``min_fragment``, where given, replace those of ``sizes``."""
+    """:func:`make_image` with each instance's visible part as ``box``
+    (y0, x0, y1, x1) and ``crop`` (bool, the box's size) instead of a
+    full-size ``mask``: memory grows with the shapes' sizes, not with
+    their number times the image."""
     min_shapes = sizes.min_shapes if min_shapes is None else min_shapes
     max_shapes = sizes.max_shapes if max_shapes is None else max_shapes
     if min_fragment is None:
@@ -125,33 +155,67 @@ def make_image(
         radius = float(rng.uniform(sizes.min_size / 2, sizes.max_size / 2))
         center = (float(rng.uniform(0, size)), float(rng.uniform(0, size)))
         colour = rng.integers(0, 256, size=3)
-        mask = draw_shape(kind, center, radius, size)
-        image[mask] = colour
-        shapes.append((kind, mask))
+        box, crop = draw_shape_crop(kind, center, radius, size)
+        image[box[0] : box[2], box[1] : box[3]][crop] = colour
+        shapes.append((kind, box, crop))
     image += rng.normal(0, 12, size=image.shape)
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
 
     instances = []
     covered = np.zeros((size, size), dtype=bool)
-    for kind, mask in reversed(shapes):  # the last drawn is fully visible
-        visible = mask & ~covered
-        covered |= mask
+    for kind, box, crop in reversed(shapes):  # the last drawn is all seen
+        region = covered[box[0] : box[2], box[1] : box[3]]
+        visible = crop & ~region
+        region |= crop
         if visible.sum() >= min_fragment:
-            instances.append(dict(category_id=kind, mask=visible))
+            instances.append(dict(category_id=kind, box=box, crop=visible))
     return image, instances[::-1]
 
 
+def make_image(
+    rng: np.random.Generator,
+    size: int = 256,
+    min_shapes: Optional[int] = None,
+    max_shapes: Optional[int] = None,
+    min_fragment: Optional[int] = None,
+    sizes: ShapeSizes = ShapeSizes(),
+) -> Tuple[np.ndarray, List[dict]]:
+    """One image (H, W, 3) uint8 BGR and its instances (``category_id``
+    0-based, ``mask`` bool); ``min_shapes``, ``max_shapes`` and
+    ``min_fragment``, where given, replace those of ``sizes``."""
+    image, instances = make_image_crops(
+        rng, size, min_shapes, max_shapes, min_fragment, sizes
+    )
+    return image, [
+        dict(
+            category_id=inst['category_id'],
+            mask=paste(inst['box'], inst['crop'], size),
+        )
+        for inst in instances
+    ]
+
+
 def instance_annotation(
-    mask: np.ndarray, category_id: int, ann_id: int, image_id: int
+    mask: np.ndarray,
+    category_id: int,
+    ann_id: int,
+    image_id: int,
+    box: Optional[Box] = None,
+    size: Optional[int] = None,
 ) -> dict:
-    """COCO annotation of one mask (compressed RLE, tight box)."""
+    """COCO annotation of one mask (compressed RLE, tight box): an (H, W)
+    mask, or the crop of a (size, size) image's mask at ``box``."""
+    x, y, w, h = mask_box(mask)
+    if box is not None:
+        x, y = x + box[1], y + box[0]
+        mask = paste(box, mask, size)
     return dict(
         id=ann_id,
         image_id=image_id,
         category_id=category_id,
         segmentation=encode_rle(mask),
         area=int(mask.sum()),
-        bbox=mask_box(mask),
+        bbox=[x, y, w, h],
         iscrowd=0,
     )
 
@@ -172,7 +236,7 @@ def write_split(
     os.makedirs(os.path.join(out_dir, 'annotations'), exist_ok=True)
     images, annotations = [], []
     for image_id in range(1, num_images + 1):
-        image, instances = make_image(rng, size, sizes=sizes)
+        image, instances = make_image_crops(rng, size, sizes=sizes)
         file_name = f'{image_id:06d}.png'
         cv2.imwrite(os.path.join(out_dir, split, file_name), image)
         images.append(
@@ -181,10 +245,12 @@ def write_split(
         for inst in instances:
             annotations.append(
                 instance_annotation(
-                    inst['mask'],
+                    inst['crop'],
                     inst['category_id'] + 1,
                     len(annotations) + 1,
                     image_id,
+                    inst['box'],
+                    size,
                 )
             )
     coco: Dict[str, list] = dict(

@@ -8,11 +8,17 @@ import os
 from types import SimpleNamespace
 
 import cv2
+import numpy as np
 import pytest
 from support import run_tool_here
 
 from mmsolo.datasets import write_split
-from mmsolo.datasets.synthetic_shapes import ShapeSizes
+from mmsolo.datasets.synthetic_shapes import (
+    ShapeSizes,
+    draw_shape,
+    draw_shape_crop,
+    make_image_crops,
+)
 
 # sha256 of the annotation file and the decoded pixels of the first three
 # training images of the quick-start set (seed 0), as the generator wrote
@@ -111,3 +117,52 @@ def test_bad_size_options(tmp_path, options, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert not (tmp_path / 'annotations').exists()
+
+
+def full_canvas_shape(kind, center, radius, size):
+    """A shape drawn on the whole image, as the generator drew it before
+    it drew on crops: the reference of its crops."""
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    cx, cy = center
+    if kind == 0:
+        cv2.circle(
+            canvas, (int(round(cx)), int(round(cy))), int(round(radius)), 1, -1
+        )
+    elif kind == 1:
+        low = (int(round(cx - radius)), int(round(cy - radius)))
+        high = (int(round(cx + radius)), int(round(cy + radius)))
+        cv2.rectangle(canvas, low, high, 1, -1)
+    else:
+        angles = np.deg2rad([-90, 30, 150])
+        points = np.stack(
+            [cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1
+        )
+        cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
+    return canvas.astype(bool)
+
+
+@pytest.mark.parametrize('size', [16, 97, 256])
+def test_a_shape_drawn_on_its_crop_is_the_whole_image_drawing(size):
+    """Shapes of every kind and size, many cut by the image's border:
+    the crop holds every pixel of the whole-image drawing, at its box."""
+    rng = np.random.default_rng(size)
+    for _ in range(600):
+        kind = int(rng.integers(0, 3))
+        radius = float(rng.uniform(0.3, size * 0.7))
+        center = (float(rng.uniform(0, size)), float(rng.uniform(0, size)))
+        box, crop = draw_shape_crop(kind, center, radius, size)
+        assert crop.shape == (box[2] - box[0], box[3] - box[1])
+        expected = full_canvas_shape(kind, center, radius, size)
+        assert np.array_equal(draw_shape(kind, center, radius, size), expected)
+
+
+def test_many_shapes_in_a_large_image_stay_crops():
+    """The instances of an image are held as crops: 200 shapes of a 2048
+    px image hold their boxes' pixels, not 200 image planes."""
+    image, instances = make_image_crops(
+        np.random.default_rng(0),
+        2048,
+        sizes=ShapeSizes(8, 32, 200, 200, 3),
+    )
+    assert image.shape == (2048, 2048, 3) and len(instances) > 150
+    assert sum(inst['crop'].size for inst in instances) < 200 * 40 * 40
