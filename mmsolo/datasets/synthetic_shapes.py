@@ -22,15 +22,12 @@ import cv2
 import numpy as np
 
 from mmsolo.fileio import dump_json_atomically
-from .coco_masks import encode_rle, mask_box
+from mmsolo.utils.crop_rle import Box, encode_crops
+from .coco_masks import mask_box
 
 CLASSES = ('circle', 'square', 'triangle')
 # Bump when the images or annotations it writes change.
 GENERATOR_VERSION = 1
-
-
-# (y0, x0, y1, x1) of a shape's crop in the image, ends exclusive.
-Box = Tuple[int, int, int, int]
 
 
 def draw_shape_crop(
@@ -196,26 +193,19 @@ def make_image(
 
 
 def instance_annotation(
-    mask: np.ndarray,
-    category_id: int,
-    ann_id: int,
-    image_id: int,
-    box: Optional[Box] = None,
-    size: Optional[int] = None,
+    instance: dict, rle: dict, ann_id: int, image_id: int
 ) -> dict:
-    """COCO annotation of one mask (compressed RLE, tight box): an (H, W)
-    mask, or the crop of a (size, size) image's mask at ``box``."""
-    x, y, w, h = mask_box(mask)
-    if box is not None:
-        x, y = x + box[1], y + box[0]
-        mask = paste(box, mask, size)
+    """COCO annotation of one instance of :func:`make_image_crops`
+    (``category_id`` 0-based, ``box``, ``crop``) whose mask on the image
+    encodes to ``rle`` (pycocotools' dict): compressed RLE, tight box."""
+    x, y, w, h = mask_box(instance['crop'])
     return dict(
         id=ann_id,
         image_id=image_id,
-        category_id=category_id,
-        segmentation=encode_rle(mask),
-        area=int(mask.sum()),
-        bbox=[x, y, w, h],
+        category_id=instance['category_id'] + 1,
+        segmentation=dict(rle, counts=rle['counts'].decode('ascii')),
+        area=int(instance['crop'].sum()),
+        bbox=[x + instance['box'][1], y + instance['box'][0], w, h],
         iscrowd=0,
     )
 
@@ -242,16 +232,12 @@ def write_split(
         images.append(
             dict(id=image_id, file_name=file_name, height=size, width=size)
         )
-        for inst in instances:
+        rles = encode_crops(
+            ((inst['box'], inst['crop']) for inst in instances), (size, size)
+        )
+        for inst, rle in zip(instances, rles):
             annotations.append(
-                instance_annotation(
-                    inst['crop'],
-                    inst['category_id'] + 1,
-                    len(annotations) + 1,
-                    image_id,
-                    inst['box'],
-                    size,
-                )
+                instance_annotation(inst, rle, len(annotations) + 1, image_id)
             )
     coco: Dict[str, list] = dict(
         images=images,

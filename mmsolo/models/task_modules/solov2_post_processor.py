@@ -66,6 +66,13 @@ def empty_instances(like: Tensor, out_shape: Tuple[int, int]) -> InstanceData:
     return results
 
 
+def configured_nms(cfg: ConfigDict) -> Tuple[str, dict]:
+    """The mask NMS ``cfg.nms_type`` names: its name in the FUNCTIONS
+    registry and its own keys' values in ``cfg``."""
+    nms_type = NMS_TYPES[cfg.get('nms_type', DEFAULT_NMS_TYPE)]
+    return nms_type.function, {key: cfg[key] for key in nms_type.keys}
+
+
 @TASK_UTILS.register_module()
 class SOLOv2PostProcessor:
     """Instances from SOLOv2's per-level kernels and category logits.
@@ -254,9 +261,8 @@ class SOLOv2PostProcessor:
         masks: the caller takes the kept masks' probabilities by
         ``keep_inds``, so the NMS copies no masks. The candidates are at
         most ``nms_pre`` already."""
-        nms_type = NMS_TYPES[cfg.get('nms_type', DEFAULT_NMS_TYPE)]
-        nms = FUNCTIONS.get(nms_type.function)
-        return nms(
+        function, keys = configured_nms(cfg)
+        return FUNCTIONS.get(function)(
             masks,
             labels,
             scores,
@@ -264,7 +270,7 @@ class SOLOv2PostProcessor:
             max_num=cfg.max_per_img,
             filter_thr=cfg.filter_thr,
             return_masks=False,
-            **{key: cfg[key] for key in nms_type.keys},
+            **keys,
         )
 
     @staticmethod
@@ -274,10 +280,9 @@ class SOLOv2PostProcessor:
         """The NMS of :meth:`mask_nms` on the (n, n) IoU of the candidates,
         counted by the caller (sliced inference's merge counts it from
         cropped masks); returns ``(scores, labels, keep_inds)``."""
-        nms_type = NMS_TYPES[cfg.get('nms_type', DEFAULT_NMS_TYPE)]
-        keys = {key: cfg[key] for key in nms_type.keys}
+        function, keys = configured_nms(cfg)
         return iou_mask_nms(
-            partial(IOU_RULES[nms_type.function], **keys),
+            partial(IOU_RULES[function], **keys),
             iou,
             labels,
             scores,

@@ -46,16 +46,14 @@ import numpy as np
 import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
-from pycocotools import mask as mask_utils
 
+from mmsolo.utils.crop_rle import Box, encode_crops
 from ..task_modules import instance_boxes
 from ..task_modules.solov2_post_processor import (
     SOLOv2PostProcessor,
     empty_instances,
 )
 
-# (y0, x0, y1, x1) of a region of the image, ends exclusive.
-Box = Tuple[int, int, int, int]
 MERGE_METRICS = ('ios', 'iou')
 MASK_FORMATS = ('bitmap', 'rle')
 
@@ -486,17 +484,10 @@ def pasted_masks(
 def encoded_masks(
     pieces: List[Piece], image_shape: Tuple[int, int]
 ) -> List[dict]:
-    """COCO RLE (``{'size': [H, W], 'counts': bytes}``, as pycocotools
-    encodes an (H, W) mask) of each piece's mask on the image, each
-    pasted into one reused (H, W) plane and cleared after its encoding."""
-    plane = np.zeros((*image_shape, 1), np.uint8, order='F')
-    encoded = []
-    for p in pieces:
-        region = plane[p.box[0] : p.box[2], p.box[1] : p.box[3], 0]
-        region[...] = p.crop
-        encoded.append(mask_utils.encode(plane)[0])
-        region[...] = 0
-    return encoded
+    """COCO RLE (``{'size': [H, W], 'counts': bytes}``) of each piece's
+    mask on the image, encoded from its crop (:func:`encode_crops`: one
+    reused (H, W) plane)."""
+    return encode_crops(((p.box, p.crop) for p in pieces), image_shape)
 
 
 def check_mask_format(mask_format: str) -> str:
